@@ -1,0 +1,1 @@
+"""SQLAlchemy adapters: one module per port, sharing one engine."""

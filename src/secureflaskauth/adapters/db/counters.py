@@ -1,0 +1,51 @@
+"""RateLimiter on SQLAlchemy: fixed windows counted by an atomic upsert.
+
+Written here because the usual rate-limit libraries (limits, Flask-Limiter)
+have no SQL storage; the counters must be shared by every worker process.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+from sqlalchemy import Engine, case, delete
+from sqlalchemy.dialects import postgresql, sqlite
+
+from secureflaskauth.adapters.db.errors import fail_closed
+from secureflaskauth.adapters.db.tables import rate_counters
+from secureflaskauth.domain.ratelimit import Rate
+
+_CLEANUP_ONE_IN = 500
+
+
+class SqlRateLimiter:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @fail_closed
+    def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
+        window = math.floor(now / rate.period) * rate.period
+        t = rate_counters
+        stmt = self._insert(t).values(
+            key=key, window_start=window, count=1, expires_at=window + rate.period
+        )
+        excluded = stmt.excluded
+        same_window = t.c.window_start == excluded.window_start
+
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[t.c.key],
+            set_={
+                "count": case((same_window, t.c.count + 1), else_=1),
+                "window_start": excluded.window_start,
+                "expires_at": excluded.expires_at,
+            },
+        ).returning(t.c.count)
+        with self._engine.begin() as conn:
+            count = conn.execute(upsert).scalar_one()
+            if secrets.randbelow(_CLEANUP_ONE_IN) == 0:
+                conn.execute(delete(t).where(t.c.expires_at < now))
+        if count > rate.limit:
+            return window + rate.period - now
+        return None

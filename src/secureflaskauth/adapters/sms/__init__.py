@@ -1,0 +1,1 @@
+"""SMS senders, one module per provider, behind the SmsSender port."""

@@ -1,0 +1,92 @@
+"""Twilio's Programmable Messaging: POST /2010-04-01/Accounts/{sid}/Messages.json."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import httpx
+
+from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+
+if TYPE_CHECKING:
+    from secureflaskauth.settings import Settings
+
+log = logging.getLogger("secureflaskauth.sms.twilio")
+
+
+class TwilioSender:
+    """Sends through Twilio's Messages REST API with HTTP basic auth (SID, token)."""
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        sender: str | None,
+        messaging_service_sid: str | None,
+        base_url: str = "https://api.twilio.com",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not sender and not messaging_service_sid:
+            raise ConfigurationError(
+                "Twilio needs SFA_TWILIO_FROM or SFA_TWILIO_MESSAGING_SERVICE_SID"
+            )
+        self._account_sid = account_sid
+        self._sender = sender
+        self._messaging_service_sid = messaging_service_sid
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            auth=(account_sid, auth_token),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TwilioSender:
+        if not settings.twilio_account_sid or not settings.twilio_auth_token:
+            raise ConfigurationError(
+                "SFA_SMS_BACKEND=twilio needs SFA_TWILIO_ACCOUNT_SID and SFA_TWILIO_AUTH_TOKEN"
+            )
+        return cls(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            sender=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            base_url=settings.twilio_base_url,
+            timeout=settings.sms_timeout_seconds,
+        )
+
+    def send(self, to_e164: str, body: str) -> None:
+        form = {"To": to_e164, "Body": body}
+        if self._messaging_service_sid:
+            form["MessagingServiceSid"] = self._messaging_service_sid
+        else:
+            assert self._sender is not None
+            form["From"] = self._sender
+        path = f"/2010-04-01/Accounts/{self._account_sid}/Messages.json"
+        try:
+            response = self._client.post(path, data=form)
+        except httpx.HTTPError as exc:
+            log.warning("twilio unreachable: %s", type(exc).__name__)
+            raise SmsProviderError("twilio unreachable", transient=True) from None
+        if response.status_code in (200, 201):
+            return
+        code = _error_code(response)
+        # Twilio's error body has code/message/more_info; the message may echo the
+        # destination number, so only the code and status are logged.
+        log.warning("twilio refused the message: status=%s code=%s", response.status_code, code)
+        raise SmsProviderError(
+            f"twilio error {code}",
+            transient=response.status_code >= 500 or response.status_code == 429,
+        )
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return "unknown"
+    return str(payload.get("code", "unknown")) if isinstance(payload, dict) else "unknown"

@@ -1,0 +1,1 @@
+"""The HTTP layer: thin Flask blueprints over the domain."""

@@ -1,0 +1,98 @@
+"""/auth/*: register, login, verify-otp, resend-otp and the protected endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from secureflaskauth import wiring
+from secureflaskauth.api.body import read_json
+from secureflaskauth.api.schemas import (
+    LoginRequest,
+    RegisterRequest,
+    ResendRequest,
+    VerifyRequest,
+)
+from secureflaskauth.domain.errors import InvalidToken
+from secureflaskauth.domain.signin import ChallengeState, Client
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _client() -> Client:
+    return Client(ip=request.remote_addr or "unknown", user_agent=request.user_agent.string[:256])
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _challenge(state: ChallengeState, message: str) -> Response:
+    return _json(
+        {
+            "message": message,
+            "session_id": state.session_id,
+            "expires_in": state.expires_in,
+            "resend_after": state.resend_after,
+            "sent_to": state.sent_to,
+            "attempts_remaining": state.attempts_remaining,
+        }
+    )
+
+
+@bp.post("/register")
+def register() -> Response:
+    body = read_json(RegisterRequest)
+    user_id = wiring.current().signin.register(
+        body.username, body.password, body.phone_number, _client()
+    )
+    return _json({"message": "User registered successfully.", "user_id": user_id}, 201)
+
+
+@bp.post("/login")
+def login() -> Response:
+    body = read_json(LoginRequest)
+    state = wiring.current().signin.login(body.username, body.password, _client())
+    return _challenge(state, "A one-time code was sent by SMS.")
+
+
+@bp.post("/verify-otp")
+def verify_otp() -> Response:
+    body = read_json(VerifyRequest)
+    signed_in = wiring.current().signin.verify(body.session_id, body.otp, _client())
+    return _json(
+        {
+            "message": "Authentication successful.",
+            "access_token": signed_in.access.token,
+            "token_type": "Bearer",
+            "expires_in": signed_in.access.expires_in,
+        }
+    )
+
+
+@bp.post("/resend-otp")
+def resend_otp() -> Response:
+    body = read_json(ResendRequest)
+    state = wiring.current().signin.resend(body.session_id, _client())
+    return _challenge(state, "A new one-time code was sent by SMS.")
+
+
+def bearer_token() -> str:
+    """The token from the one Authorization header (RFC 6750 2.1); nowhere else."""
+    values = request.headers.getlist("Authorization")
+    if len(values) != 1:
+        raise InvalidToken("missing or repeated Authorization header")
+    scheme, _, token = values[0].partition(" ")
+    if scheme.lower() != "bearer" or not token or " " in token.strip():
+        raise InvalidToken("not a Bearer credential")
+    return token.strip()
+
+
+@bp.get("/private")
+def private() -> Response:
+    wiring.current().tokens.verify(bearer_token())
+    return _json({"message": "Access granted."})

@@ -1,0 +1,41 @@
+"""/dev/outbox: the SMS messages of the development outbox. Not registered in production."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, abort, jsonify, render_template_string, request
+
+from secureflaskauth import wiring
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SMS outbox</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .8rem;
+text-align:left;border-bottom:1px solid #ddd}</style></head>
+<body><h1>Development SMS outbox</h1>
+<p>Messages the service "sent", newest first. Development mode only.</p>
+<table><tr><th>Sent at (UTC)</th><th>To</th><th>Message</th></tr>
+{% for m in messages %}<tr><td>{{ m.sent_at }}</td><td>{{ m.to }}</td><td>{{ m.body }}</td></tr>
+{% else %}<tr><td colspan="3">No messages yet.</td></tr>{% endfor %}
+</table></body></html>"""
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@bp.get("/outbox")
+def outbox() -> Response | str:
+    box = wiring.current().outbox
+    if box is None:
+        abort(404)
+    messages = [{"to": m.to, "body": m.body, "sent_at": _iso(m.sent_at)} for m in box.recent()]
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if best == "application/json" or request.args.get("format") == "json":
+        response = jsonify(messages)
+    else:
+        response = Response(render_template_string(_PAGE, messages=messages), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,44 @@
+"""Health, readiness and the published signing keys."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from secureflaskauth import wiring
+from secureflaskauth.api.errors import problem
+
+bp = Blueprint("meta", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    for name, check in wiring.current().readiness.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception:  # any failure means not ready; the reason is in the log
+            checks[name] = "unavailable"
+    if all(state == "ok" for state in checks.values()):
+        return jsonify({"status": "ready", "checks": checks})
+    down = ", ".join(name for name, state in checks.items() if state != "ok")
+    return problem(
+        503,
+        "Service Unavailable",
+        f"Not ready: {down} unavailable.",
+        slug="not-ready",
+        extra={"checks": checks},
+        headers={"Retry-After": "5"},
+    )
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = jsonify(wiring.current().keyring.jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

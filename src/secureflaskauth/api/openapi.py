@@ -1,0 +1,187 @@
+"""The OpenAPI 3.1 document, built from the pydantic schemas.
+
+Assembled here (rather than by a framework) so the HTTP layer keeps full control
+of parsing and error answers; the schemas come from pydantic, not by hand.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from secureflaskauth import __version__
+from secureflaskauth.api import schemas
+
+_REF = "#/components/schemas/{model}"
+_MODELS: tuple[type[BaseModel], ...] = (
+    schemas.RegisterRequest,
+    schemas.RegisterResponse,
+    schemas.LoginRequest,
+    schemas.ChallengeResponse,
+    schemas.VerifyRequest,
+    schemas.TokenResponse,
+    schemas.ResendRequest,
+    schemas.MessageResponse,
+    schemas.Problem,
+)
+
+_PROBLEMS = {
+    "400": "Malformed JSON body.",
+    "413": "Body larger than the limit.",
+    "415": "Body is not JSON.",
+    "422": "Invalid, missing or unknown fields.",
+    "429": "Too many requests; see Retry-After.",
+    "503": "A backing store is unavailable; see Retry-After.",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(model)}}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
+    }
+
+
+def _post(
+    summary: str,
+    request: type[BaseModel],
+    status: str,
+    response: type[BaseModel],
+    description: str,
+    extra: dict[str, str],
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {status: {"description": description, "content": _json(response)}}
+    responses.update({code: _problem(text) for code, text in {**_PROBLEMS, **extra}.items()})
+    return {
+        "post": {
+            "tags": ["auth"],
+            "summary": summary,
+            "requestBody": {"required": True, "content": _json(request)},
+            "responses": dict(sorted(responses.items())),
+        }
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/auth/register": _post(
+            "Register a user",
+            schemas.RegisterRequest,
+            "201",
+            schemas.RegisterResponse,
+            "User registered.",
+            {"409": "Username taken."},
+        ),
+        "/auth/login": _post(
+            "Check the password and send a one-time code by SMS",
+            schemas.LoginRequest,
+            "200",
+            schemas.ChallengeResponse,
+            "Code sent; pass session_id to /auth/verify-otp.",
+            {
+                "401": "Wrong username or password (one answer for both).",
+                "502": "The SMS could not be sent.",
+            },
+        ),
+        "/auth/verify-otp": _post(
+            "Check the one-time code and get an access token",
+            schemas.VerifyRequest,
+            "200",
+            schemas.TokenResponse,
+            "Signed in.",
+            {"401": "Wrong code (see attempts_remaining), or the sign-in expired or was used."},
+        ),
+        "/auth/resend-otp": _post(
+            "Send a new one-time code; the previous one stops working",
+            schemas.ResendRequest,
+            "200",
+            schemas.ChallengeResponse,
+            "New code sent.",
+            {"401": "The sign-in expired or was used.", "502": "The SMS could not be sent."},
+        ),
+        "/auth/private": {
+            "get": {
+                "tags": ["auth"],
+                "summary": "A protected resource",
+                "security": [{"bearerAuth": []}],
+                "responses": {
+                    "200": {
+                        "description": "Access granted.",
+                        "content": _json(schemas.MessageResponse),
+                    },
+                    "401": _problem("Missing, invalid or expired access token."),
+                },
+            }
+        },
+        "/.well-known/jwks.json": {
+            "get": {
+                "tags": ["keys"],
+                "summary": "Public signing keys (RFC 7517)",
+                "responses": {"200": {"description": "The JSON Web Key Set."}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Liveness",
+                "responses": {"200": {"description": "The process is alive."}},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Readiness: every backing store answers",
+                "responses": {
+                    "200": {"description": "Ready."},
+                    "503": _problem("A store is down; `checks` says which."),
+                },
+            }
+        },
+    }
+
+
+@lru_cache(maxsize=4)
+def document(with_dev_outbox: bool) -> dict[str, Any]:
+    components = {name: schema for model in _MODELS for name, schema in _component(model).items()}
+    paths = _paths()
+    if with_dev_outbox:
+        paths["/dev/outbox"] = {
+            "get": {
+                "tags": ["development"],
+                "summary": "SMS messages of the development outbox, newest first",
+                "responses": {
+                    "200": {"description": "HTML, or JSON with Accept: application/json."}
+                },
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "SecureFlaskAuth",
+            "version": __version__,
+            "description": "Password plus SMS one-time-code sign-in that issues short-lived JWTs.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+
+
+def _component(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=_REF)
+    nested = schema.pop("$defs", {})
+    return {model.__name__: schema, **nested}

@@ -1,0 +1,93 @@
+"""Request and response bodies. They also feed the OpenAPI document."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from secureflaskauth.domain import usernames
+from secureflaskauth.domain.passwords import policy as password_policy
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class RegisterRequest(BaseModel):
+    model_config = _STRICT
+    username: str = Field(
+        description="Letters, digits and . _ - ; unique regardless of case.",
+        json_schema_extra={
+            "minLength": usernames.MIN_LENGTH,
+            "maxLength": usernames.MAX_LENGTH,
+            "example": "alice.cohen",
+        },
+    )
+    password: str = Field(
+        description="Any printable Unicode; not a common password; must not contain the username.",
+        json_schema_extra={
+            "minLength": password_policy.MIN_LENGTH,
+            "maxLength": password_policy.MAX_LENGTH,
+            "example": "correct horse battery staple",
+        },
+    )
+    phone_number: str = Field(
+        description="A mobile number; without a country code it is read in the default region.",
+        json_schema_extra={"example": "0508464336"},
+    )
+
+
+class RegisterResponse(BaseModel):
+    message: str = Field(examples=["User registered successfully."])
+    user_id: str = Field(description="Stable user id; the `sub` of access tokens.")
+
+
+class LoginRequest(BaseModel):
+    model_config = _STRICT
+    username: str = Field(json_schema_extra={"example": "alice.cohen"})
+    password: str = Field(json_schema_extra={"example": "correct horse battery staple"})
+
+
+class ChallengeResponse(BaseModel):
+    message: str
+    session_id: str = Field(description="Pass to /auth/verify-otp and /auth/resend-otp.")
+    expires_in: int = Field(description="Seconds until the code expires.")
+    resend_after: int | None = Field(
+        description="Seconds until a new code may be requested; null when no more may be."
+    )
+    sent_to: str = Field(description="The masked phone number the code went to.")
+    attempts_remaining: int = Field(description="Wrong codes still allowed for this sign-in.")
+
+
+class VerifyRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str
+    otp: str = Field(json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"})
+
+
+class TokenResponse(BaseModel):
+    message: str
+    access_token: str = Field(description="A JWT (typ at+jwt) to send as `Authorization: Bearer`.")
+    token_type: str = Field(examples=["Bearer"])
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class ResendRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str
+
+
+class MessageResponse(BaseModel):
+    message: str = Field(examples=["Access granted."])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: dict[str, list[str]] | None = Field(
+        default=None, description="Validation errors by field (422 only)."
+    )
+    attempts_remaining: int | None = None
+    expires_in: int | None = None
+    resend_after: int | None = None

@@ -1,0 +1,55 @@
+"""The Flask application factory: wiring only."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from secureflaskauth import wiring
+from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.api import auth, dev, docs, meta
+from secureflaskauth.api.errors import register_error_handlers
+from secureflaskauth.domain.ports import Clock, SmsSender
+from secureflaskauth.settings import Settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    sms: SmsSender | None = None,
+    migrate: bool | None = None,
+) -> Flask:
+    """Build the app from one settings object.
+
+    Development runs the database migrations on start; production expects
+    ``secureflaskauth db upgrade`` (``serve`` runs it once before the workers start).
+    """
+    settings = settings or Settings()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if migrate if migrate is not None else not settings.is_production:
+        upgrade(settings.database_url)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[wiring.EXTENSION] = wiring.build(settings, clock=clock, sms=sms)
+    if settings.trusted_proxies:
+        # Client IPs come from X-Forwarded-For only behind this many trusted proxies.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+    register_error_handlers(app)
+    for blueprint in (auth.bp, meta.bp, docs.bp):
+        app.register_blueprint(blueprint)
+    if not settings.is_production:
+        app.register_blueprint(dev.bp)
+    return app

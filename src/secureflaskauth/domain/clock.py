@@ -1,0 +1,25 @@
+"""Time as a dependency, so rules about expiry are testable without sleeping."""
+
+from __future__ import annotations
+
+import time
+
+
+class SystemClock:
+    """Wall-clock seconds since the epoch."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class FrozenClock:
+    """A clock that moves only when told to; for tests and simulations."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds

@@ -1,0 +1,121 @@
+"""One exception tree for the domain; the web layer maps it to problem+json in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose.
+
+    ``status`` is the HTTP status the web layer answers with; ``slug`` names the
+    problem type; ``extra`` holds members added to the problem body and
+    ``retry_after`` (seconds) becomes a Retry-After header.
+    """
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, Any] = extra or {}
+        self.retry_after = retry_after
+
+
+class ValidationFailed(DomainError):
+    """One or more fields broke a rule; ``errors`` maps field name to messages."""
+
+    status = 422
+    slug = "validation-error"
+    title = "Invalid request"
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__("One or more fields are invalid.", extra={"errors": errors})
+        self.errors = errors
+
+
+class UsernameTaken(DomainError):
+    status = 409
+    slug = "username-taken"
+    title = "Username taken"
+
+
+class InvalidCredentials(DomainError):
+    """Unknown user, wrong password and disabled account all look like this (ASVS 6.3.8)."""
+
+    status = 401
+    slug = "invalid-credentials"
+    title = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The username or password is incorrect.")
+
+
+class ChallengeFailed(DomainError):
+    """A one-time code was wrong, or the challenge can no longer be used."""
+
+    status = 401
+    slug = "invalid-otp"
+    title = "Invalid one-time code"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+
+class SmsDeliveryFailed(DomainError):
+    status = 502
+    slug = "sms-delivery-failed"
+    title = "SMS delivery failed"
+
+    def __init__(self) -> None:
+        super().__init__("The one-time code could not be sent. Please try again later.")
+
+
+class InvalidToken(DomainError):
+    """Any problem with a bearer token; the reason is logged, never returned (RFC 6750 3.1)."""
+
+    status = 401
+    slug = "invalid-token"
+    title = "Invalid token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("The access token is missing, invalid or expired.")
+        self.reason = reason
+
+
+class StoreUnavailable(DomainError):
+    """A backing store did not answer; fail closed."""
+
+    status = 503
+    slug = "store-unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, store: str) -> None:
+        super().__init__("A backing store is unavailable. Please retry shortly.", retry_after=5)
+        self.store = store
+
+
+class SmsProviderError(Exception):
+    """Raised by an SMS sender when the provider refused or could not be reached.
+
+    Not a DomainError: the sign-in flow turns it into SmsDeliveryFailed after cleaning up.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class ConfigurationError(Exception):
+    """The settings are unsafe or inconsistent; raised at start-up with a one-line reason."""

@@ -1,0 +1,110 @@
+"""What the domain needs from the outside world, as small Protocols.
+
+Adapters in ``secureflaskauth.adapters`` implement them; the domain imports
+nothing else from outside itself.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from secureflaskauth.domain.models import Challenge, SentMessage, SigningKeyRecord, User
+from secureflaskauth.domain.ratelimit import Rate
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+
+class UserStore(Protocol):
+    def add(self, user: User) -> None:
+        """Insert a user; raise UsernameTaken if the canonical username exists."""
+        ...
+
+    def by_canonical_username(self, canonical: str) -> User | None: ...
+
+    def by_id(self, user_id: str) -> User | None: ...
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    def record_otp_failure(
+        self, user_id: str, *, now: float, threshold: int, lock_seconds: float
+    ) -> tuple[int, float | None]:
+        """Atomically count one wrong code; lock OTP sign-in when ``threshold`` is reached.
+
+        Returns the new consecutive-failure count and the lock expiry, if locked.
+        """
+        ...
+
+    def reset_otp_failures(self, user_id: str) -> None: ...
+
+
+class ChallengeStore(Protocol):
+    def create(self, challenge: Challenge) -> None:
+        """Store a new challenge and end every other open challenge of the same user."""
+        ...
+
+    def get(self, challenge_id: str) -> Challenge | None: ...
+
+    def reserve_attempt(
+        self, challenge_id: str, *, now: float, max_attempts: int
+    ) -> Challenge | None:
+        """Atomically take one try from a live challenge; None if it is not live.
+
+        Taking the try before the code is compared bounds the guesses evaluated
+        under concurrency to ``max_attempts`` (ASVS 6.6.3).
+        """
+        ...
+
+    def consume(self, challenge_id: str, *, code_hash: str, now: float) -> bool:
+        """Mark the challenge used if it is unused and still has this code; True exactly once."""
+        ...
+
+    def replace_code(
+        self,
+        challenge_id: str,
+        *,
+        code_hash: str,
+        now: float,
+        expires_at: float,
+        cooldown: float,
+        max_resends: int,
+        max_attempts: int,
+    ) -> Challenge | None:
+        """Atomically swap in a new code if the challenge is live, out of cooldown and
+        under its resend cap; None otherwise."""
+        ...
+
+    def kill(self, challenge_id: str) -> None: ...
+
+    def kill_all_for_user(self, user_id: str) -> None: ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
+        """Count one event under ``key``; return seconds to wait if over the limit, else None."""
+        ...
+
+
+class SmsSender(Protocol):
+    def send(self, to_e164: str, body: str) -> None:
+        """Hand one message to the provider; raise SmsProviderError on failure."""
+        ...
+
+
+class Outbox(Protocol):
+    def recent(self, limit: int = 50) -> list[SentMessage]:
+        """Messages sent through the development outbox, newest first."""
+        ...
+
+
+class KeyStore(Protocol):
+    def all(self) -> list[SigningKeyRecord]:
+        """Every stored signing key, oldest first."""
+        ...
+
+    def add(self, key: SigningKeyRecord) -> None: ...
+
+    def retire(self, kid: str, *, now: float) -> None: ...

@@ -1,0 +1,213 @@
+"""Access tokens: signed JWTs (RFC 9068 profile) and their strict verification (RFC 8725)."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+
+from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
+from secureflaskauth.domain.models import SigningKeyRecord
+
+# ASVS 9.1.2 / Appendix C: asymmetric only, never RS256.
+SUPPORTED_ALGORITHMS = ("EdDSA", "ES256")
+TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 2.1; a media type, not a secret)
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "amr")
+# Header members we produce. Anything else (jwk, jku, x5u, x5c, crit...) is refused:
+# key material is never taken from the token (RFC 8725 3.10, ASVS 9.1.3).
+_ALLOWED_HEADER = frozenset({"alg", "typ", "kid"})
+MAX_TOKEN_LENGTH = 4096
+_COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    algorithm: str = "EdDSA"
+    ttl_seconds: int = 900
+
+    def check(self) -> None:
+        if self.algorithm not in SUPPORTED_ALGORITHMS:
+            raise ConfigurationError(
+                f"JWT algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+        if not 60 <= self.ttl_seconds <= 3600:
+            raise ConfigurationError("access token lifetime must be 60 to 3600 seconds")
+
+
+def generate_key(algorithm: str, now: float) -> SigningKeyRecord:
+    """A fresh signing key with a random ``kid``."""
+    private: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+    if algorithm == "EdDSA":
+        private = ed25519.Ed25519PrivateKey.generate()
+        jwk = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
+    elif algorithm == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+        jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    else:
+        raise ConfigurationError(f"unsupported signing algorithm {algorithm!r}")
+    kid = secrets.token_urlsafe(12)
+    jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return SigningKeyRecord(kid, algorithm, pem, json.dumps(jwk, sort_keys=True), now)
+
+
+@dataclass(frozen=True)
+class _LoadedKey:
+    record: SigningKeyRecord
+    private: Any
+    public: Any
+
+
+class KeyRing:
+    """The signing keys in memory, reloaded from the store at most every ``refresh``
+    seconds, so a key added by another process is picked up without a restart."""
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[SigningKeyRecord]],
+        clock: Callable[[], float],
+        refresh_seconds: float = 10.0,
+    ) -> None:
+        self._load = load
+        self._clock = clock
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._keys: dict[str, _LoadedKey] = {}
+        self._active: _LoadedKey | None = None
+        self._loaded_at = float("-inf")
+        self.reload()
+
+    def reload(self) -> None:
+        records = self._load()
+        keys = {}
+        for record in records:
+            if record.retired_at is not None:
+                continue
+            private = serialization.load_pem_private_key(record.private_pem.encode(), None)
+            keys[record.kid] = _LoadedKey(record, private, private.public_key())
+        with self._lock:
+            self._keys = keys
+            self._active = max(keys.values(), key=lambda k: k.record.created_at, default=None)
+            self._loaded_at = self._clock()
+
+    def _maybe_reload(self) -> None:
+        if self._clock() - self._loaded_at >= self._refresh:
+            self.reload()
+
+    def active(self) -> _LoadedKey:
+        self._maybe_reload()
+        if self._active is None:
+            raise ConfigurationError("no signing key: run 'secureflaskauth keys rotate'")
+        return self._active
+
+    def public(self, kid: str) -> _LoadedKey | None:
+        self._maybe_reload()
+        return self._keys.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        """The published key set (RFC 7517), public members only."""
+        self._maybe_reload()
+        return {"keys": [json.loads(k.record.public_jwk) for k in self._keys.values()]}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+    jti: str
+
+
+class AccessTokens:
+    """Issues and verifies access tokens."""
+
+    def __init__(self, settings: TokenSettings, keys: KeyRing, clock: Callable[[], float]) -> None:
+        settings.check()
+        self._settings = settings
+        self._keys = keys
+        self._clock = clock
+
+    def issue(self, *, subject: str, session_id: str, amr: Sequence[str]) -> IssuedToken:
+        key = self._keys.active()
+        now = int(self._clock())
+        jti = secrets.token_urlsafe(16)
+        claims = {
+            "iss": self._settings.issuer,
+            "aud": self._settings.audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._settings.ttl_seconds,
+            "jti": jti,
+            "sid": session_id,
+            "amr": list(amr),
+        }
+        token = jwt.encode(
+            claims,
+            key.private,
+            algorithm=key.record.alg,
+            headers={"kid": key.record.kid, "typ": TOKEN_TYPE},
+        )
+        return IssuedToken(token, self._settings.ttl_seconds, jti)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of a valid access token; raise InvalidToken otherwise."""
+        if len(token) > MAX_TOKEN_LENGTH or not _COMPACT_JWS.match(token):
+            raise InvalidToken("malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed header") from None
+        key = self._key_for(header)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public,
+                algorithms=[key.record.alg],  # RFC 8725 3.1: an allow-list of one
+                audience=self._settings.audience,
+                issuer=[self._settings.issuer],  # exact match (a list avoids CVE-2024-53861)
+                leeway=LEEWAY_SECONDS,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+        self._check_claims(claims)
+        return claims
+
+    def _key_for(self, header: dict[str, Any]) -> _LoadedKey:
+        if not set(header) <= _ALLOWED_HEADER:
+            raise InvalidToken("unexpected header member")
+        if header.get("typ") != TOKEN_TYPE:  # RFC 8725 3.11, RFC 9068 4
+            raise InvalidToken("wrong typ")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or len(kid) > 64:
+            raise InvalidToken("bad kid")
+        key = self._keys.public(kid)
+        if key is None or header.get("alg") != key.record.alg:
+            raise InvalidToken("unknown kid or wrong alg")
+        return key
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        if not isinstance(claims["iat"], int) or claims["iat"] > now + LEEWAY_SECONDS:
+            raise InvalidToken("iat in the future")
+        for name in ("sub", "jti", "sid"):
+            if not isinstance(claims[name], str) or not claims[name]:
+                raise InvalidToken(f"bad {name}")
+        if not isinstance(claims["amr"], list):
+            raise InvalidToken("bad amr")

@@ -1,0 +1,114 @@
+"""One typed settings object, read from SFA_* environment variables and a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.ratelimit import Rate, parse_rates
+
+_VAR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README's configuration table lists them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SFA_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    workers: int = Field(2, ge=1, le=64)
+    threads: int = Field(8, ge=1, le=256)
+    app_name: str = "SecureFlaskAuth"
+
+    database_url: str = f"sqlite:///{_VAR / 'secureflaskauth.db'}"
+    redis_url: str | None = None
+    var_dir: Path = _VAR
+    secret_key: str | None = None
+    trusted_proxies: int = Field(0, ge=0, le=10)
+    max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+
+    # SMS
+    sms_backend: Literal["outbox", "twilio"] = "outbox"
+    sms_echo: bool = True
+    sms_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    default_region: str = "IL"
+
+    # Passwords (argon2id); RFC 9106 low-memory profile by default
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    # One-time codes
+    otp_ttl_seconds: int = Field(300, ge=60, le=600)  # ASVS 6.5.5: at most 10 minutes
+    otp_max_attempts: int = Field(5, ge=1, le=10)
+    otp_resend_cooldown_seconds: int = Field(30, ge=0, le=600)
+    otp_max_resends: int = Field(3, ge=0, le=10)
+    otp_account_max_failures: int = Field(10, ge=3, le=100)  # NIST SP 800-63B-4 3.2.2
+    otp_account_lock_seconds: int = Field(900, ge=1, le=86400)
+
+    # Access tokens
+    jwt_algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
+    jwt_issuer: str = "secureflaskauth"
+    jwt_audience: str = "secureflaskauth"
+    access_token_ttl_seconds: int = Field(900, ge=60, le=3600)
+
+    # Rate limits: "N/unit" rules separated by ';'
+    rate_limits: Literal["on", "off"] = "on"
+    limit_register_ip: str = "10/hour"
+    limit_register_account: str = "5/hour"
+    limit_login_ip: str = "30/minute;300/hour"
+    limit_login_account: str = "10/minute;50/hour"
+    limit_verify_ip: str = "60/minute"
+    limit_verify_account: str = "20/minute"
+    limit_resend_ip: str = "20/minute"
+    limit_resend_account: str = "10/hour"
+
+    @field_validator(
+        "limit_register_ip",
+        "limit_register_account",
+        "limit_login_ip",
+        "limit_login_account",
+        "limit_verify_ip",
+        "limit_verify_account",
+        "limit_resend_ip",
+        "limit_resend_account",
+    )
+    @classmethod
+    def _valid_rates(cls, value: str) -> str:
+        parse_rates(value)
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def rates(self, name: str) -> tuple[Rate, ...]:
+        return parse_rates(str(getattr(self, f"limit_{name}")))
+
+    def check_production(self) -> None:
+        """Production refuses insecure settings, each with a one-line reason."""
+        if not self.is_production:
+            return
+        if self.sms_backend == "outbox":
+            raise ConfigurationError(
+                "SFA_SMS_BACKEND=outbox is for development only; choose a real SMS provider"
+            )
+        if not self.secret_key or len(self.secret_key) < 32:
+            raise ConfigurationError(
+                "SFA_SECRET_KEY must be set to at least 32 random characters in production"
+            )
+        if self.rate_limits == "off":
+            raise ConfigurationError("SFA_RATE_LIMITS=off is refused in production")

@@ -1,0 +1,162 @@
+"""Build every adapter and domain object from the settings: the composition root."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import Engine, text
+
+from secureflaskauth.adapters.db.challenges import SqlChallengeStore
+from secureflaskauth.adapters.db.counters import SqlRateLimiter
+from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.keys import SqlKeyStore
+from secureflaskauth.adapters.db.users import SqlUserStore
+from secureflaskauth.adapters.sms.outbox import OutboxSender
+from secureflaskauth.domain import otp
+from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.passwords import (
+    Argon2Parameters,
+    CommonPasswords,
+    PasswordHasher,
+    PasswordPolicy,
+)
+from secureflaskauth.domain.ports import Clock, KeyStore, Outbox, SmsSender
+from secureflaskauth.domain.signin import Limits, SignIn
+from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
+from secureflaskauth.settings import Settings
+
+log = logging.getLogger("secureflaskauth")
+EXTENSION = "secureflaskauth"
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    engine: Engine
+    signin: SignIn
+    tokens: AccessTokens
+    keyring: KeyRing
+    outbox: Outbox | None
+    readiness: dict[str, Callable[[], None]] = field(default_factory=dict)
+
+
+def current() -> Wiring:
+    wiring: Wiring = current_app.extensions[EXTENSION]
+    return wiring
+
+
+def otp_key(settings: Settings) -> bytes:
+    """The key of the OTP hashes: SFA_SECRET_KEY, or in development a random key
+    created once under the var directory and kept across restarts."""
+    if settings.secret_key:
+        return settings.secret_key.encode("utf-8")
+    if settings.is_production:
+        raise ConfigurationError("SFA_SECRET_KEY must be set in production")
+    path = Path(settings.var_dir) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "x", encoding="ascii") as handle:
+                path.chmod(0o600)
+                handle.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass  # another process created it first
+    return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def ensure_signing_key(store: KeyStore, settings: Settings, clock: Clock) -> None:
+    """Create the first signing key if there is none; keys persist across restarts."""
+    if not any(k.retired_at is None for k in store.all()):
+        store.add(generate_key(settings.jwt_algorithm, clock.now()))
+        log.info("created a signing key (%s)", settings.jwt_algorithm)
+
+
+def make_sms_sender(settings: Settings, engine: Engine, clock: Clock) -> SmsSender:
+    if settings.sms_backend == "outbox":
+        return OutboxSender(engine, clock, echo=settings.sms_echo and not settings.is_production)
+    if settings.sms_backend == "twilio":
+        from secureflaskauth.adapters.sms.twilio import TwilioSender
+
+        return TwilioSender.from_settings(settings)
+    raise ConfigurationError(f"unknown SMS backend {settings.sms_backend!r}")
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        register_ip=settings.rates("register_ip"),
+        register_account=settings.rates("register_account"),
+        login_ip=settings.rates("login_ip"),
+        login_account=settings.rates("login_account"),
+        verify_ip=settings.rates("verify_ip"),
+        verify_account=settings.rates("verify_account"),
+        resend_ip=settings.rates("resend_ip"),
+        resend_account=settings.rates("resend_account"),
+        per_ip_enabled=settings.rate_limits == "on",
+    )
+
+
+def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None = None) -> Wiring:
+    settings.check_production()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    key_store = SqlKeyStore(engine)
+    ensure_signing_key(key_store, settings, clock)
+    keyring = KeyRing(key_store.all, clock.now)
+    access = AccessTokens(
+        TokenSettings(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithm=settings.jwt_algorithm,
+            ttl_seconds=settings.access_token_ttl_seconds,
+        ),
+        keyring,
+        clock.now,
+    )
+    sender = sms or make_sms_sender(settings, engine, clock)
+    signin = SignIn(
+        users=SqlUserStore(engine),
+        challenges=SqlChallengeStore(engine),
+        sms=sender,
+        limiter=SqlRateLimiter(engine),
+        hasher=PasswordHasher(
+            Argon2Parameters(
+                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+            )
+        ),
+        password_policy=PasswordPolicy(CommonPasswords.bundled()),
+        tokens=access,
+        clock=clock,
+        otp_policy=otp.OtpPolicy(
+            ttl_seconds=settings.otp_ttl_seconds,
+            max_attempts=settings.otp_max_attempts,
+            resend_cooldown_seconds=settings.otp_resend_cooldown_seconds,
+            max_resends=settings.otp_max_resends,
+            account_max_failures=settings.otp_account_max_failures,
+            account_lock_seconds=settings.otp_account_lock_seconds,
+        ),
+        otp_key=otp_key(settings),
+        limits=limits(settings),
+        default_region=settings.default_region,
+        app_name=settings.app_name,
+    )
+
+    def database_ready() -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    outbox = sender if isinstance(sender, OutboxSender) and not settings.is_production else None
+    return Wiring(
+        settings=settings,
+        engine=engine,
+        signin=signin,
+        tokens=access,
+        keyring=keyring,
+        outbox=outbox,
+        readiness={"database": database_ready},
+    )

@@ -1,0 +1,187 @@
+"""Fixtures shared by every test: settings, apps on real stores, a code reader.
+
+PostgreSQL tests need SFA_TEST_POSTGRES_URL (default: the machine's server at
+127.0.0.1:5432, database ``test``). When it is unreachable they are skipped with
+the reason, unless SFA_REQUIRE_SERVICES=1 (set by .ci/run), which makes it a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.app import create_app
+from secureflaskauth.domain.clock import FrozenClock
+from secureflaskauth.settings import Settings
+
+POSTGRES_URL = os.environ.get("SFA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_SERVICES = os.environ.get("SFA_REQUIRE_SERVICES") == "1"
+# The OWASP floor: the cheapest argon2id parameters the service accepts.
+CHEAP_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
+GENEROUS_LIMITS = {
+    "limit_register_ip": "10000/minute",
+    "limit_register_account": "10000/minute",
+    "limit_login_ip": "10000/minute",
+    "limit_login_account": "10000/minute",
+    "limit_verify_ip": "10000/minute",
+    "limit_verify_account": "10000/minute",
+    "limit_resend_ip": "10000/minute",
+    "limit_resend_account": "10000/minute",
+}
+PASSWORD = "correct horse battery staple"
+PHONE = "0508464336"
+
+
+def service_unavailable(reason: str) -> None:
+    """Skip, or fail when the services are required."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service unavailable: {reason}", pytrace=False)
+    pytest.skip(f"service unavailable: {reason}")
+
+
+class PostgresDatabases:
+    """A migrated template database, copied for each test (fast and isolated)."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = make_url(admin_url)
+        self.engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.template = f"sfa_tmpl_{secrets.token_hex(4)}"
+        with self.engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.template}"'))
+        upgrade(self.url(self.template))
+        self.created: list[str] = []
+
+    def url(self, name: str) -> str:
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def new(self) -> str:
+        name = f"sfa_t_{secrets.token_hex(6)}"
+        with self.engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        self.created.append(name)
+        return self.url(name)
+
+    def drop_all(self) -> None:
+        with self.engine.connect() as conn:
+            for name in [*self.created, self.template]:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases | None]:
+    try:
+        databases = PostgresDatabases(POSTGRES_URL)
+    except Exception as exc:  # unreachable server: reported per test
+        yield None
+        _ = exc
+        return
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: PostgresDatabases | None
+) -> str:
+    """Each API test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    if postgres_databases is None:
+        service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")
+    assert postgres_databases is not None
+    return postgres_databases.new()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "var_dir": tmp_path / "var",
+            "sms_echo": False,
+            **CHEAP_ARGON2,
+            **GENEROUS_LIMITS,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return factory
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    import time
+
+    return FrozenClock(time.time())
+
+
+@pytest.fixture
+def make_app(make_settings: Callable[..., Settings], clock: FrozenClock) -> Callable[..., Flask]:
+    def factory(**overrides: Any) -> Flask:
+        return create_app(make_settings(**overrides), clock=clock)
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+_CODE = re.compile(r"code: (\d{6})")
+
+
+def last_code(client: FlaskClient) -> str:
+    """The code of the newest message in the development outbox."""
+    messages = client.get("/dev/outbox", headers={"Accept": "application/json"}).get_json()
+    match = _CODE.search(messages[0]["body"])
+    assert match, messages[0]
+    return match.group(1)
+
+
+def unique_username(prefix: str = "user") -> str:
+    return f"{prefix}.{secrets.token_hex(4)}"
+
+
+def register(client: FlaskClient, username: str | None = None, **fields: str) -> str:
+    username = username or unique_username()
+    body = {"username": username, "password": PASSWORD, "phone_number": PHONE, **fields}
+    response = client.post("/auth/register", json=body)
+    assert response.status_code == 201, response.get_json()
+    return username
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.get_json()
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def sign_in(client: FlaskClient, username: str | None = None) -> str:
+    """Register (if needed), log in and verify; return the access token."""
+    username = username or register(client)
+    session_id = login(client, username)["session_id"]
+    response = client.post(
+        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(client)}
+    )
+    assert response.status_code == 200, response.get_json()
+    token: str = response.get_json()["access_token"]
+    return token
