@@ -185,3 +185,17 @@ def sign_in(client: FlaskClient, username: str | None = None) -> str:
     assert response.status_code == 200, response.get_json()
     token: str = response.get_json()["access_token"]
     return token
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly what was skipped because a service was missing."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    missing = [r for r in skipped if "service unavailable" in str(r.longrepr)]
+    if missing:
+        terminalreporter.write_line(
+            f"NOTE: {len(missing)} tests were SKIPPED because PostgreSQL or Redis was unreachable "
+            "(see the skip reasons above). Set SFA_REQUIRE_SERVICES=1 to make this a failure, "
+            "as CI does.",
+            yellow=True,
+            bold=True,
+        )
