@@ -30,6 +30,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "limit_request_line": 8190,
             "limit_request_field_size": 8190,
             "forwarded_allow_ips": "*" if s.trusted_proxies else "127.0.0.1",
+            # No runtime control socket: one fewer local attack surface, and several
+            # servers on one machine (tests, benchmarks) must not share a socket path.
+            "control_socket_disable": True,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -42,7 +45,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings) -> None:
+    from secureflaskauth.adapters.db.engine import make_engine
+    from secureflaskauth.adapters.db.keys import SqlKeyStore
     from secureflaskauth.adapters.db.migrate import upgrade
+    from secureflaskauth.domain.clock import SystemClock
+    from secureflaskauth.wiring import ensure_signing_key, otp_key
 
     upgrade(settings.database_url)
+    # First start: the signing key and the development OTP key are made here, once,
+    # before the workers fork. Workers racing to make them would each sign with a key
+    # the others do not know yet, or read a key file another one has not written yet.
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_signing_key(SqlKeyStore(engine), settings, SystemClock())
+    finally:
+        engine.dispose()
+    otp_key(settings)
     _Gunicorn(settings).run()

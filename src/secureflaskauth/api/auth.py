@@ -87,9 +87,14 @@ def bearer_token() -> str:
     if len(values) != 1:
         raise InvalidToken("missing or repeated Authorization header")
     scheme, _, token = values[0].partition(" ")
-    if scheme.lower() != "bearer" or not token or " " in token.strip():
+    token = token.strip()
+    # Swagger UI adds "Bearer " itself; people following the seed's instructions
+    # type "Bearer <token>" into it as well. Accept that one doubled prefix.
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
         raise InvalidToken("not a Bearer credential")
-    return token.strip()
+    return token
 
 
 @bp.get("/private")

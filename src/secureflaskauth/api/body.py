@@ -51,6 +51,14 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
+def _encodable(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_json(model: type[M]) -> M:
     """Parse the request body as ``model``: 415, 413, 400 or 422 problems otherwise."""
     mimetype = request.mimetype
@@ -68,6 +76,9 @@ def read_json(model: type[M]) -> M:
         raise
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequestBody("The request body is not valid JSON.") from None
+    if b"\\u" in raw and not _encodable(data):
+        # A \ud800-style escape decodes to a lone surrogate, which is not text (RFC 7493 2.1).
+        raise BadRequestBody("The request body holds an invalid Unicode escape.")
     if not isinstance(data, dict):
         raise ValidationFailed({"body": ["Must be a JSON object."]})
     try:

@@ -36,6 +36,7 @@ _INIT = """window.onload = function () {
     dom_id: "#swagger-ui",
     deepLinking: true,
     persistAuthorization: true,
+    validatorUrl: null, // else a badge is fetched from validator.swagger.io
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout"
   });

@@ -57,3 +57,52 @@ class SentMessage:
     to: str
     body: str
     sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in session: created at OTP verification, ended by logout, revocation,
+    its absolute lifetime or inactivity."""
+
+    id: str
+    user_id: str
+    created_at: float
+    last_used_at: float
+    expires_at: float
+    idle_timeout: float
+    ip: str
+    user_agent: str
+    amr: tuple[str, ...]
+    revoked_at: float | None = None
+    revoked_reason: str | None = None
+
+    def is_active(self, now: float) -> bool:
+        return (
+            self.revoked_at is None
+            and self.expires_at > now
+            and self.last_used_at + self.idle_timeout > now
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRecord:
+    """A refresh token as stored: its hash, its session and, once rotated, when and
+    the successor pair sealed under a key only the old token's holder can derive."""
+
+    token_hash: str
+    session_id: str
+    created_at: float
+    rotated_at: float | None = None
+    successor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    at: float
+    event: str
+    outcome: str
+    user_id: str | None = None
+    username: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: str | None = None

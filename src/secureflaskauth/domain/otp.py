@@ -30,7 +30,7 @@ def new_code() -> str:
 
 
 def looks_like_code(text: str) -> bool:
-    return bool(_CODE.match(text))
+    return bool(_CODE.fullmatch(text))  # fullmatch: "$" alone accepts a trailing newline
 
 
 def new_session_id() -> str:

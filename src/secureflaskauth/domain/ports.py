@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from secureflaskauth.domain.models import Challenge, SentMessage, SigningKeyRecord, User
+from secureflaskauth.domain.models import (
+    AuditEvent,
+    Challenge,
+    RefreshRecord,
+    SentMessage,
+    Session,
+    SigningKeyRecord,
+    User,
+)
 from secureflaskauth.domain.ratelimit import Rate
 
 
@@ -39,6 +47,18 @@ class UserStore(Protocol):
         ...
 
     def reset_otp_failures(self, user_id: str) -> None: ...
+
+    def all(self) -> list[User]:
+        """Every user, oldest first."""
+        ...
+
+    def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        """True if the user exists."""
+        ...
+
+    def delete(self, user_id: str) -> bool:
+        """Delete the user with their challenges and sessions; True if it existed."""
+        ...
 
 
 class ChallengeStore(Protocol):
@@ -108,3 +128,50 @@ class KeyStore(Protocol):
     def add(self, key: SigningKeyRecord) -> None: ...
 
     def retire(self, kid: str, *, now: float) -> None: ...
+
+
+class SessionStore(Protocol):
+    def create(self, session: Session, refresh_hash: str) -> None:
+        """Store a new session with its first refresh token."""
+        ...
+
+    def get(self, session_id: str) -> Session | None: ...
+
+    def for_user(self, user_id: str) -> list[Session]:
+        """The user's sessions, newest first (active and ended)."""
+        ...
+
+    def touch(self, session_id: str, now: float) -> None: ...
+
+    def revoke(self, session_id: str, *, now: float, reason: str) -> bool:
+        """End one session; True if it was active until now."""
+        ...
+
+    def revoke_all_for_user(self, user_id: str, *, now: float, reason: str) -> list[Session]:
+        """End every active session of the user; return the ones ended."""
+        ...
+
+    def get_refresh(self, token_hash: str) -> RefreshRecord | None: ...
+
+    def rotate_refresh(
+        self, old_hash: str, new_hash: str, *, session_id: str, now: float, successor: str
+    ) -> bool:
+        """Atomically mark ``old_hash`` rotated (if it was not) and store ``new_hash``;
+        False if another request rotated it first."""
+        ...
+
+
+class RevocationList(Protocol):
+    """Session ids whose access tokens must be refused before they expire."""
+
+    def revoke(self, session_id: str, *, until: float) -> None: ...
+
+    def is_revoked(self, session_id: str) -> bool: ...
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+    def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
+        """The newest events, newest last."""
+        ...

@@ -318,15 +318,20 @@ class SignIn:
         return self._state(session_id, updated, user.phone_e164, now)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
+        # The challenge is still usable with the code already sent: say so (issue 2, item 7).
+        state = {
+            "expires_in": max(0, math.floor(challenge.expires_at - now)),
+            "attempts_remaining": max(0, self.otp.max_attempts - challenge.attempts),
+        }
         if challenge.resends >= self.otp.max_resends:
             raise TooManyRequests(
                 "No more codes can be sent for this sign-in. Please sign in again.",
-                extra={"resend_after": None},
+                extra={"resend_after": None, **state},
             )
         wait = challenge.last_sent_at + self.otp.resend_cooldown_seconds - now
         if wait > 0:
             raise TooManyRequests(
                 "A new code can be requested shortly.",
                 retry_after=math.ceil(wait),
-                extra={"resend_after": math.ceil(wait)},
+                extra={"resend_after": math.ceil(wait), **state},
             )

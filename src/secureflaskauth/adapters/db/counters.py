@@ -6,6 +6,7 @@ have no SQL storage; the counters must be shared by every worker process.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 
@@ -17,6 +18,15 @@ from secureflaskauth.adapters.db.tables import rate_counters
 from secureflaskauth.domain.ratelimit import Rate
 
 _CLEANUP_ONE_IN = 500
+_MAX_KEY = 200
+
+
+def _storable(key: str) -> str:
+    """The key as stored: the column holds 255 characters and PostgreSQL text cannot
+    hold NUL, while a key may embed any username a client sent; such keys become a digest."""
+    if len(key) <= _MAX_KEY and "\x00" not in key:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SqlRateLimiter:
@@ -29,7 +39,7 @@ class SqlRateLimiter:
         window = math.floor(now / rate.period) * rate.period
         t = rate_counters
         stmt = self._insert(t).values(
-            key=key, window_start=window, count=1, expires_at=window + rate.period
+            key=_storable(key), window_start=window, count=1, expires_at=window + rate.period
         )
         excluded = stmt.excluded
         same_window = t.c.window_start == excluded.window_start

@@ -76,3 +76,55 @@ sms_outbox = Table(
     Column("body", Text, nullable=False),
     Column("sent_at", Float, nullable=False, index=True),
 )
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("idle_timeout", Float, nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("user_agent", String(256), nullable=False),
+    Column("amr", String(64), nullable=False),
+    Column("revoked_at", Float, nullable=True),
+    Column("revoked_reason", String(64), nullable=True),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("rotated_at", Float, nullable=True),
+    Column("successor", Text, nullable=True),
+    Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+    Index("ix_revoked_sessions_until", "until"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("user_id", String(36), nullable=True),
+    Column("username", String(64), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(256), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_audit_events_user_id", "user_id"),
+    Index("ix_audit_events_at", "at"),
+)

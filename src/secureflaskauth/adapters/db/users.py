@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Engine, Row, case, insert, select, update
+from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 
 from secureflaskauth.adapters.db.errors import fail_closed
-from secureflaskauth.adapters.db.tables import users
+from secureflaskauth.adapters.db.tables import challenges, refresh_tokens, sessions, users
 from secureflaskauth.domain.errors import UsernameTaken
 from secureflaskauth.domain.models import User
 
@@ -51,6 +52,8 @@ class SqlUserStore:
 
     @fail_closed
     def by_canonical_username(self, canonical: str) -> User | None:
+        if "\x00" in canonical:  # PostgreSQL text cannot hold NUL: no stored name has one
+            return None
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username_canonical == canonical)).first()
         return _user(row) if row else None
@@ -103,3 +106,30 @@ class SqlUserStore:
                 .where(users.c.id == user_id)
                 .values(otp_failures=0, otp_locked_until=None)
             )
+
+    @fail_closed
+    def all(self) -> list[User]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(users).order_by(users.c.created_at)).all()
+        return [_user(r) for r in rows]
+
+    @fail_closed
+    def set_disabled(self, user_id: str, disabled: bool) -> bool:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(users).where(users.c.id == user_id).values(disabled=disabled)
+            )
+        return result.rowcount == 1
+
+    @fail_closed
+    def delete(self, user_id: str) -> bool:
+        with self._engine.begin() as conn:
+            # Explicit, so it holds on SQLite connections without foreign-key enforcement too.
+            own_sessions = select(sessions.c.id).where(sessions.c.user_id == user_id)
+            conn.execute(
+                sa_delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(own_sessions))
+            )
+            for table in (challenges, sessions):
+                conn.execute(sa_delete(table).where(table.c.user_id == user_id))
+            result = conn.execute(sa_delete(users).where(users.c.id == user_id))
+        return result.rowcount == 1

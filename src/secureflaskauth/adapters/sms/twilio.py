@@ -73,6 +73,13 @@ class TwilioSender:
             log.warning("twilio unreachable: %s", type(exc).__name__)
             raise SmsProviderError("twilio unreachable", transient=True) from None
         if response.status_code in (200, 201):
+            # Twilio answers 201 with the Message resource; a 2xx without its sid is not
+            # Twilio (a proxy or a wrong base URL) and the message was not accepted.
+            sid = _message_sid(response)
+            if sid is None:
+                log.warning("twilio answered %s without a message sid", response.status_code)
+                raise SmsProviderError("twilio answered without a message sid")
+            log.info("twilio accepted message %s", sid)
             return
         code = _error_code(response)
         # Twilio's error body has code/message/more_info; the message may echo the
@@ -84,9 +91,19 @@ class TwilioSender:
         )
 
 
-def _error_code(response: httpx.Response) -> str:
+def _json_object(response: httpx.Response) -> dict[str, object]:
     try:
         payload = response.json()
     except ValueError:
-        return "unknown"
-    return str(payload.get("code", "unknown")) if isinstance(payload, dict) else "unknown"
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _message_sid(response: httpx.Response) -> str | None:
+    sid = _json_object(response).get("sid")
+    return sid if isinstance(sid, str) and sid else None
+
+
+def _error_code(response: httpx.Response) -> str:
+    code = _json_object(response).get("code")
+    return str(code) if isinstance(code, int | str) and code != "" else "unknown"

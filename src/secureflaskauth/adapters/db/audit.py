@@ -1,0 +1,58 @@
+"""AuditLog on SQLAlchemy; every event is also one structured (JSON) log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import Engine, insert, select
+
+from secureflaskauth.adapters.db.errors import fail_closed
+from secureflaskauth.adapters.db.tables import audit_events
+from secureflaskauth.domain.models import AuditEvent
+
+log = logging.getLogger("secureflaskauth.audit")
+
+
+class SqlAuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @fail_closed
+    def record(self, event: AuditEvent) -> None:
+        values = {
+            "at": event.at,
+            "event": event.event,
+            "outcome": event.outcome,
+            "user_id": event.user_id,
+            "username": event.username,
+            "ip": event.ip,
+            "user_agent": event.user_agent,
+            "detail": event.detail,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(insert(audit_events).values(**values))
+        # json.dumps escapes control characters, so a crafted username cannot forge lines.
+        log.info(json.dumps({"audit": values}, sort_keys=True))
+
+    @fail_closed
+    def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
+        t = audit_events
+        query = select(t).order_by(t.c.id.desc()).limit(limit)
+        if user_id is not None:
+            query = query.where(t.c.user_id == user_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEvent(
+                at=r.at,
+                event=r.event,
+                outcome=r.outcome,
+                user_id=r.user_id,
+                username=r.username,
+                ip=r.ip,
+                user_agent=r.user_agent,
+                detail=r.detail,
+            )
+            for r in reversed(rows)
+        ]

@@ -1,0 +1,139 @@
+"""SessionStore on SQLAlchemy."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, Row, insert, select, update
+
+from secureflaskauth.adapters.db.errors import fail_closed
+from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
+from secureflaskauth.domain.models import RefreshRecord, Session
+
+
+class _LostRace(Exception):
+    """Rolls back a rotation another request won."""
+
+
+def _session(row: Row[tuple[object, ...]]) -> Session:
+    m = row._mapping
+    return Session(
+        id=m["id"],
+        user_id=m["user_id"],
+        created_at=m["created_at"],
+        last_used_at=m["last_used_at"],
+        expires_at=m["expires_at"],
+        idle_timeout=m["idle_timeout"],
+        ip=m["ip"],
+        user_agent=m["user_agent"],
+        amr=tuple(m["amr"].split()),
+        revoked_at=m["revoked_at"],
+        revoked_reason=m["revoked_reason"],
+    )
+
+
+class SqlSessionStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @fail_closed
+    def create(self, session: Session, refresh_hash: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(sessions).values(
+                    id=session.id,
+                    user_id=session.user_id,
+                    created_at=session.created_at,
+                    last_used_at=session.last_used_at,
+                    expires_at=session.expires_at,
+                    idle_timeout=session.idle_timeout,
+                    ip=session.ip,
+                    user_agent=session.user_agent,
+                    amr=" ".join(session.amr),
+                )
+            )
+            conn.execute(
+                insert(refresh_tokens).values(
+                    token_hash=refresh_hash, session_id=session.id, created_at=session.created_at
+                )
+            )
+
+    @fail_closed
+    def get(self, session_id: str) -> Session | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        return _session(row) if row else None
+
+    @fail_closed
+    def for_user(self, user_id: str) -> list[Session]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(sessions)
+                .where(sessions.c.user_id == user_id)
+                .order_by(sessions.c.created_at.desc())
+            ).all()
+        return [_session(r) for r in rows]
+
+    @fail_closed
+    def touch(self, session_id: str, now: float) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(sessions).where(sessions.c.id == session_id).values(last_used_at=now)
+            )
+
+    @fail_closed
+    def revoke(self, session_id: str, *, now: float, reason: str) -> bool:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason[:64])
+            )
+        return result.rowcount == 1
+
+    @fail_closed
+    def revoke_all_for_user(self, user_id: str, *, now: float, reason: str) -> list[Session]:
+        c = sessions.c
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                update(sessions)
+                .where(c.user_id == user_id, c.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason[:64])
+                .returning(*sessions.c)
+            ).all()
+        return [_session(r) for r in rows]
+
+    @fail_closed
+    def get_refresh(self, token_hash: str) -> RefreshRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+            ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return RefreshRecord(
+            m["token_hash"], m["session_id"], m["created_at"], m["rotated_at"], m["successor"]
+        )
+
+    @fail_closed
+    def rotate_refresh(
+        self, old_hash: str, new_hash: str, *, session_id: str, now: float, successor: str
+    ) -> bool:
+        t = refresh_tokens.c
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(refresh_tokens).values(
+                        token_hash=new_hash, session_id=session_id, created_at=now
+                    )
+                )
+                # One conditional UPDATE decides the winner among concurrent refreshes.
+                result = conn.execute(
+                    update(refresh_tokens)
+                    .where(t.token_hash == old_hash, t.rotated_at.is_(None))
+                    .values(rotated_at=now, successor=successor)
+                )
+                if result.rowcount != 1:
+                    raise _LostRace
+        except _LostRace:
+            return False
+        return True

@@ -1,0 +1,220 @@
+"""Sessions after sign-in: refresh-token rotation with reuse detection, logout,
+listing and revocation (OAuth 2.0 Security BCP, RFC 9700 4.14; ASVS 7)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.errors import DomainError, InvalidToken
+from secureflaskauth.domain.models import Session
+from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
+from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessTokens, IssuedToken
+
+_MAX_REFRESH_TOKEN = 128
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    lifetime_seconds: int = 30 * 86400
+    idle_seconds: int = 7 * 86400
+    refresh_grace_seconds: int = 5
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    session_id: str
+
+
+class InvalidRefreshToken(DomainError):
+    status = 401
+    slug = "invalid-refresh-token"
+    title = "Invalid refresh token"
+
+    def __init__(self) -> None:
+        super().__init__("The refresh token is invalid, expired or revoked. Please sign in again.")
+
+
+class SessionNotFound(DomainError):
+    status = 404
+    slug = "session-not-found"
+    title = "Session not found"
+
+    def __init__(self) -> None:
+        super().__init__("No active session with that id belongs to you.")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _sealing_key(old_token: str) -> AESGCM:
+    """A key only the holder of the old refresh token can derive: the successor pair
+    kept for the grace window is useless to anyone reading the database."""
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"secureflaskauth refresh grace"
+    ).derive(old_token.encode("utf-8"))
+    return AESGCM(key)
+
+
+def _seal(old_token: str, pair: TokenPair) -> str:
+    nonce = secrets.token_bytes(12)
+    plain = json.dumps(
+        [pair.access_token, pair.expires_in, pair.refresh_token, pair.session_id]
+    ).encode()
+    return base64.b64encode(nonce + _sealing_key(old_token).encrypt(nonce, plain, None)).decode()
+
+
+def _unseal(old_token: str, sealed: str) -> TokenPair | None:
+    raw = base64.b64decode(sealed)
+    try:
+        plain = _sealing_key(old_token).decrypt(raw[:12], raw[12:], None)
+    except InvalidTag:
+        return None
+    access, expires_in, refresh, sid = json.loads(plain)
+    return TokenPair(access, int(expires_in), refresh, sid)
+
+
+class Sessions:
+    def __init__(
+        self,
+        *,
+        store: SessionStore,
+        revocations: RevocationList,
+        tokens: AccessTokens,
+        clock: Clock,
+        policy: SessionPolicy,
+        audit: Audit,
+        access_ttl: int,
+    ) -> None:
+        self.store = store
+        self.revocations = revocations
+        self.tokens = tokens
+        self.clock = clock
+        self.policy = policy
+        self.audit = audit
+        self._access_ttl = access_ttl
+
+    def start(self, user_id: str, *, ip: str, user_agent: str, amr: tuple[str, ...]) -> TokenPair:
+        """Create a session and its first token pair (at OTP verification)."""
+        now = self.clock.now()
+        session = Session(
+            id=secrets.token_urlsafe(16),
+            user_id=user_id,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + self.policy.lifetime_seconds,
+            idle_timeout=self.policy.idle_seconds,
+            ip=ip[:64],
+            user_agent=user_agent[:256],
+            amr=amr,
+        )
+        refresh = secrets.token_urlsafe(32)  # 256 bits
+        self.store.create(session, _hash(refresh))
+        access = self._access(session)
+        return TokenPair(access.token, access.expires_in, refresh, session.id)
+
+    def _access(self, session: Session) -> IssuedToken:
+        return self.tokens.issue(subject=session.user_id, session_id=session.id, amr=session.amr)
+
+    def refresh(self, refresh_token: str, *, ip: str, user_agent: str) -> TokenPair:
+        """Rotate a refresh token. Repeats within the grace window get the same new
+        pair; a rotated token presented later revokes the whole session."""
+        if not refresh_token or len(refresh_token) > _MAX_REFRESH_TOKEN:
+            raise InvalidRefreshToken()
+        now = self.clock.now()
+        record = self.store.get_refresh(_hash(refresh_token))
+        session = self.store.get(record.session_id) if record else None
+        if record is None or session is None or not session.is_active(now):
+            raise InvalidRefreshToken()
+        if record.rotated_at is not None:
+            return self._repeat(refresh_token, record.rotated_at, record.successor, session, ip)
+        new_refresh = secrets.token_urlsafe(32)
+        access = self._access(session)
+        pair = TokenPair(access.token, access.expires_in, new_refresh, session.id)
+        if not self.store.rotate_refresh(
+            record.token_hash,
+            _hash(new_refresh),
+            session_id=session.id,
+            now=now,
+            successor=_seal(refresh_token, pair),
+        ):
+            # Another request rotated it a moment ago: answer with its pair.
+            again = self.store.get_refresh(record.token_hash)
+            if again is None or again.rotated_at is None:
+                raise InvalidRefreshToken()
+            return self._repeat(refresh_token, again.rotated_at, again.successor, session, ip)
+        self.store.touch(session.id, now)
+        self.audit.emit(
+            "token_refreshed",
+            "success",
+            user_id=session.user_id,
+            ip=ip,
+            user_agent=user_agent,
+            detail={"sid": session.id},
+        )
+        return pair
+
+    def _repeat(
+        self, token: str, rotated_at: float, sealed: str | None, session: Session, ip: str
+    ) -> TokenPair:
+        now = self.clock.now()
+        if sealed is not None and now - rotated_at <= self.policy.refresh_grace_seconds:
+            pair = _unseal(token, sealed)
+            if pair is not None:
+                return pair
+        # RFC 9700 4.14.2: a rotated refresh token came back: assume theft, end the session.
+        self.end(session, reason="refresh token reuse")
+        self.audit.emit(
+            "refresh_reuse_detected",
+            "failure",
+            user_id=session.user_id,
+            ip=ip,
+            detail={"sid": session.id},
+        )
+        raise InvalidRefreshToken()
+
+    def end(self, session: Session, *, reason: str) -> bool:
+        now = self.clock.now()
+        ended = self.store.revoke(session.id, now=now, reason=reason)
+        # Its access tokens live at most access_ttl (+ leeway) more: refuse them until then.
+        self.revocations.revoke(session.id, until=now + self._access_ttl + LEEWAY_SECONDS)
+        return ended
+
+    def end_all(self, user_id: str, *, reason: str) -> int:
+        now = self.clock.now()
+        ended = self.store.revoke_all_for_user(user_id, now=now, reason=reason)
+        for session in ended:
+            self.revocations.revoke(session.id, until=now + self._access_ttl + LEEWAY_SECONDS)
+        return len(ended)
+
+    def authenticate(self, token: str) -> dict[str, object]:
+        """Verify an access token and check its session was not revoked (no database
+        query: the revocation list is cached in memory)."""
+        claims = self.tokens.verify(token)
+        if self.revocations.is_revoked(str(claims["sid"])):
+            raise InvalidToken("session revoked")
+        return claims
+
+    def active_for_user(self, user_id: str) -> list[Session]:
+        now = self.clock.now()
+        return [s for s in self.store.for_user(user_id) if s.is_active(now)]
+
+    def end_own(self, user_id: str, session_id: str, *, reason: str) -> None:
+        """End one of the user's sessions; 404 when it is not theirs or not active."""
+        session = self.store.get(session_id) if len(session_id) <= 64 else None
+        if session is None or session.user_id != user_id or not session.is_active(self.clock.now()):
+            raise SessionNotFound()
+        self.end(session, reason=reason)

@@ -1,0 +1,314 @@
+"""The real server process: ``secureflaskauth serve`` (gunicorn) on a free local port.
+
+One server per database kind is shared by the whole session (``server``); tests
+that restart a server start their own with ``launch`` on a ``fresh_store``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import pytest
+import requests
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from secureflaskauth.adapters.db.engine import make_engine
+from tests.conftest import (
+    PASSWORD,
+    POSTGRES_URL,
+    PostgresDatabases,
+    service_unavailable,
+    unique_username,
+)
+
+STARTUP_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 45.0  # gunicorn's graceful timeout is 30 s
+HTTP_TIMEOUT = 30.0
+_CODE = re.compile(r"code: (\d{6})")
+_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where a server keeps its state: the database and the var directory."""
+
+    database_url: str
+    var_dir: Path
+
+    def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        """Read the server's database directly (to check what was stored)."""
+        engine = make_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+
+class Server:
+    """One running ``secureflaskauth serve`` process."""
+
+    def __init__(self, store: Store, workdir: Path) -> None:
+        self.store = store
+        self.workdir = workdir
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.stderr_path = workdir / f"server-{self.port}.err"
+        self.stdout_path = workdir / f"server-{self.port}.out"
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen(
+                [*_serve_command(), "serve"],
+                cwd=workdir,  # no stray .env file is read
+                env=_environment(store, self.port, workdir),
+                stdout=out,
+                stderr=err,
+            )
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                if requests.get(self.url("/healthz"), timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        pytest.fail(
+            f"the server did not answer /healthz (exit code {self.process.returncode}); "
+            f"its stderr:\n{self.log()}",
+            pytrace=False,
+        )
+
+    def stop(self) -> int:
+        """SIGTERM, as a process manager does; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"the server ignored SIGTERM; its stderr:\n{self.log()}", pytrace=False)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+
+def _serve_command() -> list[str]:
+    script = Path(sys.executable).parent / "secureflaskauth"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "secureflaskauth.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _environment(store: Store, port: int, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SFA_")}
+    env.update(
+        {
+            "SFA_ENV": "development",
+            "SFA_HOST": "127.0.0.1",
+            "SFA_PORT": str(port),
+            "SFA_DATABASE_URL": store.database_url,
+            "SFA_VAR_DIR": str(store.var_dir),
+            "SFA_WORKERS": "2",
+            "SFA_THREADS": "8",
+            "SFA_ARGON2_TIME_COST": "2",
+            "SFA_ARGON2_MEMORY_KIB": "19456",
+            "SFA_ARGON2_PARALLELISM": "1",
+            "SFA_SMS_BACKEND": "outbox",
+            "SFA_SMS_ECHO": "false",
+            "SFA_RATE_LIMITS": "on",
+            # gunicorn's control socket goes to $XDG_RUNTIME_DIR: one per server.
+            "XDG_RUNTIME_DIR": str(workdir),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for step in ("register", "login", "verify", "resend"):
+        for scope in ("ip", "account"):
+            env[f"SFA_LIMIT_{step.upper()}_{scope.upper()}"] = "10000/minute"
+    return env
+
+
+def start_server(store: Store, workdir: Path, attempts: int = 3) -> Server:
+    """Start a server and wait until it answers; retry when its port was taken meanwhile."""
+    for _ in range(attempts):
+        server = Server(store, workdir)
+        try:
+            server.wait_until_healthy()
+        except pytest.fail.Exception:
+            if "Address already in use" in server.log():
+                continue
+            raise
+        return server
+    pytest.fail("no free port for the server", pytrace=False)
+
+
+# -- fixtures ---------------------------------------------------------------
+
+
+def _new_store(kind: str, directory: Path, postgres_databases: PostgresDatabases | None) -> Store:
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'secureflaskauth.db'}"
+    else:
+        if postgres_databases is None:
+            service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")
+        assert postgres_databases is not None
+        url = postgres_databases.new()
+    return Store(database_url=url, var_dir=directory / "var")
+
+
+@pytest.fixture(scope="session", params=_KINDS)
+def server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+) -> Iterator[Server]:
+    """The shared server of a database kind, stopped with SIGTERM at the end."""
+    directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    running = start_server(_new_store(request.param, directory, postgres_databases), directory)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+@pytest.fixture(params=_KINDS)
+def fresh_store(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_databases: PostgresDatabases | None,
+) -> Store:
+    """An empty database and var directory of each kind, for a test's own servers."""
+    return _new_store(request.param, tmp_path, postgres_databases)
+
+
+@pytest.fixture
+def launch(tmp_path: Path) -> Iterator[Callable[[Store], Server]]:
+    """Start servers for one test; any still running are stopped at its end."""
+    started: list[Server] = []
+
+    def factory(store: Store) -> Server:
+        started.append(start_server(store, tmp_path))
+        return started[-1]
+
+    yield factory
+    for running in started:
+        if running.process.poll() is None:
+            assert running.stop() == 0, running.log()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A client session, closed at the end (an open keep-alive connection slows a stop)."""
+    with requests.Session() as session:
+        yield session
+
+
+# -- the seed flow, as a client does it over HTTP ------------------------------
+
+
+def unique_phone() -> str:
+    """A valid Israeli mobile number in local form, so each test finds its own SMS."""
+    rng = random.SystemRandom()
+    while True:
+        local = "050" + "".join(rng.choice("0123456789") for _ in range(7))
+        number = phonenumbers.parse(local, "IL")
+        if phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE:
+            return local
+
+
+def e164(local: str) -> str:
+    return phonenumbers.format_number(
+        phonenumbers.parse(local, "IL"), phonenumbers.PhoneNumberFormat.E164
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    phone: str
+    user_id: str
+
+
+def register(http: requests.Session, server: Server, username: str | None = None) -> Account:
+    username = username or unique_username("e2e")
+    phone = unique_phone()
+    response = http.post(
+        server.url("/auth/register"),
+        json={"username": username, "password": PASSWORD, "phone_number": phone},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 201, response.text
+    return Account(username, phone, response.json()["user_id"])
+
+
+def login(http: requests.Session, server: Server, account: Account) -> dict[str, Any]:
+    response = http.post(
+        server.url("/auth/login"),
+        json={"username": account.username, "password": PASSWORD},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def outbox_code(http: requests.Session, server: Server, phone: str) -> str:
+    """The code of the newest SMS to ``phone`` in /dev/outbox (JSON)."""
+    response = http.get(
+        server.url("/dev/outbox"), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    for message in response.json():
+        if message["to"] == e164(phone):
+            match = _CODE.search(message["body"])
+            assert match, message
+            return match.group(1)
+    raise AssertionError(f"no SMS to {phone} in the outbox")
+
+
+def verify(http: requests.Session, server: Server, session_id: str, code: str) -> str:
+    response = http.post(
+        server.url("/auth/verify-otp"),
+        json={"session_id": session_id, "otp": code},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def sign_in(http: requests.Session, server: Server) -> tuple[Account, str]:
+    """Register, log in, read the SMS and verify; return the account and its token."""
+    account = register(http, server)
+    session_id = login(http, server, account)["session_id"]
+    return account, verify(http, server, session_id, outbox_code(http, server, account.phone))

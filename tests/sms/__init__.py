@@ -1,0 +1,1 @@
+"""The SMS backends, against real local servers speaking each provider's API."""
