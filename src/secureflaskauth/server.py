@@ -1,4 +1,9 @@
-"""Serve the app with gunicorn (threaded workers), the server chosen by measurement."""
+"""Serve the app with gunicorn (threaded workers), the server chosen by measurement.
+
+SIGTERM (systemd, Docker, Kubernetes) stops gracefully: the workers stop accepting,
+finish the requests in flight (at most ``graceful_timeout`` seconds), then exit.
+SIGINT (Ctrl-C) and SIGQUIT stop at once. ``make bench`` measures this server.
+"""
 
 from __future__ import annotations
 

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     jwt_audience: str = "secureflaskauth"
     access_token_ttl_seconds: int = Field(900, ge=60, le=3600)
 
+    # Sessions and refresh tokens
+    session_lifetime_seconds: int = Field(30 * 86400, ge=300, le=365 * 86400)
+    session_idle_seconds: int = Field(7 * 86400, ge=300, le=365 * 86400)
+    refresh_grace_seconds: int = Field(5, ge=0, le=60)
+    revocation_max_age_seconds: float = Field(2.0, gt=0, le=60)
+    # Encrypts signing keys at rest (PKCS#8 with a passphrase) when set
+    key_encryption_key: str | None = None
+
     # Rate limits: "N/unit" rules separated by ';'
     rate_limits: Literal["on", "off"] = "on"
     limit_register_ip: str = "10/hour"
@@ -112,3 +120,13 @@ class Settings(BaseSettings):
             )
         if self.rate_limits == "off":
             raise ConfigurationError("SFA_RATE_LIMITS=off is refused in production")
+
+    def check(self) -> None:
+        """Rules across settings, for every mode."""
+        if self.session_idle_seconds > self.session_lifetime_seconds:
+            raise ConfigurationError(
+                "SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS"
+            )
+        if self.key_encryption_key is not None and len(self.key_encryption_key) < 16:
+            raise ConfigurationError("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")
+        self.check_production()

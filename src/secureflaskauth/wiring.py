@@ -11,13 +11,17 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import Engine, text
 
+from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.keys import SqlKeyStore
+from secureflaskauth.adapters.db.revocations import SqlRevocationList
+from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain import otp
+from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.passwords import (
@@ -26,8 +30,11 @@ from secureflaskauth.domain.passwords import (
     PasswordHasher,
     PasswordPolicy,
 )
-from secureflaskauth.domain.ports import Clock, KeyStore, Outbox, SmsSender
-from secureflaskauth.domain.signin import Limits, SignIn
+from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
+from secureflaskauth.domain.ratelimit import Limits, Throttle
+from secureflaskauth.domain.registration import Registration
+from secureflaskauth.domain.sessions import SessionPolicy, Sessions
+from secureflaskauth.domain.signin import SignIn
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
 from secureflaskauth.settings import Settings
 
@@ -39,9 +46,16 @@ EXTENSION = "secureflaskauth"
 class Wiring:
     settings: Settings
     engine: Engine
+    clock: Clock
+    users: UserStore
+    registration: Registration
     signin: SignIn
+    sessions: Sessions
+    audit: Audit
+    audit_log: AuditLog
     tokens: AccessTokens
     keyring: KeyRing
+    key_store: KeyStore
     outbox: Outbox | None
     readiness: dict[str, Callable[[], None]] = field(default_factory=dict)
 
@@ -73,7 +87,7 @@ def otp_key(settings: Settings) -> bytes:
 def ensure_signing_key(store: KeyStore, settings: Settings, clock: Clock) -> None:
     """Create the first signing key if there is none; keys persist across restarts."""
     if not any(k.retired_at is None for k in store.all()):
-        store.add(generate_key(settings.jwt_algorithm, clock.now()))
+        store.add(generate_key(settings.jwt_algorithm, clock.now(), settings.key_encryption_key))
         log.info("created a signing key (%s)", settings.jwt_algorithm)
 
 
@@ -102,12 +116,12 @@ def limits(settings: Settings) -> Limits:
 
 
 def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None = None) -> Wiring:
-    settings.check_production()
+    settings.check()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     key_store = SqlKeyStore(engine)
     ensure_signing_key(key_store, settings, clock)
-    keyring = KeyRing(key_store.all, clock.now)
+    keyring = KeyRing(key_store.all, clock.now, passphrase=settings.key_encryption_key)
     access = AccessTokens(
         TokenSettings(
             issuer=settings.jwt_issuer,
@@ -119,18 +133,50 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
         clock.now,
     )
     sender = sms or make_sms_sender(settings, engine, clock)
+    audit_log = SqlAuditLog(engine)
+    audit = Audit(audit_log, clock)
+    sessions = Sessions(
+        store=SqlSessionStore(engine),
+        revocations=SqlRevocationList(
+            engine,
+            clock,
+            Path(settings.var_dir) / "revocations.marker",
+            max_age=settings.revocation_max_age_seconds,
+        ),
+        tokens=access,
+        clock=clock,
+        policy=SessionPolicy(
+            lifetime_seconds=settings.session_lifetime_seconds,
+            idle_seconds=settings.session_idle_seconds,
+            refresh_grace_seconds=settings.refresh_grace_seconds,
+        ),
+        audit=audit,
+        access_ttl=settings.access_token_ttl_seconds,
+    )
+    users = SqlUserStore(engine)
+    hasher = PasswordHasher(
+        Argon2Parameters(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        )
+    )
+    throttle = Throttle(SqlRateLimiter(engine), clock, limits(settings))
+    registration = Registration(
+        users=users,
+        hasher=hasher,
+        password_policy=PasswordPolicy(CommonPasswords.bundled()),
+        throttle=throttle,
+        audit=audit,
+        clock=clock,
+        default_region=settings.default_region,
+    )
     signin = SignIn(
-        users=SqlUserStore(engine),
+        users=users,
         challenges=SqlChallengeStore(engine),
         sms=sender,
-        limiter=SqlRateLimiter(engine),
-        hasher=PasswordHasher(
-            Argon2Parameters(
-                settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
-            )
-        ),
-        password_policy=PasswordPolicy(CommonPasswords.bundled()),
-        tokens=access,
+        throttle=throttle,
+        hasher=hasher,
+        sessions=sessions,
+        audit=audit,
         clock=clock,
         otp_policy=otp.OtpPolicy(
             ttl_seconds=settings.otp_ttl_seconds,
@@ -141,8 +187,6 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
             account_lock_seconds=settings.otp_account_lock_seconds,
         ),
         otp_key=otp_key(settings),
-        limits=limits(settings),
-        default_region=settings.default_region,
         app_name=settings.app_name,
     )
 
@@ -154,9 +198,16 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
     return Wiring(
         settings=settings,
         engine=engine,
+        clock=clock,
+        users=users,
+        registration=registration,
         signin=signin,
+        sessions=sessions,
+        audit=audit,
+        audit_log=audit_log,
         tokens=access,
         keyring=keyring,
+        key_store=key_store,
         outbox=outbox,
         readiness={"database": database_ready},
     )

@@ -15,20 +15,27 @@ from secureflaskauth.api.schemas import (
     VerifyRequest,
 )
 from secureflaskauth.domain.errors import InvalidToken
-from secureflaskauth.domain.signin import ChallengeState, Client
+from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.signin import ChallengeState
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
-def _client() -> Client:
+def client_info() -> Client:
     return Client(ip=request.remote_addr or "unknown", user_agent=request.user_agent.string[:256])
+
+
+def no_store(response: Response) -> Response:
+    """Token and challenge answers must not be cached (RFC 6749 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(payload)
     response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)
 
 
 def _challenge(state: ChallengeState, message: str) -> Response:
@@ -47,8 +54,8 @@ def _challenge(state: ChallengeState, message: str) -> Response:
 @bp.post("/register")
 def register() -> Response:
     body = read_json(RegisterRequest)
-    user_id = wiring.current().signin.register(
-        body.username, body.password, body.phone_number, _client()
+    user_id = wiring.current().registration.register(
+        body.username, body.password, body.phone_number, client_info()
     )
     return _json({"message": "User registered successfully.", "user_id": user_id}, 201)
 
@@ -56,20 +63,21 @@ def register() -> Response:
 @bp.post("/login")
 def login() -> Response:
     body = read_json(LoginRequest)
-    state = wiring.current().signin.login(body.username, body.password, _client())
+    state = wiring.current().signin.login(body.username, body.password, client_info())
     return _challenge(state, "A one-time code was sent by SMS.")
 
 
 @bp.post("/verify-otp")
 def verify_otp() -> Response:
     body = read_json(VerifyRequest)
-    signed_in = wiring.current().signin.verify(body.session_id, body.otp, _client())
+    signed_in = wiring.current().signin.verify(body.session_id, body.otp, client_info())
     return _json(
         {
             "message": "Authentication successful.",
-            "access_token": signed_in.access.token,
+            "access_token": signed_in.tokens.access_token,
             "token_type": "Bearer",
-            "expires_in": signed_in.access.expires_in,
+            "expires_in": signed_in.tokens.expires_in,
+            "refresh_token": signed_in.tokens.refresh_token,
         }
     )
 
@@ -77,7 +85,7 @@ def verify_otp() -> Response:
 @bp.post("/resend-otp")
 def resend_otp() -> Response:
     body = read_json(ResendRequest)
-    state = wiring.current().signin.resend(body.session_id, _client())
+    state = wiring.current().signin.resend(body.session_id, client_info())
     return _challenge(state, "A new one-time code was sent by SMS.")
 
 
@@ -99,5 +107,5 @@ def bearer_token() -> str:
 
 @bp.get("/private")
 def private() -> Response:
-    wiring.current().tokens.verify(bearer_token())
+    wiring.current().sessions.authenticate(bearer_token())
     return _json({"message": "Access granted."})

@@ -24,6 +24,8 @@ _MODELS: tuple[type[BaseModel], ...] = (
     schemas.TokenResponse,
     schemas.ResendRequest,
     schemas.MessageResponse,
+    schemas.RefreshRequest,
+    schemas.SessionInfo,
     schemas.Problem,
 )
 
@@ -67,6 +69,32 @@ def _post(
             "tags": ["auth"],
             "summary": summary,
             "requestBody": {"required": True, "content": _json(request)},
+            "responses": dict(sorted(responses.items())),
+        }
+    }
+
+
+def _bearer(
+    method: str,
+    summary: str,
+    status: str,
+    description: str,
+    content: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": description}
+    if content:
+        ok["content"] = content
+    responses = {
+        status: ok,
+        "401": _problem("Missing, invalid or expired access token, or a revoked session."),
+        **(extra or {}),
+    }
+    return {
+        method: {
+            "tags": ["sessions"],
+            "summary": summary,
+            "security": [{"bearerAuth": []}],
             "responses": dict(sorted(responses.items())),
         }
     }
@@ -122,6 +150,37 @@ def _paths() -> dict[str, Any]:
                     "401": _problem("Missing, invalid or expired access token."),
                 },
             }
+        },
+        "/auth/refresh": _post(
+            "Exchange a refresh token for a new pair (the old one stops working)",
+            schemas.RefreshRequest,
+            "200",
+            schemas.TokenResponse,
+            "New access and refresh token. Repeats within a few seconds get the same pair.",
+            {"401": "Invalid, expired or revoked; a reused rotated token ends its session."},
+        ),
+        "/auth/logout": _bearer("post", "End this session", "204", "Signed out."),
+        "/auth/logout-all": _bearer(
+            "post", "End every session of the user", "204", "Every session ended."
+        ),
+        "/auth/sessions": _bearer(
+            "get",
+            "The user's active sessions",
+            "200",
+            "Newest first; `current` marks the session of this token.",
+            {"application/json": {"schema": {"type": "array", "items": _ref(schemas.SessionInfo)}}},
+        ),
+        "/auth/sessions/{session_id}": {
+            **_bearer(
+                "delete",
+                "End one of the user's sessions",
+                "204",
+                "Session ended.",
+                extra={"404": _problem("No such active session of this user.")},
+            ),
+            "parameters": [
+                {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
         },
         "/.well-known/jwks.json": {
             "get": {

@@ -67,6 +67,25 @@ class TokenResponse(BaseModel):
     access_token: str = Field(description="A JWT (typ at+jwt) to send as `Authorization: Bearer`.")
     token_type: str = Field(examples=["Bearer"])
     expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(
+        description="Opaque; exchange at /auth/refresh for a new pair. Single use (rotated)."
+    )
+
+
+class RefreshRequest(BaseModel):
+    model_config = _STRICT
+    refresh_token: str
+
+
+class SessionInfo(BaseModel):
+    id: str
+    current: bool = Field(description="True for the session of the token making the request.")
+    created_at: str = Field(description="ISO 8601, UTC.")
+    last_used_at: str
+    expires_at: str = Field(description="When it ends unless used or ended before.")
+    ip: str
+    user_agent: str
+    amr: list[str]
 
 
 class ResendRequest(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from secureflaskauth.domain.models import AuditEvent
+from secureflaskauth.domain.models import AuditEvent, Client
 from secureflaskauth.domain.ports import AuditLog, Clock
 
 EVENTS = frozenset(
@@ -29,6 +29,15 @@ EVENTS = frozenset(
         "admin_action",
     }
 )
+
+
+def _clean(text: str | None, limit: int) -> str | None:
+    """Client-supplied text as stored: unprintable characters (NUL, CR, LF...) escaped,
+    so no value can forge a log line or break a database column (ASVS 16.4.1)."""
+    if not text:
+        return None
+    escaped = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+    return escaped[:limit]
 
 
 class Audit:
@@ -56,9 +65,13 @@ class Audit:
                 event=event,
                 outcome=outcome,
                 user_id=user_id,
-                username=username[:64] if username else None,
-                ip=ip,
-                user_agent=user_agent[:256] if user_agent else None,
+                username=_clean(username, 64),
+                ip=_clean(ip, 64),
+                user_agent=_clean(user_agent, 256),
                 detail=json.dumps(detail, sort_keys=True) if detail else None,
             )
         )
+
+    def client_event(self, event: str, outcome: str, client: Client, **fields: Any) -> None:
+        """An event caused by a request from ``client``."""
+        self.emit(event, outcome, ip=client.ip, user_agent=client.user_agent, **fields)

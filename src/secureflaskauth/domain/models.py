@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class Client:
+    """Who is calling: the client IP (from the trusted proxy hop) and user agent."""
+
+    ip: str
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class User:
     id: str
     username: str

@@ -127,7 +127,9 @@ class KeyStore(Protocol):
 
     def add(self, key: SigningKeyRecord) -> None: ...
 
-    def retire(self, kid: str, *, now: float) -> None: ...
+    def retire(self, kid: str, *, at: float) -> None:
+        """Schedule the key's retirement: after ``at`` it is neither used nor published."""
+        ...
 
 
 class SessionStore(Protocol):

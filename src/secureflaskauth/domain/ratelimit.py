@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from secureflaskauth.domain.errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from secureflaskauth.domain.ports import Clock, RateLimiter
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RULE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
@@ -40,3 +47,38 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
     if not rates:
         raise ValueError("empty rate")
     return tuple(rates)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request rates per client IP and per account, for each step."""
+
+    register_ip: tuple[Rate, ...]
+    register_account: tuple[Rate, ...]
+    login_ip: tuple[Rate, ...]
+    login_account: tuple[Rate, ...]
+    verify_ip: tuple[Rate, ...]
+    verify_account: tuple[Rate, ...]
+    resend_ip: tuple[Rate, ...]
+    resend_account: tuple[Rate, ...]
+    per_ip_enabled: bool = True
+
+
+class Throttle:
+    """Applies the rate rules through a RateLimiter port; 429 with Retry-After when over."""
+
+    def __init__(self, limiter: RateLimiter, clock: Clock, limits: Limits) -> None:
+        self.limiter = limiter
+        self.clock = clock
+        self.limits = limits
+
+    def check(self, key: str, rates: tuple[Rate, ...], *, per_ip: bool = False) -> None:
+        if per_ip and not self.limits.per_ip_enabled:
+            return
+        now = self.clock.now()
+        waits = [w for r in rates if (w := self.limiter.hit(f"{key}:{r.period}", r, now=now))]
+        if waits:
+            raise TooManyRequests(
+                "Too many requests. Please wait before trying again.",
+                retry_after=max(1, math.ceil(max(waits))),
+            )

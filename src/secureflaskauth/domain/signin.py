@@ -1,4 +1,4 @@
-"""The sign-in flow: register, password step, SMS code step, resend.
+"""The sign-in flow: password step, SMS code step, resend.
 
 Everything here talks to the outside only through the ports it was given.
 """
@@ -6,50 +6,27 @@ Everything here talks to the outside only through the ports it was given.
 from __future__ import annotations
 
 import math
-import secrets
-import uuid
 from dataclasses import dataclass
 
 from secureflaskauth.domain import otp, phones, usernames
+from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
-    UsernameTaken,
     ValidationFailed,
 )
-from secureflaskauth.domain.models import Challenge, User
-from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
+from secureflaskauth.domain.models import Challenge, Client, User
+from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
-from secureflaskauth.domain.ports import ChallengeStore, Clock, RateLimiter, SmsSender, UserStore
-from secureflaskauth.domain.ratelimit import Rate
-from secureflaskauth.domain.tokens import AccessTokens, IssuedToken
+from secureflaskauth.domain.ports import ChallengeStore, Clock, SmsSender, UserStore
+from secureflaskauth.domain.ratelimit import Throttle
+from secureflaskauth.domain.sessions import Sessions, TokenPair
 
 AMR = ("pwd", "sms")  # RFC 8176 method references
 _MAX_SESSION_ID = 128
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Request rates per client IP and per account, for each step."""
-
-    register_ip: tuple[Rate, ...]
-    register_account: tuple[Rate, ...]
-    login_ip: tuple[Rate, ...]
-    login_account: tuple[Rate, ...]
-    verify_ip: tuple[Rate, ...]
-    verify_account: tuple[Rate, ...]
-    resend_ip: tuple[Rate, ...]
-    resend_account: tuple[Rate, ...]
-    per_ip_enabled: bool = True
-
-
-@dataclass(frozen=True)
-class Client:
-    ip: str
-    user_agent: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,8 +43,7 @@ class ChallengeState:
 @dataclass(frozen=True)
 class SignedIn:
     user_id: str
-    access: IssuedToken
-    session_id: str
+    tokens: TokenPair
 
 
 class SignIn:
@@ -77,102 +53,72 @@ class SignIn:
         users: UserStore,
         challenges: ChallengeStore,
         sms: SmsSender,
-        limiter: RateLimiter,
+        throttle: Throttle,
         hasher: PasswordHasher,
-        password_policy: PasswordPolicy,
-        tokens: AccessTokens,
+        sessions: Sessions,
+        audit: Audit,
         clock: Clock,
         otp_policy: otp.OtpPolicy,
         otp_key: bytes,
-        limits: Limits,
-        default_region: str,
         app_name: str = "SecureFlaskAuth",
     ) -> None:
         self.users = users
         self.challenges = challenges
         self.sms = sms
-        self.limiter = limiter
+        self.throttle = throttle
         self.hasher = hasher
-        self.password_policy = password_policy
-        self.tokens = tokens
+        self.sessions = sessions
+        self.audit = audit
         self.clock = clock
         self.otp = otp_policy
         self._otp_key = otp_key
-        self.limits = limits
-        self.default_region = default_region
         self.app_name = app_name
-
-    # -- rate limits ------------------------------------------------------
-
-    def _limit(self, key: str, rates: tuple[Rate, ...], *, per_ip: bool = False) -> None:
-        if per_ip and not self.limits.per_ip_enabled:
-            return
-        now = self.clock.now()
-        waits = [w for r in rates if (w := self.limiter.hit(f"{key}:{r.period}", r, now=now))]
-        if waits:
-            raise TooManyRequests(
-                "Too many requests. Please wait before trying again.",
-                retry_after=max(1, math.ceil(max(waits))),
-            )
-
-    # -- register ---------------------------------------------------------
-
-    def register(self, username: str, password: str, phone_number: str, client: Client) -> str:
-        """Create a user and return its id."""
-        self._limit(f"register:ip:{client.ip}", self.limits.register_ip, per_ip=True)
-        canonical = usernames.canonical(username)
-        self._limit(f"register:user:{canonical}", self.limits.register_account)
-        password = normalise_password(password)
-        errors: dict[str, list[str]] = {}
-        if found := usernames.problems(username):
-            errors["username"] = found
-        if found := self.password_policy.problems(password, username_canonical=canonical):
-            errors["password"] = found
-        try:
-            phone = phones.parse_mobile(phone_number, self.default_region)
-        except phones.PhoneNumberInvalid as exc:
-            errors["phone_number"] = [str(exc)]
-        if errors:
-            raise ValidationFailed(errors)
-        if self.users.by_canonical_username(canonical) is not None:
-            raise UsernameTaken("That username is already taken.")
-        user = User(
-            id=str(uuid.uuid4()),
-            username=usernames.display_form(username),
-            username_canonical=canonical,
-            password_hash=self.hasher.hash(password),
-            phone_e164=phone,
-            created_at=self.clock.now(),
-        )
-        self.users.add(user)  # the unique index settles races: UsernameTaken
-        return user.id
 
     # -- password step ----------------------------------------------------
 
     def login(self, username: str, password: str, client: Client) -> ChallengeState:
         """Check the password and send a code; the same failure for every bad case."""
-        self._limit(f"login:ip:{client.ip}", self.limits.login_ip, per_ip=True)
+        self.throttle.check(f"login:ip:{client.ip}", self.throttle.limits.login_ip, per_ip=True)
         canonical = usernames.canonical(username)
         # Counted for unknown usernames too, so the limit reveals nothing (ASVS 6.3.8).
-        self._limit(f"login:user:{canonical}", self.limits.login_account)
+        self.throttle.check(f"login:user:{canonical}", self.throttle.limits.login_account)
         password = normalise_password(password)
         user = self.users.by_canonical_username(canonical)
         if user is None:
             self.hasher.verify_dummy(password)
+            self.audit.client_event(
+                "password_failed",
+                "failure",
+                client,
+                username=canonical,
+                detail={"reason": "unknown user"},
+            )
             raise InvalidCredentials()
         if not self.hasher.verify(user.password_hash, password) or user.disabled:
+            reason = "disabled" if user.disabled else "wrong password"
+            self.audit.client_event(
+                "password_failed",
+                "failure",
+                client,
+                user_id=user.id,
+                username=user.username,
+                detail={"reason": reason},
+            )
             raise InvalidCredentials()
         if self.hasher.needs_rehash(user.password_hash):
             self.users.set_password_hash(user.id, self.hasher.hash(password))
         now = self.clock.now()
         if user.otp_locked_until is not None and user.otp_locked_until > now:
+            self.audit.client_event(
+                "locked", "refused", client, user_id=user.id, username=user.username
+            )
             raise TooManyRequests(
                 "Too many wrong codes for this account. Please wait before signing in again.",
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
-        return self._start_challenge(user, now)
+        return self._start_challenge(user, now, client)
 
-    def _start_challenge(self, user: User, now: float) -> ChallengeState:
+    def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
         session_id = otp.new_session_id()
         cid = otp.challenge_id(session_id)
         code = otp.new_code()
@@ -185,16 +131,21 @@ class SignIn:
             last_sent_at=now,
         )
         self.challenges.create(challenge)
-        self._send(challenge, user.phone_e164, code)
+        self._send(challenge, user, code, client, resend=False)
         return self._state(session_id, challenge, user.phone_e164, now)
 
-    def _send(self, challenge: Challenge, phone: str, code: str) -> None:
+    def _send(
+        self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
+    ) -> None:
+        detail = {"sent_to": phones.mask(user.phone_e164), "resend": resend}
         try:
-            self.sms.send(phone, otp.sms_text(self.app_name, code, self.otp.ttl_seconds))
+            self.sms.send(user.phone_e164, otp.sms_text(self.app_name, code, self.otp.ttl_seconds))
         except SmsProviderError:
             # NIST: no usable challenge is left behind a failed send.
             self.challenges.kill(challenge.id)
+            self.audit.client_event("otp_sent", "failure", client, user_id=user.id, detail=detail)
             raise SmsDeliveryFailed() from None
+        self.audit.client_event("otp_sent", "success", client, user_id=user.id, detail=detail)
 
     def _state(self, session_id: str, c: Challenge, phone: str, now: float) -> ChallengeState:
         resend_after: int | None = None
@@ -229,11 +180,11 @@ class SignIn:
 
     def verify(self, session_id: str, code: str, client: Client) -> SignedIn:
         """Check the SMS code; on success issue an access token."""
-        self._limit(f"verify:ip:{client.ip}", self.limits.verify_ip, per_ip=True)
+        self.throttle.check(f"verify:ip:{client.ip}", self.throttle.limits.verify_ip, per_ip=True)
         if not otp.looks_like_code(code):
             raise ValidationFailed({"otp": ["Must be exactly 6 digits."]})
         challenge = self._live_challenge(session_id)
-        self._limit(f"verify:user:{challenge.user_id}", self.limits.verify_account)
+        self.throttle.check(f"verify:user:{challenge.user_id}", self.throttle.limits.verify_account)
         user = self.users.by_id(challenge.user_id)
         now = self.clock.now()
         if user is None or user.disabled:
@@ -250,29 +201,53 @@ class SignIn:
             if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
                 raise self._dead()  # another request used it first: single use
             self.users.reset_otp_failures(user.id)
-            sid = secrets.token_urlsafe(16)
-            access = self.tokens.issue(subject=user.id, session_id=sid, amr=AMR)
-            return SignedIn(user.id, access, sid)
-        self._wrong_code(user, taken, session_id, now)
+            pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
+            self.audit.client_event(
+                "login_succeeded",
+                "success",
+                client,
+                user_id=user.id,
+                username=user.username,
+                detail={"sid": pair.session_id},
+            )
+            return SignedIn(user.id, pair)
+        self._wrong_code(user, taken, session_id, now, client)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _wrong_code(self, user: User, taken: Challenge, session_id: str, now: float) -> None:
-        _, locked_until = self.users.record_otp_failure(
+    def _wrong_code(
+        self, user: User, taken: Challenge, session_id: str, now: float, client: Client
+    ) -> None:
+        failures, locked_until = self.users.record_otp_failure(
             user.id,
             now=now,
             threshold=self.otp.account_max_failures,
             lock_seconds=self.otp.account_lock_seconds,
         )
+        state = self._state(session_id, taken, user.phone_e164, now)
+        self.audit.client_event(
+            "otp_failed",
+            "failure",
+            client,
+            user_id=user.id,
+            detail={"attempts_remaining": state.attempts_remaining, "failures": failures},
+        )
         if locked_until is not None:
             # NIST SP 800-63B-4 3.1.3: a new code does not reset the count; lock the account.
             self.challenges.kill_all_for_user(user.id)
+            self.audit.client_event(
+                "locked",
+                "locked",
+                client,
+                user_id=user.id,
+                detail={"until": round(locked_until), "failures": failures},
+            )
             raise ChallengeFailed(
                 "Too many wrong codes for this account. Sign-in is locked for a while.",
                 extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
                 retry_after=math.ceil(locked_until - now),
             )
-        state = self._state(session_id, taken, user.phone_e164, now)
         if state.attempts_remaining == 0:
+            self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(
                 "Wrong code. No tries are left for this sign-in; please sign in again.",
                 extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
@@ -290,9 +265,9 @@ class SignIn:
 
     def resend(self, session_id: str, client: Client) -> ChallengeState:
         """Send a new code for a live challenge; the previous code stops working."""
-        self._limit(f"resend:ip:{client.ip}", self.limits.resend_ip, per_ip=True)
+        self.throttle.check(f"resend:ip:{client.ip}", self.throttle.limits.resend_ip, per_ip=True)
         challenge = self._live_challenge(session_id)
-        self._limit(f"resend:user:{challenge.user_id}", self.limits.resend_account)
+        self.throttle.check(f"resend:user:{challenge.user_id}", self.throttle.limits.resend_account)
         user = self.users.by_id(challenge.user_id)
         if user is None or user.disabled:
             raise self._dead()
@@ -314,7 +289,7 @@ class SignIn:
                 raise self._dead()
             self._check_resend_allowed(current, now)
             raise self._dead()
-        self._send(updated, user.phone_e164, code)
+        self._send(updated, user, code, client, resend=True)
         return self._state(session_id, updated, user.phone_e164, now)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:

@@ -46,8 +46,8 @@ class SqlKeyStore:
             )
 
     @fail_closed
-    def retire(self, kid: str, *, now: float) -> None:
+    def retire(self, kid: str, *, at: float) -> None:
         with self._engine.begin() as conn:
             conn.execute(
-                update(signing_keys).where(signing_keys.c.kid == kid).values(retired_at=now)
+                update(signing_keys).where(signing_keys.c.kid == kid).values(retired_at=at)
             )

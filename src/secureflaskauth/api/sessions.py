@@ -1,0 +1,122 @@
+"""/auth/refresh, /auth/logout, /auth/logout-all and /auth/sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, jsonify
+
+from secureflaskauth import wiring
+from secureflaskauth.api.auth import bearer_token, client_info, no_store
+from secureflaskauth.api.body import read_json
+from secureflaskauth.api.schemas import RefreshRequest
+
+bp = Blueprint("sessions", __name__, url_prefix="/auth")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _claims() -> dict[str, object]:
+    return wiring.current().sessions.authenticate(bearer_token())
+
+
+def _no_content() -> Response:
+    return no_store(Response(status=204))
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    body = read_json(RefreshRequest)
+    client = client_info()
+    pair = wiring.current().sessions.refresh(
+        body.refresh_token, ip=client.ip, user_agent=client.user_agent
+    )
+    return no_store(
+        jsonify(
+            {
+                "message": "Tokens refreshed.",
+                "access_token": pair.access_token,
+                "token_type": "Bearer",
+                "expires_in": pair.expires_in,
+                "refresh_token": pair.refresh_token,
+            }
+        )
+    )
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    claims = _claims()
+    w = wiring.current()
+    session = w.sessions.store.get(str(claims["sid"]))
+    if session is not None:
+        w.sessions.end(session, reason="logout")
+    client = client_info()
+    w.audit.emit(
+        "logged_out",
+        "success",
+        user_id=str(claims["sub"]),
+        ip=client.ip,
+        user_agent=client.user_agent,
+        detail={"sid": claims["sid"]},
+    )
+    return _no_content()
+
+
+@bp.post("/logout-all")
+def logout_all() -> Response:
+    claims = _claims()
+    w = wiring.current()
+    ended = w.sessions.end_all(str(claims["sub"]), reason="logout-all")
+    client = client_info()
+    w.audit.emit(
+        "logged_out",
+        "success",
+        user_id=str(claims["sub"]),
+        ip=client.ip,
+        user_agent=client.user_agent,
+        detail={"all": True, "sessions": ended},
+    )
+    return _no_content()
+
+
+@bp.get("/sessions")
+def list_sessions() -> Response:
+    claims = _claims()
+    sessions = wiring.current().sessions.active_for_user(str(claims["sub"]))
+    return no_store(
+        jsonify(
+            [
+                {
+                    "id": s.id,
+                    "current": s.id == claims["sid"],
+                    "created_at": _iso(s.created_at),
+                    "last_used_at": _iso(s.last_used_at),
+                    "expires_at": _iso(min(s.expires_at, s.last_used_at + s.idle_timeout)),
+                    "ip": s.ip,
+                    "user_agent": s.user_agent,
+                    "amr": list(s.amr),
+                }
+                for s in sessions
+            ]
+        )
+    )
+
+
+@bp.delete("/sessions/<session_id>")
+def end_session(session_id: str) -> Response:
+    claims = _claims()
+    w = wiring.current()
+    w.sessions.end_own(str(claims["sub"]), session_id, reason="ended by user")
+    client = client_info()
+    w.audit.emit(
+        "session_revoked",
+        "success",
+        user_id=str(claims["sub"]),
+        ip=client.ip,
+        user_agent=client.user_agent,
+        detail={"sid": session_id, "by": "user"},
+    )
+    return _no_content()

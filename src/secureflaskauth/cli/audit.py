@@ -1,0 +1,39 @@
+"""``secureflaskauth audit tail``: the newest security events."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from secureflaskauth.cli.context import emit_rows, iso, load_wiring
+from secureflaskauth.cli.users import find_user
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("tail")
+@click.option("--user", "user", help="Only this user's events (username or id).")
+@click.option("-n", "--lines", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_tail(user: str | None, lines: int, as_json: bool) -> None:
+    """The newest events, oldest first."""
+    w = load_wiring()
+    user_id = find_user(w, user).id if user else None
+    rows = [
+        {
+            "at": iso(e.at),
+            "event": e.event,
+            "outcome": e.outcome,
+            "user_id": e.user_id or "-",
+            "username": e.username or "-",
+            "ip": e.ip or "-",
+            "user_agent": e.user_agent or "-",
+            "detail": json.loads(e.detail) if as_json and e.detail else (e.detail or ""),
+        }
+        for e in w.audit_log.tail(limit=lines, user_id=user_id)
+    ]
+    emit_rows(rows, ["at", "event", "outcome", "username", "ip", "detail"], as_json)

@@ -1,0 +1,58 @@
+"""What every command needs: the settings, the wiring, and output helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
+from secureflaskauth.settings import Settings
+from secureflaskauth.wiring import Wiring
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.check()
+    except (ConfigurationError, ValueError) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    return settings
+
+
+def load_wiring() -> Wiring:
+    """Everything the service has, without the web layer; migrations applied first."""
+    from secureflaskauth.adapters.db.migrate import upgrade
+    from secureflaskauth.wiring import build
+
+    settings = load_settings()
+    try:
+        upgrade(settings.database_url)
+        return build(settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    except StoreUnavailable as exc:
+        raise click.ClickException(f"the {exc.store} is unavailable") from None
+
+
+def iso(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
+    """Rows as JSON for scripts, or as an aligned table for people."""
+    if as_json:
+        click.echo(json.dumps(list(rows), indent=2))
+        return
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        click.echo("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns).rstrip())

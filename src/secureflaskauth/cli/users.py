@@ -1,0 +1,132 @@
+"""``secureflaskauth users``: list, show, disable, enable, unlock, delete, import."""
+
+from __future__ import annotations
+
+import click
+
+from secureflaskauth.cli.context import emit_rows, iso, load_wiring
+from secureflaskauth.domain import phones, usernames
+from secureflaskauth.domain.models import User
+from secureflaskauth.wiring import Wiring
+
+
+def find_user(w: Wiring, ident: str) -> User:
+    """A user by id or by username (any case or width)."""
+    user = w.users.by_id(ident) if len(ident) == 36 else None
+    user = user or w.users.by_canonical_username(usernames.canonical(ident))
+    if user is None:
+        raise click.ClickException(f"no such user: {ident}")
+    return user
+
+
+def _row(user: User, now: float) -> dict[str, object]:
+    locked = user.otp_locked_until is not None and user.otp_locked_until > now
+    return {
+        "id": user.id,
+        "username": user.username,
+        "phone": phones.mask(user.phone_e164),
+        "created_at": iso(user.created_at),
+        "status": "disabled" if user.disabled else ("locked" if locked else "active"),
+        "otp_failures": user.otp_failures,
+        "locked_until": iso(user.otp_locked_until) if locked else "-",
+    }
+
+
+def _admin(w: Wiring, action: str, user: User) -> None:
+    w.audit.emit(
+        "admin_action",
+        "success",
+        user_id=user.id,
+        username=user.username,
+        detail={"action": action, "by": "cli"},
+    )
+
+
+@click.group()
+def users() -> None:
+    """User administration."""
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def users_list(as_json: bool) -> None:
+    """Every user, oldest first."""
+    w = load_wiring()
+    now = w.clock.now()
+    emit_rows(
+        [_row(u, now) for u in w.users.all()],
+        ["id", "username", "phone", "status", "created_at"],
+        as_json,
+    )
+
+
+@users.command("show")
+@click.argument("user")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def users_show(user: str, as_json: bool) -> None:
+    """One user (by username or id), with their active sessions."""
+    w = load_wiring()
+    found = find_user(w, user)
+    row = _row(found, w.clock.now())
+    row["active_sessions"] = len(w.sessions.active_for_user(found.id))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(row, indent=2))
+        return
+    for key, value in row.items():
+        click.echo(f"{key + ':':<18}{value}")
+
+
+@users.command("disable")
+@click.argument("user")
+def users_disable(user: str) -> None:
+    """Refuse the user's sign-in and end their sessions at once."""
+    w = load_wiring()
+    found = find_user(w, user)
+    w.users.set_disabled(found.id, True)
+    ended = w.sessions.end_all(found.id, reason="user disabled")
+    _admin(w, "disable", found)
+    click.echo(f"disabled {found.username}; ended {ended} session(s)")
+
+
+@users.command("enable")
+@click.argument("user")
+def users_enable(user: str) -> None:
+    """Allow a disabled user to sign in again."""
+    w = load_wiring()
+    found = find_user(w, user)
+    w.users.set_disabled(found.id, False)
+    _admin(w, "enable", found)
+    click.echo(f"enabled {found.username}")
+
+
+@users.command("unlock")
+@click.argument("user")
+def users_unlock(user: str) -> None:
+    """Clear the user's wrong-code count and OTP lock."""
+    w = load_wiring()
+    found = find_user(w, user)
+    w.users.reset_otp_failures(found.id)
+    _admin(w, "unlock", found)
+    click.echo(f"unlocked {found.username}")
+
+
+@users.command("delete")
+@click.argument("user")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def users_delete(user: str, yes: bool) -> None:
+    """Delete the user, ending their sessions at once."""
+    w = load_wiring()
+    found = find_user(w, user)
+    if not yes:
+        click.confirm(f"Delete {found.username} ({found.id})?", abort=True)
+    ended = w.sessions.end_all(found.id, reason="user deleted")
+    w.users.delete(found.id)
+    _admin(w, "delete", found)
+    click.echo(f"deleted {found.username}; ended {ended} session(s)")
+
+
+from secureflaskauth.cli.importing import users_import  # noqa: E402
+
+users.add_command(users_import)

@@ -1,0 +1,70 @@
+"""Registration: who may sign up, with which username, password and phone number."""
+
+from __future__ import annotations
+
+import uuid
+
+from secureflaskauth.domain import phones, usernames
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.errors import UsernameTaken, ValidationFailed
+from secureflaskauth.domain.models import Client, User
+from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
+from secureflaskauth.domain.passwords.policy import normalise as normalise_password
+from secureflaskauth.domain.ports import Clock, UserStore
+from secureflaskauth.domain.ratelimit import Throttle
+
+
+class Registration:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        hasher: PasswordHasher,
+        password_policy: PasswordPolicy,
+        throttle: Throttle,
+        audit: Audit,
+        clock: Clock,
+        default_region: str,
+    ) -> None:
+        self.users = users
+        self.hasher = hasher
+        self.password_policy = password_policy
+        self.throttle = throttle
+        self.audit = audit
+        self.clock = clock
+        self.default_region = default_region
+
+    def register(self, username: str, password: str, phone_number: str, client: Client) -> str:
+        """Create a user and return its id."""
+        self.throttle.check(
+            f"register:ip:{client.ip}", self.throttle.limits.register_ip, per_ip=True
+        )
+        canonical = usernames.canonical(username)
+        self.throttle.check(f"register:user:{canonical}", self.throttle.limits.register_account)
+        password = normalise_password(password)
+        errors: dict[str, list[str]] = {}
+        if found := usernames.problems(username):
+            errors["username"] = found
+        if found := self.password_policy.problems(password, username_canonical=canonical):
+            errors["password"] = found
+        try:
+            phone = phones.parse_mobile(phone_number, self.default_region)
+        except phones.PhoneNumberInvalid as exc:
+            errors["phone_number"] = [str(exc)]
+        if errors:
+            raise ValidationFailed(errors)
+        if self.users.by_canonical_username(canonical) is not None:
+            raise UsernameTaken("That username is already taken.")
+        user = User(
+            id=str(uuid.uuid4()),
+            username=usernames.display_form(username),
+            username_canonical=canonical,
+            password_hash=self.hasher.hash(password),
+            phone_e164=phone,
+            created_at=self.clock.now(),
+        )
+        self.users.add(user)  # the unique index settles races: UsernameTaken
+        self.audit.client_event(
+            "registered", "success", client, user_id=user.id, username=user.username
+        )
+        return user.id
