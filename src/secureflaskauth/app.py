@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from secureflaskauth import wiring
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.api import auth, dev, docs, meta, sessions
+from secureflaskauth.api import auth, dev, docs, headers, meta, sessions
 from secureflaskauth.api.errors import register_error_handlers
 from secureflaskauth.domain.ports import Clock, SmsSender
 from secureflaskauth.settings import Settings
@@ -48,6 +48,7 @@ def create_app(
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
     register_error_handlers(app)
+    headers.install(app, settings.cors_origins)
     for blueprint in (auth.bp, sessions.bp, meta.bp, docs.bp):
         app.register_blueprint(blueprint)
     if not settings.is_production:

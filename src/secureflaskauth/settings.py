@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
@@ -30,10 +30,15 @@ class Settings(BaseSettings):
 
     database_url: str = f"sqlite:///{_VAR / 'secureflaskauth.db'}"
     redis_url: str | None = None
+    # Every Redis key starts with this, so several services (or tests) can share one Redis
+    redis_prefix: str = "sfa:"
+    allow_sqlite_in_production: bool = False
     var_dir: Path = _VAR
     secret_key: str | None = None
     trusted_proxies: int = Field(0, ge=0, le=10)
     max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+    # Origins allowed to call the API from a browser (comma-separated); none by default
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     # SMS
     sms_backend: Literal["outbox", "twilio"] = "outbox"
@@ -99,6 +104,17 @@ class Settings(BaseSettings):
         parse_rates(value)
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+            for origin in origins:
+                if origin == "*" or not origin.startswith(("https://", "http://")):
+                    raise ValueError(f"not an origin: {origin!r} (e.g. https://app.example.com)")
+            return origins
+        return value
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -120,6 +136,11 @@ class Settings(BaseSettings):
             )
         if self.rate_limits == "off":
             raise ConfigurationError("SFA_RATE_LIMITS=off is refused in production")
+        if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+            raise ConfigurationError(
+                "SQLite serves one machine only; use PostgreSQL in production "
+                "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"
+            )
 
     def check(self) -> None:
         """Rules across settings, for every mode."""

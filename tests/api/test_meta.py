@@ -49,6 +49,8 @@ def problem(response: TestResponse, status: int) -> dict[str, Any]:
 
 def production_app(make_app: Callable[..., Flask], database_url: str, **overrides: Any) -> Flask:
     upgrade(database_url)  # production does not migrate on start; `db upgrade` does
+    if database_url.startswith("sqlite"):
+        overrides = {"allow_sqlite_in_production": True, **overrides}
     return make_app(**{**PRODUCTION, **overrides})
 
 
@@ -324,3 +326,11 @@ def test_production_refuses_insecure_settings(
             production_app(make_app, database_url, **overrides)
     # The same settings without the one insecure value start.
     assert production_app(make_app, database_url).test_client().get("/healthz").status_code == 200
+
+
+def test_production_refuses_sqlite_unless_allowed(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'prod.db'}"
+    with pytest.raises(ConfigurationError, match="SFA_ALLOW_SQLITE_IN_PRODUCTION"):
+        make_app(**PRODUCTION, database_url=sqlite_url)
