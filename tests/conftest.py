@@ -1,8 +1,11 @@
 """Fixtures shared by every test: settings, apps on real stores, a code reader.
 
-PostgreSQL tests need SFA_TEST_POSTGRES_URL (default: the machine's server at
-127.0.0.1:5432, database ``test``). When it is unreachable they are skipped with
-the reason, unless SFA_REQUIRE_SERVICES=1 (set by .ci/run), which makes it a failure.
+API tests run in two configurations: "sqlite" (SQLite alone) and "postgres+redis".
+The latter needs SFA_TEST_POSTGRES_URL (default: the machine's server at
+127.0.0.1:5432, database ``test``) and SFA_TEST_REDIS_URL (default: the machine's
+Redis at 127.0.0.1:6379, db 0; each test gets its own key prefix). When one is
+unreachable those tests are skipped with the reason, unless SFA_REQUIRE_SERVICES=1
+(set by .ci/run), which makes it a failure.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -26,6 +30,7 @@ from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.settings import Settings
 
 POSTGRES_URL = os.environ.get("SFA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("SFA_REQUIRE_SERVICES") == "1"
 # The OWASP floor: the cheapest argon2id parameters the service accepts.
 CHEAP_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
@@ -91,26 +96,74 @@ def postgres_databases() -> Iterator[PostgresDatabases | None]:
     databases.drop_all()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(scope="session")
+def redis_available() -> bool:
+    """Whether the test Redis answers (asked once per session)."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def new_redis_prefix() -> str:
+    """A key prefix of its own, so concurrent tests never see each other's keys."""
+    return f"sfa-test:{secrets.token_hex(6)}:"
+
+
+def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
+    """Delete every key under ``prefix`` (SCAN, never KEYS: the Redis is shared)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        batch = list(client.scan_iter(match=f"{prefix}*", count=500))
+        for start in range(0, len(batch), 500):
+            client.delete(*batch[start : start + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis"])
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_databases: PostgresDatabases | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
 ) -> str:
-    """Each API test runs on SQLite and on PostgreSQL."""
+    """Each API test runs on SQLite alone and on PostgreSQL with Redis (``redis_settings``)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     if postgres_databases is None:
         service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")
+    if not redis_available:
+        service_unavailable(f"Redis at {REDIS_URL}")
     assert postgres_databases is not None
     return postgres_databases.new()
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+def redis_settings(database_url: str) -> Iterator[dict[str, Any]]:
+    """The Redis settings of the configuration: none on SQLite; on PostgreSQL the test
+    Redis with a key prefix of the test's own, whose keys are deleted afterwards."""
+    if database_url.startswith("sqlite"):
+        yield {}
+        return
+    prefix = new_redis_prefix()
+    yield {"redis_url": REDIS_URL, "redis_prefix": prefix}
+    delete_redis_keys(prefix)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, database_url: str, redis_settings: dict[str, Any]
+) -> Callable[..., Settings]:
     def factory(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "database_url": database_url,
             "var_dir": tmp_path / "var",
             "sms_echo": False,
+            **redis_settings,
             **CHEAP_ARGON2,
             **GENEROUS_LIMITS,
         }

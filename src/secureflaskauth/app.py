@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from secureflaskauth import wiring
+from secureflaskauth import observability, wiring
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.api import auth, dev, docs, headers, meta, sessions
+from secureflaskauth.api import auth, dev, docs, headers, meta, metrics, sessions
 from secureflaskauth.api.errors import register_error_handlers
 from secureflaskauth.domain.ports import Clock, SmsSender
+from secureflaskauth.observability.logs import configure_logging
+from secureflaskauth.observability.metrics import Metrics
 from secureflaskauth.settings import Settings
 
 
@@ -28,9 +28,7 @@ def create_app(
     ``secureflaskauth db upgrade`` (``serve`` runs it once before the workers start).
     """
     settings = settings or Settings()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_format, settings.log_level)
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
     app = Flask(__name__)
@@ -41,7 +39,11 @@ def create_app(
         TRAP_HTTP_EXCEPTIONS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[wiring.EXTENSION] = wiring.build(settings, clock=clock, sms=sms)
+    app_metrics = Metrics()  # one registry per app: many apps can share a process
+    app.extensions[wiring.EXTENSION] = wiring.build(
+        settings, clock=clock, sms=sms, metrics=app_metrics
+    )
+    observability.instrument(app, app_metrics)
     if settings.trusted_proxies:
         # Client IPs come from X-Forwarded-For only behind this many trusted proxies.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -49,7 +51,7 @@ def create_app(
         )
     register_error_handlers(app)
     headers.install(app, settings.cors_origins)
-    for blueprint in (auth.bp, sessions.bp, meta.bp, docs.bp):
+    for blueprint in (auth.bp, sessions.bp, meta.bp, metrics.bp, docs.bp):
         app.register_blueprint(blueprint)
     if not settings.is_production:
         app.register_blueprint(dev.bp)

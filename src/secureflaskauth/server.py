@@ -7,12 +7,33 @@ SIGINT (Ctrl-C) and SIGQUIT stop at once. ``make bench`` measures this server.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
+from secureflaskauth.observability.logs import configure_logging
+from secureflaskauth.observability.metrics import multiprocess_dir, worker_exited
 from secureflaskauth.settings import Settings
+
+log = logging.getLogger("secureflaskauth.server")
+
+
+class _Logger(Logger):  # type: ignore[misc]
+    """gunicorn's own messages go to the service's handler, in its format (JSON)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    # A dead worker's in-flight gauge must not count any more; its counters stay.
+    worker_exited(worker.pid)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -38,6 +59,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # No runtime control socket: one fewer local attack surface, and several
             # servers on one machine (tests, benchmarks) must not share a socket path.
             "control_socket_disable": True,
+            "logger_class": _Logger,
+            "child_exit": _child_exit,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -56,6 +79,7 @@ def serve(settings: Settings) -> None:
     from secureflaskauth.domain.clock import SystemClock
     from secureflaskauth.wiring import ensure_signing_key, otp_key
 
+    configure_logging(settings.log_format, settings.log_level)
     upgrade(settings.database_url)
     # First start: the signing key and the development OTP key are made here, once,
     # before the workers fork. Workers racing to make them would each sign with a key
@@ -66,4 +90,7 @@ def serve(settings: Settings) -> None:
     finally:
         engine.dispose()
     otp_key(settings)
-    _Gunicorn(settings).run()
+    # Created before the workers fork, so they all write their samples there.
+    with multiprocess_dir() as metrics_dir:
+        log.info("metrics of every worker are gathered in %s", metrics_dir)
+        _Gunicorn(settings).run()

@@ -9,9 +9,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template, check_webotp_host
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
 
 _VAR = Path("var")
+SmsProvider = Literal["twilio", "vonage", "sns", "sms4free", "webhook"]
 
 
 class Settings(BaseSettings):
@@ -40,8 +42,12 @@ class Settings(BaseSettings):
     # Origins allowed to call the API from a browser (comma-separated); none by default
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # Logs: one JSON object a line by default (for log collectors); "text" for people
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # SMS
-    sms_backend: Literal["outbox", "twilio"] = "outbox"
+    sms_backend: Literal["outbox"] | SmsProvider = "outbox"
     sms_echo: bool = True
     sms_timeout_seconds: float = Field(10.0, gt=0, le=60)
     twilio_account_sid: str | None = None
@@ -49,6 +55,30 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str = "https://api.twilio.com"
+    # Transient provider failures are retried (exponential backoff with jitter); then the
+    # fallback provider, if any, gets the message
+    sms_retries: int = Field(2, ge=0, le=5)
+    sms_retry_backoff_seconds: float = Field(0.2, ge=0, le=5)
+    sms_fallback_backend: SmsProvider | None = None
+    # The text ({app}, {code}, {minutes}), ended by the WebOTP line "@host #code" when on
+    sms_template: str = DEFAULT_SMS_TEMPLATE
+    sms_webotp: bool = True
+    webotp_host: str | None = None
+    vonage_api_key: str | None = None
+    vonage_api_secret: str | None = None
+    vonage_from: str | None = None
+    vonage_base_url: str = "https://rest.nexmo.com"
+    # AWS SNS; the credentials come from the standard AWS chain (AWS_* variables, files, role)
+    sns_region: str | None = None
+    sns_endpoint_url: str | None = None
+    sns_sender_id: str | None = None
+    sms4free_key: str | None = None
+    sms4free_user: str | None = None
+    sms4free_password: str | None = None
+    sms4free_sender: str | None = None
+    sms4free_base_url: str = "https://api.sms4free.co.il"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     default_region: str = "IL"
 
     # Passwords (argon2id); RFC 9106 low-memory profile by default
@@ -77,6 +107,13 @@ class Settings(BaseSettings):
     revocation_max_age_seconds: float = Field(2.0, gt=0, le=60)
     # Encrypts signing keys at rest (PKCS#8 with a passphrase) when set
     key_encryption_key: str | None = None
+
+    # Brute-force protection per account (password and code failures together)
+    lockout_threshold: int = Field(5, ge=1, le=100)
+    lockout_base_seconds: int = Field(30, ge=1, le=3600)
+    lockout_max_seconds: int = Field(900, ge=1, le=86400)
+    lockout_quiet_reset_seconds: int = Field(12 * 3600, ge=60, le=30 * 86400)
+    lockout_disable_after: int = Field(100, ge=10, le=100)  # NIST SP 800-63B-4: at most 100
 
     # Rate limits: "N/unit" rules separated by ';'
     rate_limits: Literal["on", "off"] = "on"
@@ -115,6 +152,23 @@ class Settings(BaseSettings):
             return origins
         return value
 
+    @field_validator("sms_template")
+    @classmethod
+    def _valid_template(cls, value: str) -> str:
+        return check_sms_template(value)
+
+    @field_validator("webotp_host", mode="before")
+    @classmethod
+    def _valid_webotp_host(cls, value: object) -> object:
+        if isinstance(value, str):
+            return check_webotp_host(value) if value.strip() else None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
@@ -141,6 +195,11 @@ class Settings(BaseSettings):
                 "SQLite serves one machine only; use PostgreSQL in production "
                 "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"
             )
+        if self.sms_webotp and not self.webotp_host:
+            raise ConfigurationError(
+                "SFA_WEBOTP_HOST must name the host of the sign-in page in production "
+                "(or set SFA_SMS_WEBOTP=false to send codes without the WebOTP line)"
+            )
 
     def check(self) -> None:
         """Rules across settings, for every mode."""
@@ -150,4 +209,12 @@ class Settings(BaseSettings):
             )
         if self.key_encryption_key is not None and len(self.key_encryption_key) < 16:
             raise ConfigurationError("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")
+        if self.sms_fallback_backend is not None and self.sms_backend in (
+            "outbox",
+            self.sms_fallback_backend,
+        ):
+            raise ConfigurationError(
+                "SFA_SMS_FALLBACK_BACKEND must be another provider than SFA_SMS_BACKEND "
+                "(and the development outbox has no fallback)"
+            )
         self.check_production()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -15,27 +16,42 @@ from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
 from secureflaskauth.adapters.db.revocations import SqlRevocationList
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
+from secureflaskauth.adapters.redis import RedisStores
 from secureflaskauth.adapters.sms.outbox import OutboxSender
+from secureflaskauth.adapters.sms.resilience import resilient
 from secureflaskauth.domain import otp
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.lockout import AccountGuard, LockoutPolicy
 from secureflaskauth.domain.passwords import (
     Argon2Parameters,
     CommonPasswords,
     PasswordHasher,
     PasswordPolicy,
 )
-from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
+from secureflaskauth.domain.ports import (
+    AuditLog,
+    ChallengeStore,
+    Clock,
+    KeyStore,
+    Outbox,
+    RateLimiter,
+    RevocationList,
+    SmsSender,
+    UserStore,
+)
 from secureflaskauth.domain.ratelimit import Limits, Throttle
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import SessionPolicy, Sessions
 from secureflaskauth.domain.signin import SignIn
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
+from secureflaskauth.observability.metrics import ActiveSessions, MeteredAuditLog, Metrics
 from secureflaskauth.settings import Settings
 
 log = logging.getLogger("secureflaskauth")
@@ -50,6 +66,7 @@ class Wiring:
     users: UserStore
     registration: Registration
     signin: SignIn
+    guard: AccountGuard
     sessions: Sessions
     audit: Audit
     audit_log: AuditLog
@@ -91,14 +108,39 @@ def ensure_signing_key(store: KeyStore, settings: Settings, clock: Clock) -> Non
         log.info("created a signing key (%s)", settings.jwt_algorithm)
 
 
+# One line per SMS provider: its SFA_SMS_BACKEND value and "module:class" in
+# adapters/sms, imported only when chosen (so boto3 loads for sns alone).
+SMS_PROVIDERS: dict[str, str] = {
+    "twilio": "twilio:TwilioSender",
+    "vonage": "vonage:VonageSender",
+    "sns": "sns:SnsSender",
+    "sms4free": "sms4free:Sms4FreeSender",
+    "webhook": "webhook:WebhookSender",
+}
+
+
+def sms_provider(name: str, settings: Settings) -> SmsSender:
+    """The provider's sender from its settings; ConfigurationError when one is missing."""
+    if name not in SMS_PROVIDERS:
+        raise ConfigurationError(f"unknown SMS backend {name!r}")
+    module, _, class_name = SMS_PROVIDERS[name].partition(":")
+    sender_class = getattr(
+        importlib.import_module(f"secureflaskauth.adapters.sms.{module}"), class_name
+    )
+    sender: SmsSender = sender_class.from_settings(settings)
+    return sender
+
+
 def make_sms_sender(settings: Settings, engine: Engine, clock: Clock) -> SmsSender:
     if settings.sms_backend == "outbox":
         return OutboxSender(engine, clock, echo=settings.sms_echo and not settings.is_production)
-    if settings.sms_backend == "twilio":
-        from secureflaskauth.adapters.sms.twilio import TwilioSender
-
-        return TwilioSender.from_settings(settings)
-    raise ConfigurationError(f"unknown SMS backend {settings.sms_backend!r}")
+    fallback = settings.sms_fallback_backend
+    return resilient(
+        (settings.sms_backend, sms_provider(settings.sms_backend, settings)),
+        (fallback, sms_provider(fallback, settings)) if fallback else None,
+        retries=settings.sms_retries,
+        backoff_seconds=settings.sms_retry_backoff_seconds,
+    )
 
 
 def limits(settings: Settings) -> Limits:
@@ -115,7 +157,29 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None = None) -> Wiring:
+def ephemeral_stores(
+    settings: Settings, engine: Engine, clock: Clock
+) -> tuple[ChallengeStore, RateLimiter, RevocationList, dict[str, Callable[[], None]]]:
+    """The stores of short-lived state shared by every node: in Redis when
+    SFA_REDIS_URL is set, else in the database; with their readiness checks."""
+    if settings.redis_url:
+        shared = RedisStores.connect(settings.redis_url, settings.redis_prefix, clock)
+        return shared.challenges, shared.rate_limiter, shared.revocations, {"redis": shared.ping}
+    revocations = SqlRevocationList(
+        engine,
+        clock,
+        Path(settings.var_dir) / "revocations.marker",
+        max_age=settings.revocation_max_age_seconds,
+    )
+    return SqlChallengeStore(engine), SqlRateLimiter(engine), revocations, {}
+
+
+def build(
+    settings: Settings,
+    clock: Clock | None = None,
+    sms: SmsSender | None = None,
+    metrics: Metrics | None = None,
+) -> Wiring:
     settings.check()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
@@ -133,16 +197,19 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
         clock.now,
     )
     sender = sms or make_sms_sender(settings, engine, clock)
-    audit_log = SqlAuditLog(engine)
+    audit_log: AuditLog = SqlAuditLog(engine)
+    if metrics is not None:
+        # The sign-in counters count the audit events: the domain has no metrics code.
+        audit_log = MeteredAuditLog(audit_log, metrics)
+        active, now = SqlSessionStore(engine), clock.now
+        metrics.add_scrape_collector(ActiveSessions(lambda: active.count_active(now())))
     audit = Audit(audit_log, clock)
+    challenge_store, rate_limiter, revocations, shared_checks = ephemeral_stores(
+        settings, engine, clock
+    )
     sessions = Sessions(
         store=SqlSessionStore(engine),
-        revocations=SqlRevocationList(
-            engine,
-            clock,
-            Path(settings.var_dir) / "revocations.marker",
-            max_age=settings.revocation_max_age_seconds,
-        ),
+        revocations=revocations,
         tokens=access,
         clock=clock,
         policy=SessionPolicy(
@@ -159,7 +226,18 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         )
     )
-    throttle = Throttle(SqlRateLimiter(engine), clock, limits(settings))
+    throttle = Throttle(rate_limiter, clock, limits(settings))
+    guard = AccountGuard(
+        SqlFailureStore(engine),
+        clock,
+        LockoutPolicy(
+            threshold=settings.lockout_threshold,
+            base_seconds=settings.lockout_base_seconds,
+            max_seconds=settings.lockout_max_seconds,
+            quiet_reset_seconds=settings.lockout_quiet_reset_seconds,
+            disable_after=settings.lockout_disable_after,
+        ),
+    )
     registration = Registration(
         users=users,
         hasher=hasher,
@@ -171,9 +249,10 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
     )
     signin = SignIn(
         users=users,
-        challenges=SqlChallengeStore(engine),
+        challenges=challenge_store,
         sms=sender,
         throttle=throttle,
+        guard=guard,
         hasher=hasher,
         sessions=sessions,
         audit=audit,
@@ -188,6 +267,9 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
         ),
         otp_key=otp_key(settings),
         app_name=settings.app_name,
+        sms_template=otp.SmsTemplate(
+            settings.sms_template, settings.webotp_host if settings.sms_webotp else None
+        ),
     )
 
     def database_ready() -> None:
@@ -202,6 +284,7 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
         users=users,
         registration=registration,
         signin=signin,
+        guard=guard,
         sessions=sessions,
         audit=audit,
         audit_log=audit_log,
@@ -209,5 +292,5 @@ def build(settings: Settings, clock: Clock | None = None, sms: SmsSender | None 
         keyring=keyring,
         key_store=key_store,
         outbox=outbox,
-        readiness={"database": database_ready},
+        readiness={"database": database_ready, **shared_checks},
     )

@@ -32,6 +32,7 @@ PRODUCTION = {
     "twilio_auth_token": "t" * 32,
     "twilio_from": "+15005550006",
     "secret_key": "k" * 32,
+    "webotp_host": "auth.example.com",
 }
 
 
@@ -63,14 +64,15 @@ def test_healthz(client: FlaskClient) -> None:
     assert response.get_json() == {"status": "ok"}
 
 
-def test_readyz(client: FlaskClient) -> None:
+def test_readyz(client: FlaskClient, redis_settings: dict[str, Any]) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ready", "checks": {"database": "ok"}}
+    checks = {"database": "ok", **({"redis": "ok"} if redis_settings else {})}
+    assert response.get_json() == {"status": "ready", "checks": checks}
 
 
 def test_readyz_when_the_database_is_gone(
-    app: Flask, client: FlaskClient, database_url: str
+    app: Flask, client: FlaskClient, database_url: str, redis_settings: dict[str, Any]
 ) -> None:
     """Take the real database away: readiness must say so, liveness must not."""
     url = make_url(database_url)
@@ -87,7 +89,8 @@ def test_readyz_when_the_database_is_gone(
         admin.dispose()
     response = client.get("/readyz")
     body = problem(response, 503)
-    assert body["checks"] == {"database": "unavailable"}
+    redis_checks = {"redis": "ok"} if redis_settings else {}
+    assert body["checks"] == {"database": "unavailable", **redis_checks}
     assert "database" in body["detail"]
     assert response.headers["Retry-After"] == "5"
     assert client.get("/healthz").status_code == 200

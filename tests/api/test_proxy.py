@@ -9,13 +9,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from secureflaskauth.adapters.db.tables import audit_events
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, unique_username
 
 
 def _login(client, forwarded_for: str) -> int:  # type: ignore[no-untyped-def]
+    # A new username each time: the per-account brute-force delay is not under test.
     response = client.post(
         "/auth/login",
-        json={"username": "nobody.at.all", "password": PASSWORD},
+        json={"username": unique_username("nobody"), "password": PASSWORD},
         headers={"X-Forwarded-For": forwarded_for},
     )
     return int(response.status_code)

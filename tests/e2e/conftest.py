@@ -25,11 +25,18 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
+from secureflaskauth.adapters.redis.client import connect
+from secureflaskauth.domain.models import Challenge
 from tests.conftest import (
     PASSWORD,
     POSTGRES_URL,
+    REDIS_URL,
     PostgresDatabases,
+    delete_redis_keys,
+    new_redis_prefix,
     service_unavailable,
     unique_username,
 )
@@ -38,15 +45,18 @@ STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 45.0  # gunicorn's graceful timeout is 30 s
 HTTP_TIMEOUT = 30.0
 _CODE = re.compile(r"code: (\d{6})")
-_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+_KINDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
 
 
 @dataclass(frozen=True)
 class Store:
-    """Where a server keeps its state: the database and the var directory."""
+    """Where a server keeps its state: the database, the var directory and, with
+    PostgreSQL, Redis under a key prefix of its own."""
 
     database_url: str
     var_dir: Path
+    redis_url: str | None = None
+    redis_prefix: str = "sfa:"
 
     def query(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         """Read the server's database directly (to check what was stored)."""
@@ -54,6 +64,20 @@ class Store:
         try:
             with engine.connect() as conn:
                 return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def challenge(self, challenge_id: str) -> Challenge | None:
+        """A stored OTP challenge, read from wherever the server keeps it."""
+        if self.redis_url:
+            client = connect(self.redis_url)
+            try:
+                return RedisChallengeStore(client, self.redis_prefix).get(challenge_id)
+            finally:
+                client.close()
+        engine = make_engine(self.database_url)
+        try:
+            return SqlChallengeStore(engine).get(challenge_id)
         finally:
             engine.dispose()
 
@@ -153,6 +177,8 @@ def _environment(store: Store, port: int, workdir: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if store.redis_url:
+        env.update({"SFA_REDIS_URL": store.redis_url, "SFA_REDIS_PREFIX": store.redis_prefix})
     for step in ("register", "login", "verify", "resend"):
         for scope in ("ip", "account"):
             env[f"SFA_LIMIT_{step.upper()}_{scope.upper()}"] = "10000/minute"
@@ -176,15 +202,28 @@ def start_server(store: Store, workdir: Path, attempts: int = 3) -> Server:
 # -- fixtures ---------------------------------------------------------------
 
 
-def _new_store(kind: str, directory: Path, postgres_databases: PostgresDatabases | None) -> Store:
+def _new_store(
+    kind: str,
+    directory: Path,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
+) -> Store:
     if kind == "sqlite":
         url = f"sqlite:///{directory / 'secureflaskauth.db'}"
-    else:
-        if postgres_databases is None:
-            service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")
-        assert postgres_databases is not None
-        url = postgres_databases.new()
-    return Store(database_url=url, var_dir=directory / "var")
+        return Store(database_url=url, var_dir=directory / "var")
+    if postgres_databases is None:
+        service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")
+    if not redis_available:
+        service_unavailable(f"Redis at {REDIS_URL}")
+    assert postgres_databases is not None
+    url = postgres_databases.new()
+    return Store(url, directory / "var", redis_url=REDIS_URL, redis_prefix=new_redis_prefix())
+
+
+def _forget(store: Store) -> None:
+    """Delete the store's Redis keys (its database goes with the session)."""
+    if store.redis_url:
+        delete_redis_keys(store.redis_prefix, store.redis_url)
 
 
 @pytest.fixture(scope="session", params=_KINDS)
@@ -192,12 +231,15 @@ def server(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
 ) -> Iterator[Server]:
     """The shared server of a database kind, stopped with SIGTERM at the end."""
     directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    running = start_server(_new_store(request.param, directory, postgres_databases), directory)
+    store = _new_store(request.param, directory, postgres_databases, redis_available)
+    running = start_server(store, directory)
     yield running
     assert running.stop() == 0, running.log()
+    _forget(store)
 
 
 @pytest.fixture(params=_KINDS)
@@ -205,9 +247,12 @@ def fresh_store(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     postgres_databases: PostgresDatabases | None,
-) -> Store:
+    redis_available: bool,
+) -> Iterator[Store]:
     """An empty database and var directory of each kind, for a test's own servers."""
-    return _new_store(request.param, tmp_path, postgres_databases)
+    store = _new_store(request.param, tmp_path, postgres_databases, redis_available)
+    yield store
+    _forget(store)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
@@ -65,12 +65,9 @@ def _verify(server: Server, session_id: str, code: str) -> Callable[[requests.Se
 
 
 def _challenge_row(server: Server, session_id: str) -> dict[str, Any]:
-    rows = server.store.query(
-        "SELECT attempts, used_at, user_id FROM otp_challenges WHERE id = :id",
-        id=otp.challenge_id(session_id),
-    )
-    assert len(rows) == 1
-    return rows[0]
+    challenge = server.store.challenge(otp.challenge_id(session_id))
+    assert challenge is not None
+    return asdict(challenge)
 
 
 @pytest.mark.parametrize("race", range(3))  # the window is narrow: race more than once

@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import and_, func, select
 
 from secureflaskauth.adapters.db.tables import challenges
+from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.sms.twilio import TwilioSender
 from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import SmsProviderError
@@ -316,6 +317,7 @@ def twilio_app(make_app: Callable[..., Flask], fake_twilio: FakeTwilio) -> Flask
         twilio_auth_token=AUTH_TOKEN,
         twilio_from=FROM_NUMBER,
         sms_timeout_seconds=SMS_TIMEOUT,
+        sms_retries=0,  # one request per send here; retries: tests/sms/test_resilience.py
     )
 
 
@@ -339,7 +341,11 @@ def post_login(client: FlaskClient, username: str) -> Any:
 
 
 def challenge_rows(app: Flask, user_id: str, now: float) -> tuple[int, int]:
-    """(all challenges, live challenges) of the user in the database."""
+    """(all challenges, live challenges) of the user in the database (or Redis)."""
+    store = app.extensions["secureflaskauth"].signin.challenges
+    if isinstance(store, RedisChallengeStore):
+        found = store.for_user(user_id)
+        return len(found), sum(c.used_at is None and c.expires_at > now for c in found)
     engine = app.extensions["secureflaskauth"].engine
     c = challenges.c
     live = and_(c.expires_at > now, c.used_at.is_(None))

@@ -206,6 +206,22 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/metrics": {
+            "get": {
+                "tags": ["operations"],
+                "summary": "Prometheus metrics of every worker",
+                "description": "Requests by route, method and status with latency "
+                "histograms; sign-ins, codes sent, wrong codes, lockouts, SMS provider "
+                "errors, refresh-token reuse, active sessions. OpenMetrics when the "
+                "Accept header asks for application/openmetrics-text.",
+                "responses": {
+                    "200": {
+                        "description": "The Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
     }
 
 

@@ -8,6 +8,7 @@ import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
 from secureflaskauth.cli.users import find_user
+from secureflaskauth.domain.models import AuditEvent
 
 
 @click.group()
@@ -23,13 +24,24 @@ def audit_tail(user: str | None, lines: int, as_json: bool) -> None:
     """The newest events, oldest first."""
     w = load_wiring()
     user_id = find_user(w, user).id if user else None
+    names: dict[str, str] = {}
+
+    def username(e: AuditEvent) -> str:
+        # Most events store only the user id: name the user for a person reading.
+        if e.username or not e.user_id:
+            return e.username or "-"
+        if e.user_id not in names:
+            found = w.users.by_id(e.user_id)
+            names[e.user_id] = found.username if found else "-"
+        return names[e.user_id]
+
     rows = [
         {
             "at": iso(e.at),
             "event": e.event,
             "outcome": e.outcome,
             "user_id": e.user_id or "-",
-            "username": e.username or "-",
+            "username": username(e),
             "ip": e.ip or "-",
             "user_agent": e.user_agent or "-",
             "detail": json.loads(e.detail) if as_json and e.detail else (e.detail or ""),

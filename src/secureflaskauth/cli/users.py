@@ -104,10 +104,11 @@ def users_enable(user: str) -> None:
 @users.command("unlock")
 @click.argument("user")
 def users_unlock(user: str) -> None:
-    """Clear the user's wrong-code count and OTP lock."""
+    """Clear the user's failure counts, delays and locks (also the one after 100 failures)."""
     w = load_wiring()
     found = find_user(w, user)
     w.users.reset_otp_failures(found.id)
+    w.guard.succeeded(found.username_canonical)
     _admin(w, "unlock", found)
     click.echo(f"unlocked {found.username}")
 

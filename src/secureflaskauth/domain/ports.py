@@ -177,3 +177,18 @@ class AuditLog(Protocol):
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
         """The newest events, newest last."""
         ...
+
+
+class FailureStore(Protocol):
+    """Consecutive sign-in failures per key (a canonical username)."""
+
+    def get(self, key: str) -> tuple[int, float] | None:
+        """Failures and the time of the last one, or None."""
+        ...
+
+    def record_failure(self, key: str, *, now: float, quiet_reset: float) -> int:
+        """Atomically count one failure (starting again from 1 when the last one is
+        older than ``quiet_reset`` seconds); return the new count."""
+        ...
+
+    def reset(self, key: str) -> None: ...

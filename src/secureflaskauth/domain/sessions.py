@@ -60,6 +60,12 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _printable(text: str, limit: int) -> str:
+    """Client-supplied text as stored and listed: unprintable characters escaped, as in
+    the audit trail (PostgreSQL text cannot hold NUL; a session list must not hold CR/LF)."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)[:limit]
+
+
 def _sealing_key(old_token: str) -> AESGCM:
     """A key only the holder of the old refresh token can derive: the successor pair
     kept for the grace window is useless to anyone reading the database."""
@@ -117,8 +123,8 @@ class Sessions:
             last_used_at=now,
             expires_at=now + self.policy.lifetime_seconds,
             idle_timeout=self.policy.idle_seconds,
-            ip=ip[:64],
-            user_agent=user_agent[:256],
+            ip=_printable(ip, 64),
+            user_agent=_printable(user_agent, 256),
             amr=amr,
         )
         refresh = secrets.token_urlsafe(32)  # 256 bits
@@ -140,7 +146,9 @@ class Sessions:
         if record is None or session is None or not session.is_active(now):
             raise InvalidRefreshToken()
         if record.rotated_at is not None:
-            return self._repeat(refresh_token, record.rotated_at, record.successor, session, ip)
+            return self._repeat(
+                refresh_token, record.rotated_at, record.successor, session, ip, user_agent
+            )
         new_refresh = secrets.token_urlsafe(32)
         access = self._access(session)
         pair = TokenPair(access.token, access.expires_in, new_refresh, session.id)
@@ -155,7 +163,9 @@ class Sessions:
             again = self.store.get_refresh(record.token_hash)
             if again is None or again.rotated_at is None:
                 raise InvalidRefreshToken()
-            return self._repeat(refresh_token, again.rotated_at, again.successor, session, ip)
+            return self._repeat(
+                refresh_token, again.rotated_at, again.successor, session, ip, user_agent
+            )
         self.store.touch(session.id, now)
         self.audit.emit(
             "token_refreshed",
@@ -168,7 +178,13 @@ class Sessions:
         return pair
 
     def _repeat(
-        self, token: str, rotated_at: float, sealed: str | None, session: Session, ip: str
+        self,
+        token: str,
+        rotated_at: float,
+        sealed: str | None,
+        session: Session,
+        ip: str,
+        user_agent: str,
     ) -> TokenPair:
         now = self.clock.now()
         if sealed is not None and now - rotated_at <= self.policy.refresh_grace_seconds:
@@ -182,6 +198,7 @@ class Sessions:
             "failure",
             user_id=session.user_id,
             ip=ip,
+            user_agent=user_agent,
             detail={"sid": session.id},
         )
         raise InvalidRefreshToken()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NoReturn
 
 from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
@@ -18,6 +19,7 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.models import Challenge, Client, User
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
@@ -54,6 +56,7 @@ class SignIn:
         challenges: ChallengeStore,
         sms: SmsSender,
         throttle: Throttle,
+        guard: AccountGuard,
         hasher: PasswordHasher,
         sessions: Sessions,
         audit: Audit,
@@ -61,11 +64,13 @@ class SignIn:
         otp_policy: otp.OtpPolicy,
         otp_key: bytes,
         app_name: str = "SecureFlaskAuth",
+        sms_template: otp.SmsTemplate | None = None,
     ) -> None:
         self.users = users
         self.challenges = challenges
         self.sms = sms
         self.throttle = throttle
+        self.guard = guard
         self.hasher = hasher
         self.sessions = sessions
         self.audit = audit
@@ -73,6 +78,7 @@ class SignIn:
         self.otp = otp_policy
         self._otp_key = otp_key
         self.app_name = app_name
+        self.sms_template = sms_template or otp.SmsTemplate()
 
     # -- password step ----------------------------------------------------
 
@@ -82,29 +88,16 @@ class SignIn:
         canonical = usernames.canonical(username)
         # Counted for unknown usernames too, so the limit reveals nothing (ASVS 6.3.8).
         self.throttle.check(f"login:user:{canonical}", self.throttle.limits.login_account)
+        # Before the password is looked at, and alike for unknown usernames.
+        self.guard.check(canonical)
         password = normalise_password(password)
         user = self.users.by_canonical_username(canonical)
         if user is None:
             self.hasher.verify_dummy(password)
-            self.audit.client_event(
-                "password_failed",
-                "failure",
-                client,
-                username=canonical,
-                detail={"reason": "unknown user"},
-            )
-            raise InvalidCredentials()
-        if not self.hasher.verify(user.password_hash, password) or user.disabled:
-            reason = "disabled" if user.disabled else "wrong password"
-            self.audit.client_event(
-                "password_failed",
-                "failure",
-                client,
-                user_id=user.id,
-                username=user.username,
-                detail={"reason": reason},
-            )
-            raise InvalidCredentials()
+            self._failed(canonical, client, None, "unknown user")
+        elif not self.hasher.verify(user.password_hash, password) or user.disabled:
+            self._failed(canonical, client, user, "disabled" if user.disabled else "wrong password")
+        assert user is not None
         if self.hasher.needs_rehash(user.password_hash):
             self.users.set_password_hash(user.id, self.hasher.hash(password))
         now = self.clock.now()
@@ -117,6 +110,27 @@ class SignIn:
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
         return self._start_challenge(user, now, client)
+
+    def _failed(self, key: str, client: Client, user: User | None, reason: str) -> NoReturn:
+        failures = self.guard.failed(key)
+        self.audit.client_event(
+            "password_failed",
+            "failure",
+            client,
+            user_id=user.id if user else None,
+            username=user.username if user else key,
+            detail={"reason": reason, "failures": failures},
+        )
+        if failures >= self.guard.policy.threshold:
+            self.audit.client_event(
+                "locked",
+                "delayed" if failures < self.guard.policy.disable_after else "disabled",
+                client,
+                user_id=user.id if user else None,
+                username=user.username if user else key,
+                detail={"failures": failures, "delay": self.guard.policy.delay(failures)},
+            )
+        raise InvalidCredentials()
 
     def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
         session_id = otp.new_session_id()
@@ -139,7 +153,8 @@ class SignIn:
     ) -> None:
         detail = {"sent_to": phones.mask(user.phone_e164), "resend": resend}
         try:
-            self.sms.send(user.phone_e164, otp.sms_text(self.app_name, code, self.otp.ttl_seconds))
+            text = self.sms_template.render(self.app_name, code, self.otp.ttl_seconds)
+            self.sms.send(user.phone_e164, text)
         except SmsProviderError:
             # NIST: no usable challenge is left behind a failed send.
             self.challenges.kill(challenge.id)
@@ -201,6 +216,7 @@ class SignIn:
             if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
                 raise self._dead()  # another request used it first: single use
             self.users.reset_otp_failures(user.id)
+            self.guard.succeeded(user.username_canonical)
             pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
             self.audit.client_event(
                 "login_succeeded",
@@ -217,6 +233,8 @@ class SignIn:
     def _wrong_code(
         self, user: User, taken: Challenge, session_id: str, now: float, client: Client
     ) -> None:
+        # Wrong codes count toward the account's brute-force delay too.
+        self.guard.failed(user.username_canonical)
         failures, locked_until = self.users.record_otp_failure(
             user.id,
             now=now,

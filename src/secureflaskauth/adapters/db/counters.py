@@ -21,7 +21,7 @@ _CLEANUP_ONE_IN = 500
 _MAX_KEY = 200
 
 
-def _storable(key: str) -> str:
+def storable_key(key: str) -> str:
     """The key as stored: the column holds 255 characters and PostgreSQL text cannot
     hold NUL, while a key may embed any username a client sent; such keys become a digest."""
     if len(key) <= _MAX_KEY and "\x00" not in key:
@@ -39,7 +39,7 @@ class SqlRateLimiter:
         window = math.floor(now / rate.period) * rate.period
         t = rate_counters
         stmt = self._insert(t).values(
-            key=_storable(key), window_start=window, count=1, expires_at=window + rate.period
+            key=storable_key(key), window_start=window, count=1, expires_at=window + rate.period
         )
         excluded = stmt.excluded
         same_window = t.c.window_start == excluded.window_start

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, func, insert, select, update
 
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
@@ -58,6 +58,8 @@ class SqlSessionStore:
 
     @fail_closed
     def get(self, session_id: str) -> Session | None:
+        if "\x00" in session_id:  # PostgreSQL text cannot hold NUL: no stored id has one
+            return None
         with self._engine.connect() as conn:
             row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
         return _session(row) if row else None
@@ -137,3 +139,13 @@ class SqlSessionStore:
         except _LostRace:
             return False
         return True
+
+    @fail_closed
+    def count_active(self, now: float) -> int:
+        """Sessions neither revoked, expired nor idle at ``now`` (Session.is_active)."""
+        c = sessions.c
+        query = select(func.count()).where(
+            c.revoked_at.is_(None), c.expires_at > now, c.last_used_at + c.idle_timeout > now
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())

@@ -128,3 +128,11 @@ audit_events = Table(
     Index("ix_audit_events_user_id", "user_id"),
     Index("ix_audit_events_at", "at"),
 )
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", Float, nullable=False),
+)

@@ -1,0 +1,266 @@
+"""A small closed-loop HTTP/1.1 load generator: stdlib only, run as its own process.
+
+Usage: ``python -m bench.load < spec.json``; prints one JSON result on stdout.
+
+The spec names the server, the raw requests to send and how to send them::
+
+    {"host": "127.0.0.1", "port": 5000, "requests": ["GET /healthz HTTP/1.1\\r\\n..."],
+     "consume": false, "connections": 16, "processes": 2,
+     "warmup": 2.0, "duration": 10.0, "expect": 200}
+
+``connections`` keep-alive connections are spread over ``processes`` processes
+(asyncio in each). Every connection sends its next request as soon as the previous
+answer is in (closed loop). Connection ``i`` cycles through the list from request
+``i``; answers that arrive during the warm-up are not counted. With ``consume``
+each request is sent once (one-time codes): each process takes them from its own
+share, the first tenth of which is the warm-up, and the measurement stops when the
+first process runs out, so every connection was busy throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+_HEADER_LIMIT = 64 * 1024
+
+
+class Spec(TypedDict):
+    host: str
+    port: int
+    requests: list[str]
+    consume: bool
+    connections: int
+    processes: int
+    warmup: float
+    duration: float
+    expect: int
+
+
+class Result(TypedDict):
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    exhausted: bool
+
+
+# (started, done, status); status 0 is a connection error. Monotonic seconds.
+_Sample = tuple[float, float, int]
+
+
+@dataclass
+class _Source:
+    """The requests of one process. Cycled per connection, or (``consume``) one
+    shared queue that every connection of the process takes from, so they all run
+    out together."""
+
+    requests: list[bytes]
+    consume: bool
+    taken: int = 0
+    done: int = 0
+    warm_count: int = 0
+    warm_at: float | None = None
+    ran_out_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # One-time requests are too few for a timed warm-up: the first tenth is it.
+        self.warm_count = max(1, len(self.requests) // 10) if self.consume else 0
+
+    def next(self, connection: int, count: int) -> bytes | None:
+        if self.consume:
+            if self.taken >= len(self.requests):
+                if self.ran_out_at is None:
+                    self.ran_out_at = time.monotonic()
+                return None
+            self.taken += 1
+            return self.requests[self.taken - 1]
+        return self.requests[(connection + count) % len(self.requests)]
+
+    def answered(self, now: float) -> None:
+        self.done += 1
+        if self.done == self.warm_count:
+            self.warm_at = now
+
+
+class _Response:
+    __slots__ = ("close", "status")
+
+    def __init__(self, status: int, close: bool) -> None:
+        self.status = status
+        self.close = close
+
+
+async def _read_response(reader: asyncio.StreamReader) -> _Response:
+    head = await reader.readuntil(b"\r\n\r\n")
+    if len(head) > _HEADER_LIMIT:
+        raise ValueError("response header too large")
+    lines = head.decode("latin-1").split("\r\n")
+    status_line = lines[0].split(" ", 2)
+    status = int(status_line[1])
+    length: int | None = None
+    chunked = False
+    close = status_line[0] == "HTTP/1.0"
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        value = value.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "transfer-encoding":
+            chunked = "chunked" in value
+        elif name == "connection":
+            close = value == "close" or (close and value != "keep-alive")
+    if chunked:
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length is not None:
+        await reader.readexactly(length)
+    elif status not in (204, 304):
+        await reader.read()  # body until the server closes
+        close = True
+    return _Response(status, close)
+
+
+async def _connection(
+    spec: Spec, source: _Source, connection: int, end: float, samples: list[_Sample]
+) -> None:
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    count = 0
+    now = time.monotonic()
+    while now < end:
+        request = source.next(connection, count)
+        if request is None:
+            break
+        count += 1
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
+            assert reader is not None
+            started = time.monotonic()
+            writer.write(request)
+            response = await _read_response(reader)
+            now = time.monotonic()
+            samples.append((started, now, response.status))
+            source.answered(now)
+            if response.close:
+                writer.close()
+                writer = None
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            now = time.monotonic()
+            samples.append((now, now, 0))
+            if writer is not None:
+                writer.close()
+            writer = None
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+    if writer is not None:
+        writer.close()
+
+
+_ProcessLog = tuple[list[_Sample], float | None, float | None]  # samples, warm_at, ran_out_at
+
+
+async def _run_process(
+    spec: Spec, requests: list[bytes], connections: range, start: float
+) -> _ProcessLog:
+    end = start + spec["warmup"] + spec["duration"]
+    source = _Source(requests, spec["consume"])
+    samples: list[_Sample] = []
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    await asyncio.gather(*(_connection(spec, source, i, end, samples) for i in connections))
+    return samples, source.warm_at, source.ran_out_at
+
+
+def _process_main(
+    spec: Spec, requests: list[bytes], connections: range, start: float, out: Any
+) -> None:  # runs in a child process
+    out.put(asyncio.run(_run_process(spec, requests, connections, start)))
+
+
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    rank = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+def summarise(logs: list[_ProcessLog], start: float, spec: Spec) -> Result:
+    """Answers that arrived inside the window (after the warm-up, while every
+    connection was still busy): their rate and their latencies."""
+    window_start = start + spec["warmup"]
+    if spec["consume"]:
+        warm = [t for _, t, _ in logs]
+        # Inf when a process never got past its warm-up: nothing is measured then.
+        window_start = max(float("inf") if t is None else t for t in warm)
+    window_end = start + spec["warmup"] + spec["duration"]
+    ran_out = [t for _, _, t in logs if t is not None]
+    exhausted = bool(ran_out) and min(ran_out) < window_end
+    if exhausted:
+        window_end = min(ran_out)
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    for samples, _, _ in logs:
+        for started, done, status in samples:
+            if not window_start <= done <= window_end:
+                continue
+            if status == spec["expect"]:
+                latencies.append(done - started)
+            else:
+                key = str(status) if status else "connection error"
+                errors[key] = errors.get(key, 0) + 1
+    seconds = max(window_end - window_start, 0.0)
+    latencies.sort()
+    return Result(
+        requests=len(latencies),
+        seconds=round(seconds, 3),
+        rps=len(latencies) / seconds if seconds else 0.0,
+        p50_ms=1000 * statistics.median(latencies) if latencies else float("nan"),
+        p99_ms=1000 * _percentile(latencies, 0.99),
+        errors=errors,
+        exhausted=exhausted,
+    )
+
+
+def run(spec: Spec) -> Result:
+    """Drive the server as the spec says and summarise what was measured."""
+    requests = [r.encode("latin-1") for r in spec["requests"]]
+    processes = max(1, min(spec["processes"], spec["connections"]))
+    connections = [range(spec["connections"])[p::processes] for p in range(processes)]
+    # Cycled requests: every process sees all of them; one-time requests are split.
+    shares = [requests[p::processes] if spec["consume"] else requests for p in range(processes)]
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start = time.monotonic() + 0.5  # time for the children to start
+    children = [
+        context.Process(target=_process_main, args=(spec, share, conns, start, out))
+        for share, conns in zip(shares, connections, strict=True)
+    ]
+    for child in children:
+        child.start()
+    logs = [out.get() for _ in children]
+    for child in children:
+        child.join()
+    return summarise(logs, start, spec)
+
+
+def main() -> None:
+    spec: Spec = json.load(sys.stdin)
+    json.dump(run(spec), sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

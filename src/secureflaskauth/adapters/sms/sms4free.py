@@ -1,0 +1,130 @@
+"""sms4free (Israel): its JSON SendSMS API, POST https://api.sms4free.co.il/ApiSMS/v2/SendSMS.
+
+The body is JSON ``{"key", "user", "pass", "sender", "recipient", "msg"}``: the API key,
+the account's user (its phone number) and password, the approved sender name or number,
+the recipient in Israeli national format (``05XXXXXXXX``) and the text. The answer is
+JSON ``{"status": N, "message": "..."}``: N > 0 is the number of recipients the message
+went to, N <= 0 an error: 0 general error, -1 wrong key, user or password, -2 wrong
+sender, -3 no valid recipient, -4 not enough credit, -5 invalid message text, -6 the
+sender number must be verified first.
+
+No public reference of sms4free could be read when this was written: the format
+above is the one that independent clients of the API agree on (the endpoint, the
+six fields, ``status`` with those codes, Israeli national numbers). Status 0 is
+taken as transient (the provider's own failure); HTTP 429, 5xx and timeouts too.
+sms4free serves Israeli numbers; another country's number is refused here without
+a request (non-transient, so a fallback provider can take it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import httpx
+
+from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+
+if TYPE_CHECKING:
+    from secureflaskauth.settings import Settings
+
+log = logging.getLogger("secureflaskauth.sms.sms4free")
+
+PATH = "/ApiSMS/v2/SendSMS"
+_ISRAEL = "+972"
+
+
+def national_number(to_e164: str) -> str | None:
+    """+972508464336 -> 0508464336; None for a number outside Israel."""
+    if not to_e164.startswith(_ISRAEL) or not to_e164[len(_ISRAEL) :].isdigit():
+        return None
+    return "0" + to_e164[len(_ISRAEL) :]
+
+
+class Sms4FreeSender:
+    """Sends through sms4free with the account's API key, user and password."""
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        user: str,
+        password: str,
+        sender: str,
+        base_url: str = "https://api.sms4free.co.il",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._credentials = {"key": key, "user": user, "pass": password, "sender": sender}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Sms4FreeSender:
+        required = {
+            "SFA_SMS4FREE_KEY": settings.sms4free_key,
+            "SFA_SMS4FREE_USER": settings.sms4free_user,
+            "SFA_SMS4FREE_PASSWORD": settings.sms4free_password,
+            "SFA_SMS4FREE_SENDER": settings.sms4free_sender,
+        }
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ConfigurationError(f"SFA_SMS_BACKEND=sms4free needs {', '.join(missing)}")
+        return cls(
+            key=settings.sms4free_key or "",
+            user=settings.sms4free_user or "",
+            password=settings.sms4free_password or "",
+            sender=settings.sms4free_sender or "",
+            base_url=settings.sms4free_base_url,
+            timeout=settings.sms_timeout_seconds,
+        )
+
+    def send(self, to_e164: str, body: str) -> None:
+        recipient = national_number(to_e164)
+        if recipient is None:
+            log.warning("sms4free sends to Israeli numbers only; not sent")
+            raise SmsProviderError("sms4free sends to Israeli numbers only")
+        payload = {**self._credentials, "recipient": recipient, "msg": body}
+        try:
+            response = self._client.post(PATH, json=payload)
+        except httpx.HTTPError as exc:
+            log.warning("sms4free unreachable: %s", type(exc).__name__)
+            raise SmsProviderError("sms4free unreachable", transient=True) from None
+        if response.status_code != 200:
+            log.warning("sms4free answered HTTP %s", response.status_code)
+            raise SmsProviderError(
+                f"sms4free http {response.status_code}",
+                transient=response.status_code >= 500 or response.status_code == 429,
+            )
+        status = _status(response)
+        if status is None:
+            log.warning("sms4free answered without a status")
+            raise SmsProviderError("sms4free answered without a status")
+        if status > 0:
+            log.info("sms4free accepted the message (status %s)", status)
+            return
+        # The "message" is free text of the provider's; only the code is logged.
+        log.warning("sms4free refused the message: status=%s", status)
+        raise SmsProviderError(f"sms4free error {status}", transient=status == 0)
+
+
+def _status(response: httpx.Response) -> int | None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    status = payload.get("status") if isinstance(payload, dict) else None
+    if isinstance(status, bool):
+        return None
+    if isinstance(status, int):
+        return status
+    if isinstance(status, str):
+        try:
+            return int(status.strip())
+        except ValueError:
+            return None
+    return None

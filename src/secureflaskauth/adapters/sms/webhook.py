@@ -1,0 +1,105 @@
+"""A generic webhook: the message is POSTed as JSON to a URL of the operator's, signed.
+
+The body is ``{"to": "+9725...", "body": "...", "sent_at": 1767225600}`` (E.164, the
+text, Unix seconds) and two headers let the receiver check that the service sent it
+and that it is fresh:
+
+- ``X-SFA-Timestamp``: the same Unix seconds;
+- ``X-SFA-Signature``: ``v1=`` + hex HMAC-SHA256, keyed with SFA_WEBHOOK_SECRET, over
+  ``f"{timestamp}.".encode() + raw_body``.
+
+A receiver recomputes the HMAC over the raw bytes it received, compares in constant
+time, and refuses timestamps more than a few minutes away from its clock (replays).
+Any 2xx answer means accepted; 429, 5xx, timeouts and connection errors are
+transient; anything else (redirects too: they are not followed) is final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+
+from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+
+if TYPE_CHECKING:
+    from secureflaskauth.settings import Settings
+
+log = logging.getLogger("secureflaskauth.sms.webhook")
+
+TIMESTAMP_HEADER = "X-SFA-Timestamp"
+SIGNATURE_HEADER = "X-SFA-Signature"
+MIN_SECRET_CHARS = 32
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The X-SFA-Signature value of a request."""
+    mac = hmac.new(secret, timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+class WebhookSender:
+    """POSTs each message to ``url``, signed with ``secret``."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        secret: str,
+        timeout: float = 10.0,
+        now: Callable[[], float] = time.time,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._url = url
+        self._secret = secret.encode("utf-8")
+        self._now = now
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WebhookSender:
+        url, secret = settings.webhook_url, settings.webhook_secret
+        if not url or not secret:
+            raise ConfigurationError(
+                "SFA_SMS_BACKEND=webhook needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"
+            )
+        scheme = urlsplit(url).scheme
+        if scheme not in ("https", "http") or not urlsplit(url).hostname:
+            raise ConfigurationError("SFA_WEBHOOK_URL must be an http(s) URL")
+        if settings.is_production and scheme != "https":
+            # The body carries the code: never in clear text in production.
+            raise ConfigurationError("SFA_WEBHOOK_URL must use https in production")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ConfigurationError(
+                f"SFA_WEBHOOK_SECRET must be at least {MIN_SECRET_CHARS} random characters"
+            )
+        return cls(url=url, secret=secret, timeout=settings.sms_timeout_seconds)
+
+    def send(self, to_e164: str, body: str) -> None:
+        sent_at = int(self._now())
+        raw = json.dumps(
+            {"to": to_e164, "body": body, "sent_at": sent_at}, separators=(",", ":")
+        ).encode("utf-8")
+        timestamp = str(sent_at)
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(self._secret, timestamp, raw),
+        }
+        try:
+            response = self._client.post(self._url, content=raw, headers=headers)
+        except httpx.HTTPError as exc:
+            log.warning("webhook unreachable: %s", type(exc).__name__)
+            raise SmsProviderError("webhook unreachable", transient=True) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            log.info("webhook accepted the message (HTTP %s)", status)
+            return
+        log.warning("webhook refused the message: HTTP %s", status)
+        raise SmsProviderError(f"webhook http {status}", transient=status >= 500 or status == 429)

@@ -1,0 +1,69 @@
+"""Observability: Prometheus metrics and structured logs with a request id.
+
+``instrument`` is the Flask glue: it gives every request an id (from X-Request-ID
+when sane), times and counts it by route, writes one access line, and echoes the id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, current_app, g, request
+
+from secureflaskauth.observability.logs import REQUEST_ID_HEADER, request_id_from
+from secureflaskauth.observability.metrics import UNMATCHED_ROUTE, Metrics
+
+EXTENSION = "secureflaskauth.metrics"
+access_log = logging.getLogger("secureflaskauth.access")
+# Probes and scrapes come every few seconds: their access lines are debug only.
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def metrics() -> Metrics:
+    """The metrics of the current app."""
+    found: Metrics = current_app.extensions[EXTENSION]
+    return found
+
+
+def instrument(app: Flask, app_metrics: Metrics) -> None:
+    """Register the request hooks; call before the blueprints so they run first."""
+    app.extensions[EXTENSION] = app_metrics
+
+    @app.before_request
+    def start() -> None:
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        g.request_started = time.perf_counter()
+        app_metrics.in_flight.inc()
+        g.request_in_flight = True
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        request_id = g.get("request_id") or request_id_from(None)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        started: float | None = g.pop("request_started", None)
+        if started is None:
+            return response
+        seconds = time.perf_counter() - started
+        # The URL rule, not the path: ids in paths must not become label values.
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+        app_metrics.observe_request(route, request.method, response.status_code, seconds)
+        access_log.log(
+            logging.DEBUG if route in _QUIET_ROUTES else logging.INFO,
+            "%s %s %s",
+            request.method[:16],
+            route,
+            response.status_code,
+            extra={
+                "method": request.method[:16],
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def done(_exc: BaseException | None) -> None:
+        if g.pop("request_in_flight", False):
+            app_metrics.in_flight.dec()

@@ -1,0 +1,140 @@
+"""Log lines as JSON objects (or plain text for people), each with the request id.
+
+One handler on the root logger, so the service's own lines, the audit trail, the
+errors, the libraries' warnings and gunicorn's messages all share one format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from flask import g, has_request_context
+
+LogFormat = Literal["json", "text"]
+REQUEST_ID_HEADER = "X-Request-ID"
+
+# A request id from a client or proxy is kept only when it is short and plain: a UUID,
+# hex, base64 or ULID passes; newlines, quotes, spaces and 10 KB blobs do not.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+# A JWT that slipped into a message or a traceback is cut out (defence in depth: no code
+# logs tokens on purpose). Three base64url segments, the first one a JSON header.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# The attributes every LogRecord has; anything else came from ``extra=`` and is logged.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "request_id",
+}
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(8)
+
+
+def request_id_from(header: str | None) -> str:
+    """The id to use for a request: the client's X-Request-ID when it is sane, else a new one."""
+    if header and _SANE_REQUEST_ID.fullmatch(header):
+        return header
+    return new_request_id()
+
+
+def current_request_id() -> str | None:
+    if has_request_context():
+        request_id: str | None = g.get("request_id")
+        return request_id
+    return None
+
+
+def redact(text: str) -> str:
+    return _JWT.sub("[redacted token]", text)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the id of the request being served (None outside one)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: timestamp, level, logger, message, request_id, pid, and
+    the fields given with ``extra=``. json.dumps escapes control characters, so no
+    value can forge a second line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+            "request_id": getattr(record, "request_id", None),
+            "pid": record.process,
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = redact(self.formatStack(record.stack_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """For a person at a terminal: one line a record, control characters escaped."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = _escape(redact(record.message))
+        line = super().formatMessage(record)
+        extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+        if extras:
+            line += " " + json.dumps(extras, default=str)
+        return line
+
+    def formatException(self, ei: Any) -> str:
+        return redact(super().formatException(ei))
+
+
+def _escape(text: str) -> str:
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def configure_logging(log_format: LogFormat = "json", level: str = "INFO") -> None:
+    """Install the service's handler on the root logger; calling it again replaces it
+    (the app factory runs once per app, and tests build many apps)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _StderrHandler):
+            root.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    root.addHandler(handler)
+    root.setLevel(level)

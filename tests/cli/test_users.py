@@ -1,0 +1,236 @@
+"""``secureflaskauth users list|show|disable|enable|unlock|delete`` (issue 3, item 5),
+each checked against the HTTP API of apps on the same database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from secureflaskauth.domain.clock import FrozenClock
+from tests.cli.conftest import (
+    Cli,
+    cli_json,
+    full_sign_in,
+    one_line_error,
+    private_status,
+    refresh_status,
+    table,
+    wiring_of,
+)
+from tests.conftest import PASSWORD, last_code, register, unique_username
+
+MASKED = "+972*****4336"
+FULL_PHONE_DIGITS = "508464336"
+
+
+def login_status(client: FlaskClient, username: str) -> int:
+    response = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    return response.status_code
+
+
+def user_row(cli: Cli, username: str) -> dict[str, object]:
+    rows = [r for r in cli_json(cli, "users", "list") if r["username"] == username]
+    assert len(rows) == 1
+    row: dict[str, object] = rows[0]
+    return row
+
+
+def test_list_on_an_empty_database(cli: Cli) -> None:
+    result = cli("users", "list")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "(none)"
+    assert cli_json(cli, "users", "list") == []
+
+
+def test_list_as_table_and_json(cli: Cli, client: FlaskClient, clock: FrozenClock) -> None:
+    first = register(client, unique_username("first"))
+    clock.advance(5)
+    second = register(client, unique_username("second"))
+    assert cli("users", "disable", second).exit_code == 0
+
+    header, rows = table(cli("users", "list"))
+    assert header == ["ID", "USERNAME", "PHONE", "STATUS", "CREATED_AT"]
+    assert [r[1:4] for r in rows] == [[first, MASKED, "active"], [second, MASKED, "disabled"]]
+
+    listed = cli_json(cli, "users", "list")
+    assert [u["username"] for u in listed] == [first, second]  # oldest first
+    for user in listed:
+        assert {"id", "username", "phone", "status", "created_at"} <= set(user)
+        uuid.UUID(user["id"])
+        assert user["phone"] == MASKED
+        assert user["created_at"].endswith("Z")
+    assert [u["status"] for u in listed] == ["active", "disabled"]
+    created = [datetime.fromisoformat(u["created_at"]).timestamp() for u in listed]
+    assert created[0] == pytest.approx(clock.now() - 5, abs=1)
+    assert created[1] == pytest.approx(clock.now(), abs=1)
+    stored = wiring_of(client.application).users.by_id(listed[0]["id"])
+    assert stored is not None and stored.username == first
+    assert FULL_PHONE_DIGITS not in cli("users", "list").output
+
+
+def test_show_by_username_in_another_case_and_by_id(cli: Cli, client: FlaskClient) -> None:
+    username = register(client, unique_username("Mixed.Case"))
+    signed = full_sign_in(client, username)
+
+    result = cli("users", "show", username.upper())
+    assert result.exit_code == 0, result.output
+    fields = dict(line.split(":", 1) for line in result.stdout.splitlines())
+    fields = {k: v.strip() for k, v in fields.items()}
+    assert fields["id"] == signed.user_id
+    assert fields["username"] == username
+    assert fields["phone"] == MASKED
+    assert fields["status"] == "active"
+    assert fields["active_sessions"] == "1"
+
+    shown = cli_json(cli, "users", "show", signed.user_id)
+    assert shown["id"] == signed.user_id
+    assert shown["username"] == username
+    assert shown["phone"] == MASKED
+    assert shown["status"] == "active"
+    assert shown["active_sessions"] == 1
+    assert FULL_PHONE_DIGITS not in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["show"],
+        ["disable"],
+        ["enable"],
+        ["unlock"],
+        ["delete", "--yes"],
+    ],
+)
+def test_unknown_user_is_a_one_line_error(
+    cli: Cli, client: FlaskClient, command: list[str]
+) -> None:
+    register(client)  # a database with someone else in it
+    for ident in ("nobody.here", str(uuid.uuid4())):
+        result = cli("users", *command, ident)
+        one_line_error(result, f"no such user: {ident}")
+
+
+def test_disable_ends_sessions_at_once_and_enable_lets_them_back(
+    cli: Cli, client: FlaskClient, make_app: Callable[..., Flask]
+) -> None:
+    # A second instance on the same database and var directory, built before the
+    # disable: the revocation marker file makes the change visible to it at once.
+    other = make_app().test_client()
+    username = register(client)
+    signed = full_sign_in(client, username)
+    assert private_status(client, signed.access_token) == 200
+    assert private_status(other, signed.access_token) == 200
+
+    result = cli("users", "disable", username)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"disabled {username}; ended 1 session(s)"
+
+    response = client.get(
+        "/auth/private", headers={"Authorization": f"Bearer {signed.access_token}"}
+    )
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert private_status(other, signed.access_token) == 401
+    assert refresh_status(client, signed.refresh_token) == 401
+    assert login_status(client, username) == 401
+    assert login_status(other, username) == 401
+    assert user_row(cli, username)["status"] == "disabled"
+    session = wiring_of(client.application).sessions.store.get(signed.session_id)
+    assert session is not None and session.revoked_at is not None
+    assert session.revoked_reason == "user disabled"
+
+    result = cli("users", "enable", username.upper())
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"enabled {username}"
+    assert user_row(cli, username)["status"] == "active"
+    again = full_sign_in(client, username)
+    assert private_status(client, again.access_token) == 200
+    # Enabling does not bring the ended session back.
+    assert private_status(client, signed.access_token) == 401
+    assert refresh_status(client, signed.refresh_token) == 401
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_unlock_clears_an_otp_lock(cli: Cli, client: FlaskClient, clock: FrozenClock) -> None:
+    username = register(client)
+    # Ten wrong codes over two sign-ins lock the account (default threshold 10).
+    for _ in range(2):
+        response = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+        if response.status_code == 429:  # the per-account brute-force delay: wait it out
+            clock.advance(int(response.headers["Retry-After"]))
+            response = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.get_json()
+        challenge = response.get_json()["session_id"]
+        wrong = _wrong(last_code(client))
+        for _ in range(5):
+            response = client.post("/auth/verify-otp", json={"session_id": challenge, "otp": wrong})
+            assert response.status_code == 401
+    locked = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) > 0
+    row = user_row(cli, username)
+    assert row["status"] == "locked"
+    assert row["otp_failures"] == 10
+    assert row["locked_until"] != "-"
+
+    result = cli("users", "unlock", username)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"unlocked {username}"
+    row = user_row(cli, username)
+    assert row["status"] == "active"
+    assert row["otp_failures"] == 0
+    assert row["locked_until"] == "-"
+    signed = full_sign_in(client, username)
+    assert private_status(client, signed.access_token) == 200
+
+
+def test_delete_with_yes_removes_the_user_and_their_sessions(cli: Cli, client: FlaskClient) -> None:
+    keep = register(client)
+    keeper = full_sign_in(client, keep)
+    username = register(client)
+    first = full_sign_in(client, username)
+    second = full_sign_in(client, username)
+
+    result = cli("users", "delete", "--yes", username)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"deleted {username}; ended 2 session(s)"
+
+    for signed in (first, second):
+        assert private_status(client, signed.access_token) == 401
+        assert refresh_status(client, signed.refresh_token) == 401
+    assert login_status(client, username) == 401
+    w = wiring_of(client.application)
+    assert w.users.by_id(first.user_id) is None
+    assert w.sessions.store.for_user(first.user_id) == []
+    assert w.sessions.store.get(first.session_id) is None
+    one_line_error(cli("users", "show", username), f"no such user: {username}")
+    assert [u["username"] for u in cli_json(cli, "users", "list")] == [keep]
+    # Nobody else was touched.
+    assert private_status(client, keeper.access_token) == 200
+
+
+def test_delete_asks_first_and_no_keeps_the_user(cli: Cli, client: FlaskClient) -> None:
+    username = register(client)
+    signed = full_sign_in(client, username)
+
+    result = cli("users", "delete", username, input="n\n")
+    assert result.exit_code == 1
+    assert f"Delete {username} ({signed.user_id})?" in result.output
+    assert "Aborted" in result.output
+    assert "deleted" not in result.stdout
+    assert wiring_of(client.application).users.by_id(signed.user_id) is not None
+    assert private_status(client, signed.access_token) == 200
+    assert refresh_status(client, signed.refresh_token) == 200
+
+    result = cli("users", "delete", username, input="y\n")
+    assert result.exit_code == 0, result.output
+    assert wiring_of(client.application).users.by_id(signed.user_id) is None
+    assert private_status(client, signed.access_token) == 401

@@ -1,0 +1,126 @@
+"""Graceful shutdown (issue 4, item 9): SIGTERM lets the requests in flight finish.
+
+No endpoint is slow on purpose; a sign-in is, honestly: one argon2id hash at the
+production cost (RFC 9106 low-memory profile: t=3, 64 MiB, p=4), and several at
+once share two cores. The test starts logins together, waits until the server's own
+in-flight gauge shows them all being answered, sends SIGTERM, and checks that every
+one got its full answer and that the server then exited with status 0.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+import tests.e2e.conftest as e2e
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import HTTP_TIMEOUT, SHUTDOWN_TIMEOUT, Server, Store, register
+
+pytestmark = pytest.mark.e2e
+
+LOGINS = 6  # fewer than a worker's 8 threads: all are answered at once, scrapes too
+ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    after_signal: bool
+
+
+def in_flight(server: Server) -> float:
+    response = requests.get(server.url("/metrics"), timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        for s in family.samples:
+            if s.name == "sfa_http_requests_in_flight":
+                return float(s.value) - 1  # less the scrape itself
+    raise AssertionError("no sfa_http_requests_in_flight in /metrics")
+
+
+@pytest.fixture
+def production_cost_server(
+    launch: Callable[[Store], Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Server:
+    """A server with the default (production) argon2 parameters instead of the tests'
+    cheapest ones."""
+    environment = e2e._environment
+
+    def production_argon2(*args: Any) -> dict[str, str]:
+        env = environment(*args)
+        return {k: v for k, v in env.items() if not k.startswith("SFA_ARGON2_")}
+
+    monkeypatch.setattr(e2e, "_environment", production_argon2)
+    return launch(Store(f"sqlite:///{tmp_path / 'shutdown.db'}", tmp_path / "var"))
+
+
+def test_sigterm_lets_every_request_in_flight_finish(production_cost_server: Server) -> None:
+    server = production_cost_server
+    account = register(requests.Session(), server)
+    signalled = threading.Event()
+    barrier = threading.Barrier(LOGINS)
+
+    def login(_: int) -> Answer:
+        with requests.Session() as http:
+            barrier.wait(timeout=HTTP_TIMEOUT)
+            response = http.post(
+                server.url("/auth/login"),
+                json={"username": account.username, "password": PASSWORD},
+                timeout=HTTP_TIMEOUT,
+            )
+            return Answer(response.status_code, response.json(), signalled.is_set())
+
+    rounds = 0
+    with ThreadPoolExecutor(max_workers=LOGINS) as pool:
+        for _ in range(ROUNDS):
+            rounds += 1
+            barrier.reset()
+            answers = [pool.submit(login, i) for i in range(LOGINS)]
+            if _all_in_flight(server, answers):
+                server.process.send_signal(signal.SIGTERM)
+                signalled.set()
+                break
+            # They all finished before the scrapes saw them together: try again.
+            assert all(a.result().status == 200 for a in answers)
+        else:
+            pytest.fail(f"{LOGINS} logins were never seen in flight together")
+        results = [a.result(timeout=SHUTDOWN_TIMEOUT) for a in answers]
+
+    exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+    assert [r.status for r in results] == [200] * LOGINS, results
+    for result in results:
+        assert result.body["message"] and result.body["session_id"], result.body
+        assert result.body["sent_to"].endswith(account.phone[-4:])
+    assert any(r.after_signal for r in results), "no request was still running at SIGTERM"
+    assert exit_code == 0, server.log()
+    # Every login sent its code: the work was done, not cut off half-way.
+    sent = server.store.query("SELECT count(*) AS n FROM sms_outbox")
+    assert sent[0]["n"] == LOGINS * rounds, sent
+    # gunicorn's own lines are JSON too, and tell the shutdown story.
+    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
+    assert "Handling signal: term" in messages, messages
+    assert any(m.startswith("Shutting down") for m in messages), messages
+
+
+def _all_in_flight(server: Server, answers: list[Future[Answer]]) -> bool:
+    """Poll the in-flight gauge until it shows every login at once; False when they
+    all finished first."""
+    while not all(a.done() for a in answers):
+        if in_flight(server) >= LOGINS:
+            return True
+        time.sleep(0.01)
+    return False

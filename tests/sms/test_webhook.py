@@ -1,0 +1,291 @@
+"""The webhook SMS backend against a local receiver that verifies its signature.
+
+First the receiver itself (it must refuse what a careful receiver refuses), then
+WebhookSender on its own, then the sign-in flow through the app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from secureflaskauth.adapters.sms.webhook import WebhookSender, signature
+from secureflaskauth.domain.clock import FrozenClock
+from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+from secureflaskauth.settings import Settings
+from tests.fakes.webhook import SECRET, FakeWebhook, Message, expected_signature
+from tests.sms.flow import (
+    FAST,
+    PHONE_E164,
+    SMS_TIMEOUT,
+    TEXT,
+    assert_delivery_failed,
+    assert_logs_hold_none_of,
+    assert_signs_in,
+    challenge_counts,
+    code_in,
+    post_login,
+    register_user,
+)
+
+P = pytest.param
+
+
+def signed(body: dict[str, Any], *, secret: str = SECRET, at: int | None = None) -> dict[str, Any]:
+    """httpx arguments of a request signed by the documented recipe (not the sender's code)."""
+    at = int(time.time()) if at is None else at
+    raw = json.dumps(body).encode()
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + raw, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-SFA-Timestamp": str(at),
+        "X-SFA-Signature": f"v1={mac}",
+    }
+    return {"content": raw, "headers": headers}
+
+
+def good_body(at: int | None = None) -> dict[str, Any]:
+    return {"to": PHONE_E164, "body": TEXT, "sent_at": int(time.time()) if at is None else at}
+
+
+# -- the receiver checks what it must ----------------------------------------------
+
+
+def test_the_receiver_accepts_a_signed_request(fake_webhook: FakeWebhook) -> None:
+    now = int(time.time())
+    response = httpx.post(fake_webhook.endpoint, **signed(good_body(now), at=now))
+    assert response.status_code == 202
+    assert response.json() == {"accepted": True}
+    assert fake_webhook.messages == [Message(PHONE_E164, TEXT, now)]
+
+
+def test_the_receiver_refuses_a_bad_signature_or_a_stale_timestamp(
+    fake_webhook: FakeWebhook,
+) -> None:
+    now = int(time.time())
+    wrong_secret = signed(good_body(now), secret="x" * 40, at=now)
+    stale = signed(good_body(now - 301), at=now - 301)
+    unsigned = {"json": good_body(now)}
+    tampered = signed(good_body(now), at=now)
+    tampered["content"] = tampered["content"].replace(b"123456", b"654321")
+    replayed_at_another_time = signed(good_body(now), at=now)
+    replayed_at_another_time["headers"]["X-SFA-Timestamp"] = str(now + 1)
+    for arguments in (wrong_secret, stale, unsigned, tampered, replayed_at_another_time):
+        assert httpx.post(fake_webhook.endpoint, **arguments).status_code == 401
+    assert fake_webhook.messages == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        P({"to": "0508464336"}, id="not-e164"),
+        P({"body": ""}, id="no-text"),
+        P({"body": None}, id="missing-field"),
+        P({"extra": 1}, id="extra-field"),
+        P({"sent_at": 5}, id="sent-at-not-the-timestamp"),
+    ],
+)
+def test_the_receiver_refuses_a_body_not_in_the_format(
+    fake_webhook: FakeWebhook, change: dict[str, Any]
+) -> None:
+    now = int(time.time())
+    body = {k: v for k, v in {**good_body(now), **change}.items() if v is not None}
+    response = httpx.post(fake_webhook.endpoint, **signed(body, at=now))
+    assert response.status_code == 400
+    assert fake_webhook.messages == []
+
+
+def test_the_receiver_knows_only_its_endpoint(fake_webhook: FakeWebhook) -> None:
+    assert httpx.get(fake_webhook.endpoint).status_code == 405
+    assert httpx.post(fake_webhook.url + "/other", **signed(good_body())).status_code == 404
+    form = signed(good_body())
+    form["headers"]["Content-Type"] = "text/plain"
+    assert httpx.post(fake_webhook.endpoint, **form).status_code == 415
+
+
+# -- WebhookSender on its own --------------------------------------------------------
+
+
+def make_sender(url: str, **overrides: Any) -> WebhookSender:
+    values: dict[str, Any] = {"url": url, "secret": SECRET, "timeout": 5.0}
+    values.update(overrides)
+    return WebhookSender(**values)
+
+
+def test_send_posts_a_signed_json_body(fake_webhook: FakeWebhook) -> None:
+    with pytest.raises(SmsProviderError, match="webhook http 401"):
+        make_sender(fake_webhook.endpoint, now=lambda: 1767225600.7).send(PHONE_E164, TEXT)
+
+    [request] = fake_webhook.requests
+    # The receiver refuses that old timestamp, but the request is what the contract says.
+    assert request.status == 401
+    assert request.content_type == "application/json"
+    assert json.loads(request.body) == {"to": PHONE_E164, "body": TEXT, "sent_at": 1767225600}
+    assert request.headers["x-sfa-timestamp"] == "1767225600"
+    assert request.headers["x-sfa-signature"] == expected_signature(
+        SECRET, "1767225600", request.body
+    )
+
+
+def test_the_signature_function_matches_the_recipe() -> None:
+    body = b'{"to":"+972508464336","body":"x","sent_at":5}'
+    assert signature(SECRET.encode(), "5", body) == expected_signature(SECRET, "5", body)
+
+
+def test_a_signed_send_is_accepted(fake_webhook: FakeWebhook) -> None:
+    make_sender(fake_webhook.endpoint).send(PHONE_E164, TEXT)
+    assert [r.status for r in fake_webhook.requests] == [202]
+    [message] = fake_webhook.messages
+    assert (message.to, message.body) == (PHONE_E164, TEXT)
+    assert abs(message.sent_at - time.time()) < 60
+
+
+@pytest.mark.parametrize(
+    ("status", "transient"), [(500, True), (503, True), (429, True), (400, False), (404, False)]
+)
+def test_a_receiver_error_raises(fake_webhook: FakeWebhook, status: int, transient: bool) -> None:
+    fake_webhook.fail_with(status)
+    with pytest.raises(SmsProviderError) as raised:
+        make_sender(fake_webhook.endpoint).send(PHONE_E164, TEXT)
+    assert str(raised.value) == f"webhook http {status}"
+    assert raised.value.transient is transient
+    assert [r.status for r in fake_webhook.requests] == [status]
+
+
+def test_a_wrong_secret_is_refused_by_the_receiver(fake_webhook: FakeWebhook) -> None:
+    with pytest.raises(SmsProviderError) as raised:
+        make_sender(fake_webhook.endpoint, secret="s" * 40).send(PHONE_E164, TEXT)
+    assert str(raised.value) == "webhook http 401"
+    assert raised.value.transient is False
+    assert fake_webhook.messages == []
+
+
+def test_a_redirect_is_not_followed(fake_webhook: FakeWebhook) -> None:
+    fake_webhook.respond_raw(307, b"", "text/plain")
+    with pytest.raises(SmsProviderError, match="webhook http 307"):
+        make_sender(fake_webhook.endpoint).send(PHONE_E164, TEXT)
+    assert len(fake_webhook.requests) == 1
+
+
+def test_a_hanging_receiver_times_out_as_transient(fake_webhook: FakeWebhook) -> None:
+    fake_webhook.hang()
+    with pytest.raises(SmsProviderError) as raised:
+        make_sender(fake_webhook.endpoint, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
+    assert str(raised.value) == "webhook unreachable"
+    assert raised.value.transient is True
+    assert len(fake_webhook.requests) == 1
+
+
+def test_an_unreachable_receiver_raises(refused_url: str) -> None:
+    with pytest.raises(SmsProviderError) as raised:
+        make_sender(refused_url + "/sms", timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
+    assert str(raised.value) == "webhook unreachable"
+    assert raised.value.transient is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"webhook_url": None}, "needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"),
+        ({"webhook_secret": None}, "needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"),
+        ({"webhook_secret": "s" * 31}, "at least 32"),
+        ({"webhook_url": "ftp://hooks.example.com/sms"}, "http"),
+        ({"webhook_url": "https:///sms"}, "http"),
+        ({"webhook_url": "http://hooks.example.com/sms", "env": "production"}, "https"),
+    ],
+)
+def test_unsafe_or_missing_settings_refuse_to_start(overrides: dict[str, Any], reason: str) -> None:
+    values = {
+        "sms_backend": "webhook",
+        "webhook_url": "https://hooks.example.com/sms",
+        "webhook_secret": SECRET,
+        **overrides,
+    }
+    with pytest.raises(ConfigurationError, match=reason):
+        WebhookSender.from_settings(Settings(**values))
+
+
+# -- through the app --------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook_app(make_app: Callable[..., Flask], fake_webhook: FakeWebhook) -> Flask:
+    return make_app(
+        sms_backend="webhook",
+        webhook_url=fake_webhook.endpoint,
+        webhook_secret=SECRET,
+        sms_retries=0,  # one request per send here; retries: test_resilience.py
+        **FAST,
+    )
+
+
+@pytest.fixture
+def client(webhook_app: Flask) -> FlaskClient:
+    return webhook_app.test_client()
+
+
+FAILURES: dict[str, Callable[[FakeWebhook], None]] = {
+    "server-error": lambda f: f.fail_with(500),
+    "refused": lambda f: f.fail_with(422),
+    "timeout": lambda f: f.hang(),
+}
+
+
+def test_login_sends_one_message_whose_code_signs_in(
+    client: FlaskClient, fake_webhook: FakeWebhook
+) -> None:
+    username, _ = register_user(client)
+    login = post_login(client, username)
+    assert login.status_code == 200
+
+    [message] = fake_webhook.messages
+    assert message.to == PHONE_E164
+    assert_signs_in(client, login.get_json()["session_id"], code_in(message.body))
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_a_failed_send_answers_502_and_leaves_no_live_challenge(
+    webhook_app: Flask,
+    client: FlaskClient,
+    fake_webhook: FakeWebhook,
+    clock: FrozenClock,
+    failure: str,
+) -> None:
+    username, user_id = register_user(client)
+    FAILURES[failure](fake_webhook)
+
+    assert_delivery_failed(post_login(client, username))
+
+    assert len(fake_webhook.requests) == 1
+    assert fake_webhook.messages == []
+    assert challenge_counts(webhook_app, user_id, clock.now()) == (1, 0)
+
+
+def test_no_log_holds_a_code_the_number_or_the_secret(
+    client: FlaskClient, fake_webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    username, _ = register_user(client)
+    login = post_login(client, username).get_json()
+    assert_signs_in(client, login["session_id"], code_in(fake_webhook.messages[0].body))
+    FAILURES["server-error"](fake_webhook)
+    assert post_login(client, username).status_code == 502
+    FAILURES["timeout"](fake_webhook)
+    assert post_login(client, username).status_code == 502
+
+    codes = {code_in(json.loads(r.body)["body"]) for r in fake_webhook.requests}
+    assert len(codes) == 3
+    signatures = [r.headers["x-sfa-signature"] for r in fake_webhook.requests]
+    assert_logs_hold_none_of(
+        caplog, [SECRET, *signatures], codes=codes, logger="secureflaskauth.sms.webhook"
+    )
