@@ -203,6 +203,10 @@ class Settings(BaseSettings):
 
     def check(self) -> None:
         """Rules across settings, for every mode."""
+        if self.session_idle_seconds < self.access_token_ttl_seconds:
+            raise ConfigurationError(
+                "SFA_SESSION_IDLE_SECONDS must be at least SFA_ACCESS_TOKEN_TTL_SECONDS"
+            )
         if self.session_idle_seconds > self.session_lifetime_seconds:
             raise ConfigurationError(
                 "SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS"

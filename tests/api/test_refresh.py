@@ -382,7 +382,11 @@ def test_refresh_wrong_content_type_and_malformed_json(client: FlaskClient) -> N
 
 # -- lifetimes ----------------------------------------------------------------------
 
-SHORT = {"session_idle_seconds": 600, "session_lifetime_seconds": 1800}
+SHORT = {
+    "session_idle_seconds": 600,
+    "session_lifetime_seconds": 1800,
+    "access_token_ttl_seconds": 300,
+}
 
 
 def test_idle_timeout_ends_the_session(make_app: Any, clock: FrozenClock) -> None:

@@ -263,7 +263,9 @@ def test_an_unprintable_user_agent_is_stored_and_listed_escaped(
 
 
 def test_sessions_shows_last_use_and_the_nearer_expiry(make_app: Any, clock: FrozenClock) -> None:
-    client = make_app(session_idle_seconds=600, session_lifetime_seconds=1800).test_client()
+    client = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    ).test_client()
     body = signed_in(client)
     start = clock.now()
     clock.advance(500)
@@ -283,7 +285,9 @@ def test_sessions_shows_last_use_and_the_nearer_expiry(make_app: Any, clock: Fro
 
 
 def test_ended_and_expired_sessions_are_not_listed(make_app: Any, clock: FrozenClock) -> None:
-    client = make_app(session_idle_seconds=600, session_lifetime_seconds=1800).test_client()
+    client = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    ).test_client()
     username = register(client)
     idle = signed_in(client, username)
     clock.advance(300)

@@ -42,7 +42,7 @@ def test_list_shows_the_current_key(cli: Cli, client: FlaskClient) -> None:
     assert [set(k) for k in listed] == [KEY_KEYS]
     assert listed[0]["kid"] == kid
     assert listed[0]["state"] == "current"
-    assert listed[0]["retires_at"] == "-"
+    assert listed[0]["retires_at"] is None
 
 
 def test_rotate_keeps_old_tokens_valid_and_publishes_both(
@@ -59,7 +59,7 @@ def test_rotate_keeps_old_tokens_valid_and_publishes_both(
     (new_kid,) = set(listed) - {old["kid"]}
     assert new_kid in result.stdout
     assert listed[new_kid]["state"] == "current"
-    assert listed[new_kid]["retires_at"] == "-"
+    assert listed[new_kid]["retires_at"] is None
     assert listed[old["kid"]]["state"] == "published"
     retires_at = datetime.fromisoformat(listed[old["kid"]]["retires_at"]).timestamp()
     # Published at least until the last token it signed has expired.

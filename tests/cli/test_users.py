@@ -179,7 +179,7 @@ def test_unlock_clears_an_otp_lock(cli: Cli, client: FlaskClient, clock: FrozenC
     row = user_row(cli, username)
     assert row["status"] == "locked"
     assert row["otp_failures"] == 10
-    assert row["locked_until"] != "-"
+    assert row["locked_until"] is not None
 
     result = cli("users", "unlock", username)
     assert result.exit_code == 0, result.output
@@ -187,7 +187,7 @@ def test_unlock_clears_an_otp_lock(cli: Cli, client: FlaskClient, clock: FrozenC
     row = user_row(cli, username)
     assert row["status"] == "active"
     assert row["otp_failures"] == 0
-    assert row["locked_until"] == "-"
+    assert row["locked_until"] is None
     signed = full_sign_in(client, username)
     assert private_status(client, signed.access_token) == 200
 

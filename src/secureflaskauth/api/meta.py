@@ -40,5 +40,7 @@ def readyz() -> Response:
 @bp.get("/.well-known/jwks.json")
 def jwks() -> Response:
     response = jsonify(wiring.current().keyring.jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # Short, because a rotated key signs at once: verifiers refetch on an unknown kid
+    # anyway, and a short cache bounds the wait for those that do not.
+    response.headers["Cache-Control"] = "public, max-age=60"
     return response

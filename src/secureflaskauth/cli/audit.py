@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import click
 
@@ -23,16 +24,17 @@ def audit() -> None:
 def audit_tail(user: str | None, lines: int, as_json: bool) -> None:
     """The newest events, oldest first."""
     w = load_wiring()
-    user_id = find_user(w, user).id if user else None
-    names: dict[str, str] = {}
+    # A user id is taken as it is, so a deleted user's events can still be read.
+    user_id = (user if _is_uuid(user) else find_user(w, user).id) if user else None
+    names: dict[str, str | None] = {}
 
-    def username(e: AuditEvent) -> str:
+    def username(e: AuditEvent) -> str | None:
         # Most events store only the user id: name the user for a person reading.
         if e.username or not e.user_id:
-            return e.username or "-"
+            return e.username
         if e.user_id not in names:
             found = w.users.by_id(e.user_id)
-            names[e.user_id] = found.username if found else "-"
+            names[e.user_id] = found.username if found else None
         return names[e.user_id]
 
     rows = [
@@ -40,12 +42,20 @@ def audit_tail(user: str | None, lines: int, as_json: bool) -> None:
             "at": iso(e.at),
             "event": e.event,
             "outcome": e.outcome,
-            "user_id": e.user_id or "-",
+            "user_id": e.user_id,
             "username": username(e),
-            "ip": e.ip or "-",
-            "user_agent": e.user_agent or "-",
+            "ip": e.ip,
+            "user_agent": e.user_agent,
             "detail": json.loads(e.detail) if as_json and e.detail else (e.detail or ""),
         }
         for e in w.audit_log.tail(limit=lines, user_id=user_id)
     ]
     emit_rows(rows, ["at", "event", "outcome", "username", "ip", "detail"], as_json)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return len(text) == 36

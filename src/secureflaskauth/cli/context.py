@@ -38,21 +38,22 @@ def load_wiring() -> Wiring:
         raise click.ClickException(f"the {exc.store} is unavailable") from None
 
 
-def iso(ts: float | None) -> str:
+def iso(ts: float | None) -> str | None:
     if ts is None:
-        return "-"
+        return None
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:
     """Rows as JSON for scripts, or as an aligned table for people."""
-    if as_json:
+    if as_json:  # missing values are null for scripts, "-" for people
         click.echo(json.dumps(list(rows), indent=2))
         return
     if not rows:
         click.echo("(none)")
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    text = [{c: "-" if r.get(c) is None else str(r[c]) for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in text)) for c in columns}
     click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
-    for row in rows:
-        click.echo("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns).rstrip())
+    for row in text:
+        click.echo("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())

@@ -34,7 +34,10 @@ class ImportReport:
 
 def _problems(row: list[str], region: str) -> tuple[list[str], str | None]:
     if len(row) != 3:
-        return [f"expected 3 columns ({', '.join(_HEADER)}), found {len(row)}"], None
+        hint = ""
+        if len(row) > 3 and any(cell.strip().startswith("$argon2") for cell in row):
+            hint = " (argon2 hashes contain commas: quote the hash in the CSV)"
+        return [f"expected 3 columns ({', '.join(_HEADER)}), found {len(row)}{hint}"], None
     username, password_hash, phone = (cell.strip() for cell in row)
     found = list(usernames.problems(username))
     if not _HASH.match(password_hash):

@@ -28,7 +28,7 @@ def _row(user: User, now: float) -> dict[str, object]:
         "created_at": iso(user.created_at),
         "status": "disabled" if user.disabled else ("locked" if locked else "active"),
         "otp_failures": user.otp_failures,
-        "locked_until": iso(user.otp_locked_until) if locked else "-",
+        "locked_until": iso(user.otp_locked_until) if locked else None,
     }
 
 
