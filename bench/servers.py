@@ -163,6 +163,9 @@ def base_env(tmp: Path, secret_key: str) -> dict[str, str]:
                 f"SFA_LIMIT_{step}_ACCOUNT": generous
                 for step in ("REGISTER", "LOGIN", "VERIFY", "RESEND")
             },
+            # One bench number receives every code: lift the SMS caps too.
+            **{f"SFA_LIMIT_SMS_{scope}": generous for scope in ("NUMBER", "PREFIX", "ACCOUNT")},
+            "SFA_SMS_HOURLY_BUDGET": "100000000",
         }
     )
     return env

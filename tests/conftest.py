@@ -43,6 +43,11 @@ GENEROUS_LIMITS = {
     "limit_verify_account": "10000/minute",
     "limit_resend_ip": "10000/minute",
     "limit_resend_account": "10000/minute",
+    "limit_sms_number": "10000/minute",
+    "limit_sms_prefix": "10000/minute",
+    "limit_sms_ip": "10000/minute",
+    "limit_sms_account": "10000/minute",
+    "sms_hourly_budget": 1_000_000,
 }
 PASSWORD = "correct horse battery staple"
 PHONE = "0508464336"

@@ -126,6 +126,17 @@ class Settings(BaseSettings):
     limit_resend_ip: str = "20/minute"
     limit_resend_account: str = "10/hour"
 
+    # SMS pumping and bombing defence: caps on codes sent, shared by every node
+    sms_allowed_regions: Annotated[tuple[str, ...], NoDecode] = ()  # empty: the default region
+    limit_sms_number: str = "5/hour;10/day"
+    limit_sms_prefix: str = "30/hour"
+    limit_sms_ip: str = "10/hour;50/day"
+    limit_sms_account: str = "5/hour;10/day"
+    sms_prefix_digits: int = Field(4, ge=1, le=8)
+    sms_hourly_budget: int = Field(1000, ge=1)
+    sms_conversion_min_sent: int = Field(20, ge=1)
+    sms_conversion_alert_below: float = Field(0.2, ge=0, le=1)
+
     @field_validator(
         "limit_register_ip",
         "limit_register_account",
@@ -135,6 +146,10 @@ class Settings(BaseSettings):
         "limit_verify_account",
         "limit_resend_ip",
         "limit_resend_account",
+        "limit_sms_number",
+        "limit_sms_prefix",
+        "limit_sms_ip",
+        "limit_sms_account",
     )
     @classmethod
     def _valid_rates(cls, value: str) -> str:
@@ -157,6 +172,11 @@ class Settings(BaseSettings):
     def _valid_template(cls, value: str) -> str:
         return check_sms_template(value)
 
+    @field_validator("sms_fallback_backend", mode="before")
+    @classmethod
+    def _empty_is_no_fallback(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("webotp_host", mode="before")
     @classmethod
     def _valid_webotp_host(cls, value: object) -> object:
@@ -168,6 +188,21 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("sms_allowed_regions", mode="before")
+    @classmethod
+    def _split_regions(cls, value: object) -> object:
+        if isinstance(value, str):
+            regions = tuple(r.strip().upper() for r in value.split(",") if r.strip())
+            for region in regions:
+                if len(region) != 2 or not region.isalpha():
+                    raise ValueError(f"not a region code: {region!r} (e.g. IL, US)")
+            return regions
+        return value
+
+    @property
+    def allowed_sms_regions(self) -> frozenset[str]:
+        return frozenset(self.sms_allowed_regions or (self.default_region.upper(),))
 
     @property
     def is_production(self) -> bool:

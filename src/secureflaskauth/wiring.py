@@ -50,6 +50,7 @@ from secureflaskauth.domain.ratelimit import Limits, Throttle
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import SessionPolicy, Sessions
 from secureflaskauth.domain.signin import SignIn
+from secureflaskauth.domain.smsguard import SmsGuard, SmsPolicy
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
 from secureflaskauth.observability.metrics import ActiveSessions, MeteredAuditLog, Metrics
 from secureflaskauth.settings import Settings
@@ -246,6 +247,24 @@ def build(
         audit=audit,
         clock=clock,
         default_region=settings.default_region,
+        sms_regions=settings.allowed_sms_regions,
+    )
+    sms_guard = SmsGuard(
+        rate_limiter,
+        clock,
+        SmsPolicy(
+            allowed_regions=settings.allowed_sms_regions,
+            per_number=settings.rates("sms_number"),
+            per_prefix=settings.rates("sms_prefix"),
+            per_ip=settings.rates("sms_ip"),
+            per_account=settings.rates("sms_account"),
+            global_hourly_budget=settings.sms_hourly_budget,
+            prefix_digits=settings.sms_prefix_digits,
+            conversion_min_sent=settings.sms_conversion_min_sent,
+            conversion_alert_below=settings.sms_conversion_alert_below,
+            per_ip_enabled=settings.rate_limits == "on",
+        ),
+        audit,
     )
     signin = SignIn(
         users=users,
@@ -253,6 +272,7 @@ def build(
         sms=sender,
         throttle=throttle,
         guard=guard,
+        sms_guard=sms_guard,
         hasher=hasher,
         sessions=sessions,
         audit=audit,

@@ -27,6 +27,8 @@ EVENTS = frozenset(
         "session_revoked",
         "key_rotated",
         "admin_action",
+        "sms_blocked",
+        "sms_alert",
     }
 )
 

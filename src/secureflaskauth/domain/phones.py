@@ -39,3 +39,8 @@ def mask(e164: str) -> str:
     digits = e164[len(prefix) :]
     visible = 4 if len(digits) > 6 else 2
     return prefix + "*" * (len(digits) - visible) + digits[-visible:]
+
+
+def region(e164: str) -> str:
+    """The ISO 3166 region of a stored number ("IL"), or "ZZ" when unknown."""
+    return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"

@@ -107,6 +107,14 @@ class RateLimiter(Protocol):
         """Count one event under ``key``; return seconds to wait if over the limit, else None."""
         ...
 
+    def incr(self, key: str, *, period: int, now: float) -> int:
+        """Count one event in the current window of ``period`` seconds; return the count."""
+        ...
+
+    def peek(self, key: str, *, period: int, now: float) -> int:
+        """The count in the current window, without counting."""
+        ...
+
 
 class SmsSender(Protocol):
     def send(self, to_e164: str, body: str) -> None:

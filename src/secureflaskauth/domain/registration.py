@@ -25,6 +25,7 @@ class Registration:
         audit: Audit,
         clock: Clock,
         default_region: str,
+        sms_regions: frozenset[str],
     ) -> None:
         self.users = users
         self.hasher = hasher
@@ -33,6 +34,7 @@ class Registration:
         self.audit = audit
         self.clock = clock
         self.default_region = default_region
+        self.sms_regions = sms_regions
 
     def register(self, username: str, password: str, phone_number: str, client: Client) -> str:
         """Create a user and return its id."""
@@ -51,6 +53,9 @@ class Registration:
             phone = phones.parse_mobile(phone_number, self.default_region)
         except phones.PhoneNumberInvalid as exc:
             errors["phone_number"] = [str(exc)]
+        else:
+            if phones.region(phone) not in self.sms_regions:
+                errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
         if errors:
             raise ValidationFailed(errors)
         if self.users.by_canonical_username(canonical) is not None:

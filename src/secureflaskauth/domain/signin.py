@@ -26,6 +26,7 @@ from secureflaskauth.domain.passwords.policy import normalise as normalise_passw
 from secureflaskauth.domain.ports import ChallengeStore, Clock, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
 from secureflaskauth.domain.sessions import Sessions, TokenPair
+from secureflaskauth.domain.smsguard import SmsGuard
 
 AMR = ("pwd", "sms")  # RFC 8176 method references
 _MAX_SESSION_ID = 128
@@ -57,6 +58,7 @@ class SignIn:
         sms: SmsSender,
         throttle: Throttle,
         guard: AccountGuard,
+        sms_guard: SmsGuard,
         hasher: PasswordHasher,
         sessions: Sessions,
         audit: Audit,
@@ -71,6 +73,7 @@ class SignIn:
         self.sms = sms
         self.throttle = throttle
         self.guard = guard
+        self.sms_guard = sms_guard
         self.hasher = hasher
         self.sessions = sessions
         self.audit = audit
@@ -133,6 +136,8 @@ class SignIn:
         raise InvalidCredentials()
 
     def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
+        # The SMS caps are checked before any challenge exists: a refusal leaves none.
+        self.sms_guard.allow(user.phone_e164, user.id, client)
         session_id = otp.new_session_id()
         cid = otp.challenge_id(session_id)
         code = otp.new_code()
@@ -151,7 +156,11 @@ class SignIn:
     def _send(
         self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
     ) -> None:
-        detail = {"sent_to": phones.mask(user.phone_e164), "resend": resend}
+        detail = {
+            "sent_to": phones.mask(user.phone_e164),
+            "country": phones.region(user.phone_e164),
+            "resend": resend,
+        }
         try:
             text = self.sms_template.render(self.app_name, code, self.otp.ttl_seconds)
             self.sms.send(user.phone_e164, text)
@@ -161,6 +170,7 @@ class SignIn:
             self.audit.client_event("otp_sent", "failure", client, user_id=user.id, detail=detail)
             raise SmsDeliveryFailed() from None
         self.audit.client_event("otp_sent", "success", client, user_id=user.id, detail=detail)
+        self.sms_guard.sent(client)
 
     def _state(self, session_id: str, c: Challenge, phone: str, now: float) -> ChallengeState:
         resend_after: int | None = None
@@ -212,11 +222,17 @@ class SignIn:
         )
         if taken is None:
             raise self._dead()
+        # Counted before the code is compared, so guesses sent at once cannot all pass
+        # the hard limit (NIST SP 800-63B-4 3.2.2: at most 100); a success resets it.
+        if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
+            self.challenges.kill_all_for_user(user.id)
+            raise self._dead()
         if otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
             if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
                 raise self._dead()  # another request used it first: single use
             self.users.reset_otp_failures(user.id)
             self.guard.succeeded(user.username_canonical)
+            self.sms_guard.verified()
             pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
             self.audit.client_event(
                 "login_succeeded",
@@ -233,8 +249,7 @@ class SignIn:
     def _wrong_code(
         self, user: User, taken: Challenge, session_id: str, now: float, client: Client
     ) -> None:
-        # Wrong codes count toward the account's brute-force delay too.
-        self.guard.failed(user.username_canonical)
+        # Wrong codes count toward the account's brute-force delay too (counted in verify).
         failures, locked_until = self.users.record_otp_failure(
             user.id,
             now=now,
@@ -291,6 +306,7 @@ class SignIn:
             raise self._dead()
         now = self.clock.now()
         self._check_resend_allowed(challenge, now)
+        self.sms_guard.allow(user.phone_e164, user.id, client)
         code = otp.new_code()
         updated = self.challenges.replace_code(
             challenge.id,

@@ -32,6 +32,9 @@ MAX_TOKEN_LENGTH = 4096
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 LEEWAY_SECONDS = 30
 KEYRING_REFRESH_SECONDS = 10.0
+# An unknown kid reloads the keys at most this often: a key another process has just
+# added is found at once, and forged kids cost at most one query per interval.
+UNKNOWN_KID_RELOAD_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,11 @@ class KeyRing:
     def public(self, kid: str) -> _LoadedKey | None:
         self._maybe_reload()
         key = self._keys.get(kid)
+        if key is None and self._clock() - self._loaded_at >= UNKNOWN_KID_RELOAD_SECONDS:
+            # Another process may sign with a key added since the last reload: a token
+            # from another node must not be refused until this one reloads too.
+            self.reload()
+            key = self._keys.get(kid)
         if key is None or key_state(key.record, self._clock()) == "retired":
             return None
         return key

@@ -10,7 +10,7 @@ import hashlib
 import math
 import secrets
 
-from sqlalchemy import Engine, case, delete
+from sqlalchemy import Engine, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from secureflaskauth.adapters.db.errors import fail_closed
@@ -37,13 +37,31 @@ class SqlRateLimiter:
     @fail_closed
     def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
         window = math.floor(now / rate.period) * rate.period
+        if self._count(key, window, rate.period, now) > rate.limit:
+            return window + rate.period - now
+        return None
+
+    @fail_closed
+    def incr(self, key: str, *, period: int, now: float) -> int:
+        return self._count(key, math.floor(now / period) * period, period, now)
+
+    @fail_closed
+    def peek(self, key: str, *, period: int, now: float) -> int:
+        t = rate_counters
+        window = math.floor(now / period) * period
+        with self._engine.connect() as conn:
+            count = conn.execute(
+                select(t.c.count).where(t.c.key == storable_key(key), t.c.window_start == window)
+            ).scalar()
+        return int(count or 0)
+
+    def _count(self, key: str, window: float, period: int, now: float) -> int:
         t = rate_counters
         stmt = self._insert(t).values(
-            key=storable_key(key), window_start=window, count=1, expires_at=window + rate.period
+            key=storable_key(key), window_start=window, count=1, expires_at=window + period
         )
         excluded = stmt.excluded
         same_window = t.c.window_start == excluded.window_start
-
         upsert = stmt.on_conflict_do_update(
             index_elements=[t.c.key],
             set_={
@@ -53,9 +71,7 @@ class SqlRateLimiter:
             },
         ).returning(t.c.count)
         with self._engine.begin() as conn:
-            count = conn.execute(upsert).scalar_one()
+            count = int(conn.execute(upsert).scalar_one())
             if secrets.randbelow(_CLEANUP_ONE_IN) == 0:
                 conn.execute(delete(t).where(t.c.expires_at < now))
-        if count > rate.limit:
-            return window + rate.period - now
-        return None
+        return count

@@ -32,15 +32,31 @@ return count
 class RedisRateLimiter:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self._prefix = f"{prefix}rate:"
+        self._client = client
         self._hit = client.register_script(_HIT)
 
     @fail_closed
     def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
         window = math.floor(now / rate.period) * rate.period
-        ends = window + rate.period
-        count = self._hit(
-            keys=[self._prefix + key_part(key)], args=[number(window), gc_ttl_ms(ends, now)]
-        )
-        if int(count) > rate.limit:
-            return ends - now
+        if self._count(key, window, rate.period, now) > rate.limit:
+            return window + rate.period - now
         return None
+
+    @fail_closed
+    def incr(self, key: str, *, period: int, now: float) -> int:
+        return self._count(key, math.floor(now / period) * period, period, now)
+
+    @fail_closed
+    def peek(self, key: str, *, period: int, now: float) -> int:
+        window, count = self._client.hmget(self._prefix + key_part(key), ["window", "count"])
+        stored = window.decode() if isinstance(window, bytes) else window
+        if stored != number(math.floor(now / period) * period):
+            return 0
+        return int(count or 0)
+
+    def _count(self, key: str, window: float, period: int, now: float) -> int:
+        count = self._hit(
+            keys=[self._prefix + key_part(key)],
+            args=[number(window), gc_ttl_ms(window + period, now)],
+        )
+        return int(count)

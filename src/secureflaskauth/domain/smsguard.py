@@ -1,0 +1,127 @@
+"""SMS pumping and bombing defence (OWASP API4:2023 scenario 1): where codes may go,
+how many, and an alarm when codes are sent but not used.
+
+Counters live behind the RateLimiter port, so every node shares them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+from secureflaskauth.domain import phones
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.errors import TooManyRequests
+from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.ports import Clock, RateLimiter
+from secureflaskauth.domain.ratelimit import Rate
+
+log = logging.getLogger("secureflaskauth.sms.guard")
+_HOUR = 3600
+
+
+@dataclass(frozen=True)
+class SmsPolicy:
+    allowed_regions: frozenset[str]
+    per_number: tuple[Rate, ...]
+    per_prefix: tuple[Rate, ...]
+    per_ip: tuple[Rate, ...]
+    per_account: tuple[Rate, ...]
+    global_hourly_budget: int
+    prefix_digits: int = 4  # digits dropped from the end to form a number's prefix
+    conversion_min_sent: int = 20  # judge the verified/sent ratio from this many sends
+    conversion_alert_below: float = 0.2
+    per_ip_enabled: bool = True
+
+
+class SmsRefused(TooManyRequests):
+    """One answer for every cap, so the refusal does not reveal the policy."""
+
+    slug = "sms-not-sent"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "No code can be sent right now. Please try again later.",
+            retry_after=max(1, retry_after),
+        )
+
+
+class SmsGuard:
+    def __init__(
+        self, counters: RateLimiter, clock: Clock, policy: SmsPolicy, audit: Audit
+    ) -> None:
+        self.counters = counters
+        self.clock = clock
+        self.policy = policy
+        self.audit = audit
+
+    def prefix(self, e164: str) -> str:
+        return e164[: max(4, len(e164) - self.policy.prefix_digits)]
+
+    def allow(self, e164: str, user_id: str, client: Client) -> None:
+        """Count one intended SMS against every cap; refuse (429) when one is exceeded."""
+        region = phones.region(e164)
+        if region not in self.policy.allowed_regions:
+            self._blocked("region", user_id, client, region, _HOUR)
+        p = self.policy
+        checks: list[tuple[str, str, tuple[Rate, ...]]] = [
+            ("number", f"sms:number:{e164}", p.per_number),
+            ("prefix", f"sms:prefix:{self.prefix(e164)}", p.per_prefix),
+            ("account", f"sms:user:{user_id}", p.per_account),
+        ]
+        if p.per_ip_enabled:
+            checks.append(("ip", f"sms:ip:{client.ip}", p.per_ip))
+        now = self.clock.now()
+        for reason, key, rates in checks:
+            for rate in rates:
+                wait = self.counters.hit(f"{key}:{rate.period}", rate, now=now)
+                if wait:
+                    self._blocked(reason, user_id, client, region, math.ceil(wait))
+        budget = Rate(p.global_hourly_budget, _HOUR)
+        wait = self.counters.hit("sms:global", budget, now=now)
+        if wait:
+            log.critical(
+                "ALERT: global hourly SMS budget of %d exhausted; sends are stopped",
+                p.global_hourly_budget,
+            )
+            self.audit.client_event(
+                "sms_alert", "budget_exhausted", client, detail={"budget": p.global_hourly_budget}
+            )
+            self._blocked("budget", user_id, client, region, math.ceil(wait))
+
+    def _blocked(
+        self, reason: str, user_id: str, client: Client, region: str, retry_after: int
+    ) -> None:
+        self.audit.client_event(
+            "sms_blocked", reason, client, user_id=user_id, detail={"country": region}
+        )
+        raise SmsRefused(retry_after)
+
+    def sent(self, client: Client) -> None:
+        """A code went out: count it and watch the share of codes that get used."""
+        now = self.clock.now()
+        sent = self.counters.incr("sms:conversion:sent", period=_HOUR, now=now)
+        p = self.policy
+        if sent < p.conversion_min_sent or sent % p.conversion_min_sent:
+            return
+        verified = self.counters.peek("sms:conversion:verified", period=_HOUR, now=now)
+        ratio = verified / sent
+        if ratio < p.conversion_alert_below:
+            # The signature of SMS pumping: many codes sent, few ever entered.
+            log.critical(
+                "ALERT: only %d of %d codes sent this hour were used (%.0f%%); "
+                "possible SMS pumping",
+                verified,
+                sent,
+                ratio * 100,
+            )
+            self.audit.client_event(
+                "sms_alert",
+                "low_conversion",
+                client,
+                detail={"sent": sent, "verified": verified, "ratio": round(ratio, 3)},
+            )
+
+    def verified(self) -> None:
+        self.counters.incr("sms:conversion:verified", period=_HOUR, now=self.clock.now())
