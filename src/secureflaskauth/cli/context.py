@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import click
 
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
+from secureflaskauth.observability.logs import configure_logging
 from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import Wiring
 
@@ -29,6 +31,10 @@ def load_wiring() -> Wiring:
     from secureflaskauth.wiring import build
 
     settings = load_settings()
+    # Admin actions are audit events: emit them as log lines (stderr), as the
+    # server does; everything else stays quiet unless it is a warning.
+    configure_logging(settings.log_format, "WARNING")
+    logging.getLogger("secureflaskauth.audit").setLevel(logging.INFO)
     try:
         upgrade(settings.database_url)
         return build(settings)
