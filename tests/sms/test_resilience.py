@@ -244,6 +244,10 @@ def test_a_fallback_must_be_another_provider(backend: str, fallback: str) -> Non
         settings.check()
 
 
+def test_an_empty_fallback_setting_is_no_fallback() -> None:
+    assert Settings(sms_fallback_backend="").sms_fallback_backend is None
+
+
 def test_an_unknown_provider_is_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(sms_backend="carrier-pigeon")

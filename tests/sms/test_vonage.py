@@ -195,6 +195,7 @@ def test_an_unreachable_provider_raises(refused_url: str) -> None:
         (200, b"<html>ok</html>", "vonage answered without a message status", False),
         (200, b'{"message-count": "0", "messages": []}', "vonage answered without a", False),
         (200, b'{"messages": [{"status": "0"}]}', "vonage answered without a message id", False),
+        (200, b'{"messages": [{"status": "+972508464336"}]}', "vonage error unknown", False),
         (429, b"Too Many Requests", "vonage http 429", True),
         (502, b"<html>Bad Gateway</html>", "vonage http 502", True),
         (401, b"Unauthorized", "vonage http 401", False),

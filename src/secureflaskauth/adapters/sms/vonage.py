@@ -96,7 +96,8 @@ class VonageSender:
             log.warning("vonage answered without a message status")
             raise SmsProviderError("vonage answered without a message status")
         raw_status = message.get("status")
-        status = str(raw_status) if isinstance(raw_status, str | int) else "unknown"
+        status = str(raw_status) if isinstance(raw_status, str | int) else ""
+        status = status if status.isdigit() and len(status) <= 4 else "unknown"
         if status == "0":
             message_id = message.get("message-id")
             if not isinstance(message_id, str) or not message_id:
