@@ -18,7 +18,7 @@ from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
-from secureflaskauth.adapters.db.revocations import SqlRevocationList
+from secureflaskauth.adapters.db.revocations import SqlRevocationArchive, SqlRevocationList
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.redis import RedisStores
@@ -164,7 +164,9 @@ def ephemeral_stores(
     """The stores of short-lived state shared by every node: in Redis when
     SFA_REDIS_URL is set, else in the database; with their readiness checks."""
     if settings.redis_url:
-        shared = RedisStores.connect(settings.redis_url, settings.redis_prefix, clock)
+        shared = RedisStores.connect(
+            settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine)
+        )
         return shared.challenges, shared.rate_limiter, shared.revocations, {"redis": shared.ping}
     revocations = SqlRevocationList(
         engine,

@@ -31,7 +31,7 @@ from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.adapters.db.revocations import SqlRevocationList
+from secureflaskauth.adapters.db.revocations import SqlRevocationArchive, SqlRevocationList
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.redis import RedisStores
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
@@ -106,9 +106,9 @@ def sql(sql_engine: Engine, tmp_path: Path) -> Backend:
 
 
 @pytest.fixture
-def red(rds: redis.Redis, prefix: str) -> Backend:
+def red(rds: redis.Redis, prefix: str, sql_engine: Engine) -> Backend:
     def revocations(clock: FrozenClock) -> RevocationList:
-        return RedisRevocationList(rds, clock, prefix)
+        return RedisRevocationList(rds, clock, prefix, SqlRevocationArchive(sql_engine))
 
     return Backend(
         "redis", RedisChallengeStore(rds, prefix), RedisRateLimiter(rds, prefix), revocations
@@ -500,9 +500,10 @@ def test_stores_with_different_prefixes_do_not_see_each_other(
         delete_redis_keys(other)
 
 
-def test_a_revocation_is_seen_at_once_by_another_node(prefix: str) -> None:
+def test_a_revocation_is_seen_at_once_by_another_node(prefix: str, sql_engine: Engine) -> None:
     clock = FrozenClock(time.time())
-    nodes = [RedisStores.connect(REDIS_URL, prefix, clock) for _ in range(2)]
+    archive = SqlRevocationArchive(sql_engine)
+    nodes = [RedisStores.connect(REDIS_URL, prefix, clock, archive) for _ in range(2)]
     try:
         nodes[0].revocations.revoke("sid-1", until=clock.now() + 60)
         assert nodes[1].revocations.is_revoked("sid-1")
@@ -530,9 +531,11 @@ def _closed_port() -> int:
     return port
 
 
-def test_every_operation_fails_closed_when_redis_is_unreachable() -> None:
+def test_every_operation_fails_closed_when_redis_is_unreachable(sql_engine: Engine) -> None:
     clock = FrozenClock(NOW)
-    stores = RedisStores.connect(f"redis://127.0.0.1:{_closed_port()}/0", "sfa:", clock)
+    stores = RedisStores.connect(
+        f"redis://127.0.0.1:{_closed_port()}/0", "sfa:", clock, SqlRevocationArchive(sql_engine)
+    )
     c = challenge("u")
     calls: list[Callable[[], object]] = [
         lambda: stores.challenges.create(c),
@@ -637,3 +640,22 @@ def test_the_app_answers_503_while_redis_is_down_and_recovers_without_restart(
     own_redis.stop()
     refused = client.get("/auth/private", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 503  # a revocation cannot be checked: fail closed
+
+
+def test_a_redis_that_lost_its_data_still_refuses_revoked_sessions(
+    rds: redis.Redis, prefix: str, sql_engine: Engine
+) -> None:
+    """Revocations are kept in the database too: a Redis that restarts empty (no
+    persistence) reloads them before its next answer."""
+    clock = FrozenClock(time.time())
+    revocations = RedisRevocationList(rds, clock, prefix, SqlRevocationArchive(sql_engine))
+    revocations.revoke("sid-kept", until=clock.now() + 600)
+    revocations.revoke("sid-over", until=clock.now() + 1)
+    assert revocations.is_revoked("sid-kept")
+    for key in list(rds.scan_iter(match=f"{prefix}*")):  # what a restart without data does
+        rds.delete(key)
+    clock.advance(2)
+    assert revocations.is_revoked("sid-kept")
+    assert not revocations.is_revoked("sid-over")
+    assert not revocations.is_revoked("sid-never")
+    assert rds.exists(f"{prefix}revoked-loaded") == 1

@@ -31,8 +31,16 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # Bounded waits: a database host that vanished must give 503 soon, not hang
+    # requests (connect and unacknowledged-send timeouts, in libpq's units).
     return create_engine(
-        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        hide_parameters=True,
+        connect_args={"connect_timeout": 5, "tcp_user_timeout": 10000},
     )
 
 

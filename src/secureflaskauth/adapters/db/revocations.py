@@ -22,6 +22,29 @@ from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.ports import Clock
 
 
+class SqlRevocationArchive:
+    """The revoked sessions table alone: the durable copy behind the Redis list."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @fail_closed
+    def record(self, session_id: str, until: float) -> None:
+        t = revoked_sessions
+        stmt = self._insert(t).values(session_id=session_id, until=until)
+        stmt = stmt.on_conflict_do_update(index_elements=[t.c.session_id], set_={"until": until})
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    @fail_closed
+    def active(self, now: float) -> list[tuple[str, float]]:
+        t = revoked_sessions
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.c.session_id, t.c.until).where(t.c.until > now)).all()
+        return [(str(sid), float(until)) for sid, until in rows]
+
+
 class SqlRevocationList:
     def __init__(self, engine: Engine, clock: Clock, marker: Path, *, max_age: float) -> None:
         self._engine = engine

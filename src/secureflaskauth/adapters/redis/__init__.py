@@ -14,7 +14,7 @@ import redis
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.redis.client import connect
 from secureflaskauth.adapters.redis.counters import RedisRateLimiter
-from secureflaskauth.adapters.redis.revocations import RedisRevocationList
+from secureflaskauth.adapters.redis.revocations import RedisRevocationList, RevocationArchive
 from secureflaskauth.domain.ports import Clock
 
 
@@ -28,14 +28,17 @@ class RedisStores:
     revocations: RedisRevocationList
 
     @classmethod
-    def connect(cls, url: str, prefix: str, clock: Clock) -> RedisStores:
-        """Build the stores; no connection is made until the first command."""
+    def connect(
+        cls, url: str, prefix: str, clock: Clock, archive: RevocationArchive
+    ) -> RedisStores:
+        """Build the stores; no connection is made until the first command.
+        ``archive`` keeps revocations durably (the database)."""
         client = connect(url)
         return cls(
             client=client,
             challenges=RedisChallengeStore(client, prefix),
             rate_limiter=RedisRateLimiter(client, prefix),
-            revocations=RedisRevocationList(client, clock, prefix),
+            revocations=RedisRevocationList(client, clock, prefix, archive),
         )
 
     def ping(self) -> None:
