@@ -110,7 +110,11 @@ def test_cap_per_account_counts_resends(make_app: Callable[..., Flask], clock: A
     clock.advance(31)
     assert client.post("/auth/resend-otp", json={"session_id": session_id}).status_code == 200
     clock.advance(31)
+    code = last_code(client)
     refused(client.post("/auth/resend-otp", json={"session_id": session_id}))
+    # The refused resend had replaced the code without sending it: the sign-in ends.
+    gone = client.post("/auth/verify-otp", json={"session_id": session_id, "otp": code})
+    assert gone.status_code == 401
     refused(try_login(client, username))
     assert len(outbox(client)) == 2
 

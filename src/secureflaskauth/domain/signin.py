@@ -306,7 +306,6 @@ class SignIn:
             raise self._dead()
         now = self.clock.now()
         self._check_resend_allowed(challenge, now)
-        self.sms_guard.allow(user.phone_e164, user.id, client)
         code = otp.new_code()
         updated = self.challenges.replace_code(
             challenge.id,
@@ -323,6 +322,14 @@ class SignIn:
                 raise self._dead()
             self._check_resend_allowed(current, now)
             raise self._dead()
+        # Only the request that won the replacement counts against the SMS caps, so
+        # concurrent resends cannot use up a victim's caps. A refusal now leaves a code
+        # that was never sent: end the sign-in, as a failed send does.
+        try:
+            self.sms_guard.allow(user.phone_e164, user.id, client)
+        except TooManyRequests:
+            self.challenges.kill(updated.id)
+            raise
         self._send(updated, user, code, client, resend=True)
         return self._state(session_id, updated, user.phone_e164, now)
 
