@@ -118,6 +118,7 @@ def _paths() -> dict[str, Any]:
             "Code sent; pass session_id to /auth/verify-otp.",
             {
                 "401": "Wrong username or password (one answer for both).",
+                "423": "Sign-in disabled after too many failed attempts, until an admin acts.",
                 "502": "The SMS could not be sent.",
             },
         ),
