@@ -60,6 +60,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             # servers on one machine (tests, benchmarks) must not share a socket path.
             "control_socket_disable": True,
             "logger_class": _Logger,
+            "loglevel": s.log_level.lower(),
             "child_exit": _child_exit,
         }
         for key, value in options.items():

@@ -160,18 +160,38 @@ def test_routes_are_url_rules_and_unknown_paths_one_label(client: FlaskClient) -
     assert methods <= {"GET", "POST", "DELETE", "other"}
 
 
-def test_lockouts_are_counted(make_app: Callable[..., Flask]) -> None:
+def test_an_otp_lockout_is_counted_once(make_app: Callable[..., Flask]) -> None:
     client = make_app(otp_account_max_failures=3, otp_max_attempts=5).test_client()
-    session_id = login(client, register(client))["session_id"]
+    username = register(client)
+    session_id = login(client, username)["session_id"]
     code = last_code(client)
     answers = [verify(client, session_id, wrong(code)).status_code for _ in range(3)]
     assert answers == [401, 401, 401]
+    # Signing in while locked is refused: that is no new lockout.
+    again = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert again.status_code == 429
 
     result = scrape(client)
 
     assert result.value("sfa_otp_failures_total") == 3
     assert result.value("sfa_lockouts_total") == 1
+    assert result.value("sfa_audit_events_total", event="locked", outcome="locked") == 1
+    assert result.value("sfa_audit_events_total", event="locked", outcome="refused") == 1
     assert result.value("sfa_logins_total") == 0
+    assert result.value("sfa_otp_sent_total") == 1
+
+
+def test_a_password_lockout_is_counted(make_app: Callable[..., Flask]) -> None:
+    client = make_app(lockout_threshold=2).test_client()
+    username = register(client)
+    bad = {"username": username, "password": "not the password at all"}
+    assert [client.post("/auth/login", json=bad).status_code for _ in range(2)] == [401, 401]
+
+    result = scrape(client)
+
+    assert result.value("sfa_lockouts_total") == 1
+    assert result.value("sfa_audit_events_total", event="password_failed", outcome="failure") == 2
+    assert result.value("sfa_otp_sent_total") == 0
 
 
 def test_refresh_token_reuse_is_counted(client: FlaskClient, clock: FrozenClock) -> None:

@@ -11,7 +11,7 @@ bp = Blueprint("metrics", __name__)
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    body, content_type = observability.metrics().exposition(request.headers.get("Accept"))
+    body, content_type = observability.current_metrics().exposition(request.headers.get("Accept"))
     response = Response(body, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -20,7 +20,7 @@ access_log = logging.getLogger("secureflaskauth.access")
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def metrics() -> Metrics:
+def current_metrics() -> Metrics:
     """The metrics of the current app."""
     found: Metrics = current_app.extensions[EXTENSION]
     return found

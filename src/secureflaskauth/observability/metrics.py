@@ -77,7 +77,9 @@ class Metrics:
         self.otp_sent = Counter("sfa_otp_sent", "One-time codes sent by SMS.", registry=r)
         self.otp_failures = Counter("sfa_otp_failures", "Wrong one-time codes.", registry=r)
         self.lockouts = Counter(
-            "sfa_lockouts", "Accounts locked after too many wrong codes.", registry=r
+            "sfa_lockouts",
+            "Accounts locked or delayed after too many wrong passwords or codes.",
+            registry=r,
         )
         self.sms_errors = Counter(
             "sfa_sms_provider_errors", "SMS sends the provider refused or failed.", registry=r
@@ -87,12 +89,14 @@ class Metrics:
             "Rotated refresh tokens presented again (their session was revoked).",
             registry=r,
         )
-        self._by_event: dict[tuple[str, str | None], Counter] = {
+        # (event, outcome) or (event, None) for any outcome; None: not counted apart.
+        self._by_event: dict[tuple[str, str | None], Counter | None] = {
             ("login_succeeded", None): self.logins,
             ("otp_sent", "success"): self.otp_sent,
             ("otp_sent", "failure"): self.sms_errors,
             ("otp_failed", None): self.otp_failures,
-            ("locked", "locked"): self.lockouts,  # "refused" is a login while locked
+            ("locked", "refused"): None,  # a login while locked: no new lockout
+            ("locked", None): self.lockouts,  # OTP lock, password delay, disabled
             ("refresh_reuse_detected", None): self.refresh_reuse,
         }
         self._scrape_collectors: list[Collector] = []
@@ -104,7 +108,7 @@ class Metrics:
 
     def count_event(self, event: str, outcome: str) -> None:
         self.audit_events.labels(event, outcome).inc()
-        counter = self._by_event.get((event, outcome)) or self._by_event.get((event, None))
+        counter = self._by_event.get((event, outcome), self._by_event.get((event, None)))
         if counter is not None:
             counter.inc()
 
