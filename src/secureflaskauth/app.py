@@ -39,7 +39,9 @@ def create_app(
         TRAP_HTTP_EXCEPTIONS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app_metrics = Metrics()  # one registry per app: many apps can share a process
+    app_metrics = Metrics(
+        sms_provider=settings.sms_backend
+    )  # one registry per app: many apps can share a process
     app.extensions[wiring.EXTENSION] = wiring.build(
         settings, clock=clock, sms=sms, metrics=app_metrics
     )

@@ -194,3 +194,29 @@ def test_used_codes_keep_the_alarm_quiet(
             assert verified.status_code == 200
     assert not [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert audit_rows(app, "sms_alert") == []
+
+
+def test_sms_metrics_by_provider_country_and_outcome(make_app: Callable[..., Flask]) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = make_app(limit_sms_number="2/hour").test_client()
+    users = [new_user(client, "0508464336") for _ in range(3)]
+    session_id = try_login(client, users[0]).get_json()["session_id"]
+    verified = client.post(
+        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(client)}
+    )
+    assert verified.status_code == 200
+    assert try_login(client, users[1]).status_code == 200
+    refused(try_login(client, users[2]))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True))
+        for s in family.samples
+    }
+
+    def sms(outcome: str) -> float:
+        labels = (("country", "IL"), ("outcome", outcome), ("provider", "outbox"))
+        return samples.get(("sfa_sms_messages_total", labels), 0.0)
+
+    assert (sms("sent"), sms("verified"), sms("failed")) == (2.0, 1.0, 0.0)
+    assert samples[("sfa_sms_blocked_total", (("reason", "number"),))] == 1.0

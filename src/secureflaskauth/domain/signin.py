@@ -240,7 +240,7 @@ class SignIn:
                 client,
                 user_id=user.id,
                 username=user.username,
-                detail={"sid": pair.session_id},
+                detail={"sid": pair.session_id, "country": phones.region(user.phone_e164)},
             )
             return SignedIn(user.id, pair)
         self._wrong_code(user, taken, session_id, now, client)

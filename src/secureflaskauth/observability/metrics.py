@@ -13,6 +13,7 @@ login, code sent, wrong code, lockout and token reuse to its AuditLog port, and
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -45,8 +46,11 @@ ACTIVE_SESSIONS_MAX_AGE = 5.0  # seconds a count is reused: scrapes cannot flood
 class Metrics:
     """The service's instruments, registered on one registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, sms_provider: str = "outbox"
+    ) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.sms_provider = sms_provider
         r = self.registry
         self.requests = Counter(
             "sfa_http_requests",
@@ -89,6 +93,25 @@ class Metrics:
             "Rotated refresh tokens presented again (their session was revoked).",
             registry=r,
         )
+        self.sms_messages = Counter(
+            "sfa_sms_messages",
+            "One-time codes by SMS provider (the configured one), destination country and "
+            "outcome: sent, failed, or verified (used to sign in).",
+            ["provider", "country", "outcome"],
+            registry=r,
+        )
+        self.sms_blocked = Counter(
+            "sfa_sms_blocked",
+            "SMS refused by the pumping and bombing defence, by the cap that refused it.",
+            ["reason"],
+            registry=r,
+        )
+        self.sms_alerts = Counter(
+            "sfa_sms_alerts",
+            "Alert-level SMS events: budget_exhausted, low_conversion (possible pumping).",
+            ["kind"],
+            registry=r,
+        )
         # (event, outcome) or (event, None) for any outcome; None: not counted apart.
         self._by_event: dict[tuple[str, str | None], Counter | None] = {
             ("login_succeeded", None): self.logins,
@@ -106,11 +129,26 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 
-    def count_event(self, event: str, outcome: str) -> None:
+    def count_event(self, event: str, outcome: str, detail: str | None = None) -> None:
         self.audit_events.labels(event, outcome).inc()
         counter = self._by_event.get((event, outcome), self._by_event.get((event, None)))
         if counter is not None:
             counter.inc()
+        self._count_sms(event, outcome, detail)
+
+    def _count_sms(self, event: str, outcome: str, detail: str | None) -> None:
+        if event == "sms_blocked":
+            self.sms_blocked.labels(outcome).inc()
+        elif event == "sms_alert":
+            self.sms_alerts.labels(outcome).inc()
+        elif event in ("otp_sent", "login_succeeded"):
+            country = _country(detail)
+            if country is None:
+                return
+            result = {"otp_sent": "sent" if outcome == "success" else "failed"}.get(
+                event, "verified"
+            )
+            self.sms_messages.labels(self.sms_provider, country, result).inc()
 
     def add_scrape_collector(self, collector: Collector) -> None:
         """A collector whose values are computed when /metrics is read (not per worker)."""
@@ -131,6 +169,15 @@ class Metrics:
         return encoder(registry), content_type
 
 
+def _country(detail: str | None) -> str | None:
+    """The destination country recorded with an SMS event (ISO 3166 alpha-2)."""
+    try:
+        country = json.loads(detail or "{}").get("country")
+    except (ValueError, AttributeError):
+        return None
+    return country if isinstance(country, str) and len(country) == 2 else None
+
+
 class MeteredAuditLog:
     """An AuditLog that records to another one, then counts the event."""
 
@@ -140,7 +187,7 @@ class MeteredAuditLog:
 
     def record(self, event: AuditEvent) -> None:
         self._inner.record(event)
-        self._metrics.count_event(event.event, event.outcome)
+        self._metrics.count_event(event.event, event.outcome, event.detail)
 
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
         return self._inner.tail(limit=limit, user_id=user_id)
