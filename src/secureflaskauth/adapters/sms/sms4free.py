@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from secureflaskauth.adapters.sms import http
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 
 if TYPE_CHECKING:
@@ -89,17 +90,7 @@ class Sms4FreeSender:
             log.warning("sms4free sends to Israeli numbers only; not sent")
             raise SmsProviderError("sms4free sends to Israeli numbers only")
         payload = {**self._credentials, "recipient": recipient, "msg": body}
-        try:
-            response = self._client.post(PATH, json=payload)
-        except httpx.HTTPError as exc:
-            log.warning("sms4free unreachable: %s", type(exc).__name__)
-            raise SmsProviderError("sms4free unreachable", transient=True) from None
-        if response.status_code != 200:
-            log.warning("sms4free answered HTTP %s", response.status_code)
-            raise SmsProviderError(
-                f"sms4free http {response.status_code}",
-                transient=response.status_code >= 500 or response.status_code == 429,
-            )
+        response = http.post(self._client, "sms4free", PATH, log=log, accept=(200,), json=payload)
         status = _status(response)
         if status is None:
             log.warning("sms4free answered without a status")

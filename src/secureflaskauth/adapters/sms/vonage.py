@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from secureflaskauth.adapters.sms import http
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 
 if TYPE_CHECKING:
@@ -80,17 +81,7 @@ class VonageSender:
         }
         if not body.isascii():
             form["type"] = "unicode"
-        try:
-            response = self._client.post(PATH, data=form)
-        except httpx.HTTPError as exc:
-            log.warning("vonage unreachable: %s", type(exc).__name__)
-            raise SmsProviderError("vonage unreachable", transient=True) from None
-        if response.status_code != 200:
-            log.warning("vonage answered HTTP %s", response.status_code)
-            raise SmsProviderError(
-                f"vonage http {response.status_code}",
-                transient=response.status_code >= 500 or response.status_code == 429,
-            )
+        response = http.post(self._client, "vonage", PATH, log=log, accept=(200,), data=form)
         message = _first_message(response)
         if message is None:
             log.warning("vonage answered without a message status")

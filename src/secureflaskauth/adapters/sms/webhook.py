@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+from secureflaskauth.adapters.sms import http
+from secureflaskauth.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from secureflaskauth.settings import Settings
@@ -92,14 +93,7 @@ class WebhookSender:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: signature(self._secret, timestamp, raw),
         }
-        try:
-            response = self._client.post(self._url, content=raw, headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("webhook unreachable: %s", type(exc).__name__)
-            raise SmsProviderError("webhook unreachable", transient=True) from None
-        status = response.status_code
-        if 200 <= status < 300:
-            log.info("webhook accepted the message (HTTP %s)", status)
-            return
-        log.warning("webhook refused the message: HTTP %s", status)
-        raise SmsProviderError(f"webhook http {status}", transient=status >= 500 or status == 429)
+        response = http.post(
+            self._client, "webhook", self._url, log=log, content=raw, headers=headers
+        )
+        log.info("webhook accepted the message (HTTP %s)", response.status_code)
