@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, abort, jsonify, render_template_string, request
 
 from secureflaskauth import wiring
+from secureflaskauth.domain.clock import iso_utc
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
 
@@ -22,16 +21,12 @@ text-align:left;border-bottom:1px solid #ddd}</style></head>
 </table></body></html>"""
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 @bp.get("/outbox")
 def outbox() -> Response | str:
     box = wiring.current().outbox
     if box is None:
         abort(404)
-    messages = [{"to": m.to, "body": m.body, "sent_at": _iso(m.sent_at)} for m in box.recent()]
+    messages = [{"to": m.to, "body": m.body, "sent_at": iso_utc(m.sent_at)} for m in box.recent()]
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     if best == "application/json" or request.args.get("format") == "json":
         response = jsonify(messages)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, Response, jsonify
 
 from secureflaskauth import wiring
 from secureflaskauth.api.auth import bearer_token, client_info, no_store
 from secureflaskauth.api.body import read_json
 from secureflaskauth.api.schemas import RefreshRequest
+from secureflaskauth.domain.clock import iso_utc
 
 bp = Blueprint("sessions", __name__, url_prefix="/auth")
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _claims() -> dict[str, object]:
@@ -92,9 +87,9 @@ def list_sessions() -> Response:
                 {
                     "id": s.id,
                     "current": s.id == claims["sid"],
-                    "created_at": _iso(s.created_at),
-                    "last_used_at": _iso(s.last_used_at),
-                    "expires_at": _iso(min(s.expires_at, s.last_used_at + s.idle_timeout)),
+                    "created_at": iso_utc(s.created_at),
+                    "last_used_at": iso_utc(s.last_used_at),
+                    "expires_at": iso_utc(min(s.expires_at, s.last_used_at + s.idle_timeout)),
                     "ip": s.ip,
                     "user_agent": s.user_agent,
                     "amr": list(s.amr),

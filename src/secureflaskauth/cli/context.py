@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
 from secureflaskauth.settings import Settings
@@ -45,9 +45,7 @@ def load_wiring() -> Wiring:
 
 
 def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return None if ts is None else iso_utc(ts)
 
 
 def emit_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], as_json: bool) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from secureflaskauth.domain.models import AuditEvent, Client
 from secureflaskauth.domain.ports import AuditLog, Clock
+from secureflaskauth.domain.text import printable
 
 EVENTS = frozenset(
     {
@@ -34,12 +35,7 @@ EVENTS = frozenset(
 
 
 def _clean(text: str | None, limit: int) -> str | None:
-    """Client-supplied text as stored: unprintable characters (NUL, CR, LF...) escaped,
-    so no value can forge a log line or break a database column (ASVS 16.4.1)."""
-    if not text:
-        return None
-    escaped = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
-    return escaped[:limit]
+    return printable(text, limit) if text else None
 
 
 class Audit:

@@ -18,6 +18,7 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import DomainError, InvalidToken
 from secureflaskauth.domain.models import Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
+from secureflaskauth.domain.text import printable
 from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessTokens, IssuedToken
 
 _MAX_REFRESH_TOKEN = 128
@@ -58,12 +59,6 @@ class SessionNotFound(DomainError):
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _printable(text: str, limit: int) -> str:
-    """Client-supplied text as stored and listed: unprintable characters escaped, as in
-    the audit trail (PostgreSQL text cannot hold NUL; a session list must not hold CR/LF)."""
-    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)[:limit]
 
 
 def _sealing_key(old_token: str) -> AESGCM:
@@ -123,8 +118,8 @@ class Sessions:
             last_used_at=now,
             expires_at=now + self.policy.lifetime_seconds,
             idle_timeout=self.policy.idle_seconds,
-            ip=_printable(ip, 64),
-            user_agent=_printable(user_agent, 256),
+            ip=printable(ip, 64),
+            user_agent=printable(user_agent, 256),
             amr=amr,
         )
         refresh = secrets.token_urlsafe(32)  # 256 bits

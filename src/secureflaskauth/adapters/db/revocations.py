@@ -30,12 +30,15 @@ class SqlRevocationArchive:
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @fail_closed
-    def record(self, session_id: str, until: float) -> None:
+    def record(self, session_id: str, until: float, *, now: float | None = None) -> None:
+        """Store a revocation; with ``now``, also drop those that have run out."""
         t = revoked_sessions
         stmt = self._insert(t).values(session_id=session_id, until=until)
         stmt = stmt.on_conflict_do_update(index_elements=[t.c.session_id], set_={"until": until})
         with self._engine.begin() as conn:
             conn.execute(stmt)
+            if now is not None:
+                conn.execute(delete(t).where(t.c.until < now))
 
     @fail_closed
     def active(self, now: float) -> list[tuple[str, float]]:
@@ -47,7 +50,7 @@ class SqlRevocationArchive:
 
 class SqlRevocationList:
     def __init__(self, engine: Engine, clock: Clock, marker: Path, *, max_age: float) -> None:
-        self._engine = engine
+        self._archive = SqlRevocationArchive(engine)
         self._clock = clock
         self._marker = marker
         self._max_age = max_age
@@ -55,17 +58,10 @@ class SqlRevocationList:
         self._revoked: dict[str, float] = {}
         self._marker_state: tuple[int, int] | None = None
         self._loaded_at = float("-inf")
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         marker.parent.mkdir(parents=True, exist_ok=True)
 
-    @fail_closed
     def revoke(self, session_id: str, *, until: float) -> None:
-        t = revoked_sessions
-        stmt = self._insert(t).values(session_id=session_id, until=until)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.c.session_id], set_={"until": until})
-        with self._engine.begin() as conn:
-            conn.execute(stmt)
-            conn.execute(delete(t).where(t.c.until < self._clock.now()))
+        self._archive.record(session_id, until, now=self._clock.now())
         with self._lock:
             self._revoked[session_id] = until
         self._touch_marker()
@@ -82,13 +78,10 @@ class SqlRevocationList:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
-    @fail_closed
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
-        t = revoked_sessions
-        with self._engine.connect() as conn:
-            rows = conn.execute(select(t.c.session_id, t.c.until).where(t.c.until > now)).all()
+        revoked = dict(self._archive.active(now))
         with self._lock:
-            self._revoked = {sid: until for sid, until in rows}
+            self._revoked = revoked
             self._marker_state = marker
             self._loaded_at = now
 
