@@ -44,36 +44,14 @@ def refresh() -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     claims = _claims()
-    w = wiring.current()
-    session = w.sessions.store.get(str(claims["sid"]))
-    if session is not None:
-        w.sessions.end(session, reason="logout")
-    client = client_info()
-    w.audit.emit(
-        "logged_out",
-        "success",
-        user_id=str(claims["sub"]),
-        ip=client.ip,
-        user_agent=client.user_agent,
-        detail={"sid": claims["sid"]},
-    )
+    wiring.current().sessions.logout(str(claims["sub"]), str(claims["sid"]), client_info())
     return _no_content()
 
 
 @bp.post("/logout-all")
 def logout_all() -> Response:
     claims = _claims()
-    w = wiring.current()
-    ended = w.sessions.end_all(str(claims["sub"]), reason="logout-all")
-    client = client_info()
-    w.audit.emit(
-        "logged_out",
-        "success",
-        user_id=str(claims["sub"]),
-        ip=client.ip,
-        user_agent=client.user_agent,
-        detail={"all": True, "sessions": ended},
-    )
+    wiring.current().sessions.logout_all(str(claims["sub"]), client_info())
     return _no_content()
 
 
@@ -103,15 +81,5 @@ def list_sessions() -> Response:
 @bp.delete("/sessions/<session_id>")
 def end_session(session_id: str) -> Response:
     claims = _claims()
-    w = wiring.current()
-    w.sessions.end_own(str(claims["sub"]), session_id, reason="ended by user")
-    client = client_info()
-    w.audit.emit(
-        "session_revoked",
-        "success",
-        user_id=str(claims["sub"]),
-        ip=client.ip,
-        user_agent=client.user_agent,
-        detail={"sid": session_id, "by": "user"},
-    )
+    wiring.current().sessions.end_own(str(claims["sub"]), session_id, client_info())
     return _no_content()

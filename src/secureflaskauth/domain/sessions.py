@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import DomainError, InvalidToken
-from secureflaskauth.domain.models import Session
+from secureflaskauth.domain.models import Client, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
 from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessTokens, IssuedToken
@@ -224,9 +224,36 @@ class Sessions:
         now = self.clock.now()
         return [s for s in self.store.for_user(user_id) if s.is_active(now)]
 
-    def end_own(self, user_id: str, session_id: str, *, reason: str) -> None:
+    def logout(self, user_id: str, session_id: str, client: Client) -> None:
+        """End the session of the token making the request."""
+        session = self.store.get(session_id)
+        if session is not None:
+            self.end(session, reason="logout")
+        self.audit.client_event(
+            "logged_out", "success", client, user_id=user_id, detail={"sid": session_id}
+        )
+
+    def logout_all(self, user_id: str, client: Client) -> None:
+        """End every session of the user."""
+        ended = self.end_all(user_id, reason="logout-all")
+        self.audit.client_event(
+            "logged_out",
+            "success",
+            client,
+            user_id=user_id,
+            detail={"all": True, "sessions": ended},
+        )
+
+    def end_own(self, user_id: str, session_id: str, client: Client) -> None:
         """End one of the user's sessions; 404 when it is not theirs or not active."""
         session = self.store.get(session_id) if len(session_id) <= 64 else None
         if session is None or session.user_id != user_id or not session.is_active(self.clock.now()):
             raise SessionNotFound()
-        self.end(session, reason=reason)
+        self.end(session, reason="ended by user")
+        self.audit.client_event(
+            "session_revoked",
+            "success",
+            client,
+            user_id=user_id,
+            detail={"sid": session_id, "by": "user"},
+        )

@@ -11,8 +11,8 @@ import math
 import secrets
 
 from sqlalchemy import Engine, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import rate_counters
 from secureflaskauth.domain.ratelimit import Rate
@@ -32,7 +32,7 @@ def storable_key(key: str) -> str:
 class SqlRateLimiter:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     @fail_closed
     def hit(self, key: str, rate: Rate, *, now: float) -> float | None:

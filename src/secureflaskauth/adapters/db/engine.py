@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 
 
 def database_url(url: str) -> str:
@@ -53,3 +54,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def insert_for(engine: Engine) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` (an atomic upsert) on
+    both PostgreSQL and SQLite."""
+    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

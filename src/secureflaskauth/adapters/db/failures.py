@@ -4,9 +4,9 @@ guesses each count."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from secureflaskauth.adapters.db.counters import storable_key
+from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import login_failures
 
@@ -14,7 +14,7 @@ from secureflaskauth.adapters.db.tables import login_failures
 class SqlFailureStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     @fail_closed
     def get(self, key: str) -> tuple[int, float] | None:

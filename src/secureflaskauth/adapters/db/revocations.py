@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.ports import Clock
@@ -27,7 +27,7 @@ class SqlRevocationArchive:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._insert = insert_for(engine)
 
     @fail_closed
     def record(self, session_id: str, until: float, *, now: float | None = None) -> None:
