@@ -164,8 +164,18 @@ def base_env(tmp: Path, secret_key: str) -> dict[str, str]:
                 for step in ("REGISTER", "LOGIN", "VERIFY", "RESEND")
             },
             # One bench number receives every code: lift the SMS caps too.
-            **{f"SFA_LIMIT_SMS_{scope}": generous for scope in ("NUMBER", "PREFIX", "ACCOUNT")},
+            **{
+                f"SFA_LIMIT_SMS_{scope}": generous
+                for scope in (
+                    "NUMBER",
+                    "PREFIX",
+                    "ACCOUNT",
+                    "UNVERIFIED_NUMBER",
+                    "UNVERIFIED_ACCOUNT",
+                )
+            },
             "SFA_SMS_HOURLY_BUDGET": "100000000",
+            "SFA_SMS_UNVERIFIED_HOURLY_BUDGET": "99999999",
         }
     )
     return env

@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +51,9 @@ GENEROUS_LIMITS = {
     "limit_sms_prefix": "10000/minute",
     "limit_sms_ip": "10000/minute",
     "limit_sms_account": "10000/minute",
+    "limit_sms_unverified_number": "10000/minute",
+    "limit_sms_unverified_account": "10000/minute",
+    "sms_unverified_hourly_budget": 999_999,
     "sms_hourly_budget": 1_000_000,
 }
 PASSWORD = "correct horse battery staple"
@@ -201,6 +208,65 @@ def app(make_app: Callable[..., Flask]) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+class OwnRedis:
+    """A redis-server this test starts and stops on a port of its own (no persistence)."""
+
+    def __init__(self, directory: Path, *args: str) -> None:
+        self.binary = shutil.which("redis-server")
+        self.args = args  # more redis-server options, e.g. "--maxmemory-policy", "allkeys-lru"
+        self.port = free_port()
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.binary
+        self.process = subprocess.Popen(
+            [
+                *(self.binary, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+                *self.args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        probe = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                probe.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        probe.close()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, decode_responses=True, socket_timeout=5)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    if server.binary is None:
+        service_unavailable("redis-server (to stop and restart a Redis of the test's own)")
+    server.start()
+    yield server
+    server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 _CODE = re.compile(r"code: (\d{6})")

@@ -78,9 +78,10 @@ def serve(settings: Settings) -> None:
     from secureflaskauth.adapters.db.keys import SqlKeyStore
     from secureflaskauth.adapters.db.migrate import upgrade
     from secureflaskauth.domain.clock import SystemClock
-    from secureflaskauth.wiring import ensure_signing_key, otp_key
+    from secureflaskauth.wiring import ensure_signing_key, otp_key, preflight
 
     configure_logging(settings.log_format, settings.log_level)
+    preflight(settings)
     upgrade(settings.database_url)
     # First start: the signing key and the development OTP key are made here, once,
     # before the workers fork. Workers racing to make them would each sign with a key

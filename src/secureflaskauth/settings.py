@@ -132,8 +132,14 @@ class Settings(BaseSettings):
     limit_sms_prefix: str = "30/hour"
     limit_sms_ip: str = "10/hour;50/day"
     limit_sms_account: str = "5/hour;10/day"
+    # Pending accounts (number not verified yet) have caps of their own
+    limit_sms_unverified_number: str = "3/hour;5/day"
+    limit_sms_unverified_account: str = "3/hour;5/day"
+    sms_unverified_hourly_budget: int = Field(500, ge=1)
     sms_prefix_digits: int = Field(4, ge=1, le=8)
     sms_hourly_budget: int = Field(1000, ge=1)
+    # Accounts that never verify their number are removed after this (default a day)
+    pending_account_ttl_seconds: int = Field(86400, ge=600, le=30 * 86400)
     sms_conversion_min_sent: int = Field(20, ge=1)
     sms_conversion_alert_below: float = Field(0.2, ge=0, le=1)
 
@@ -150,6 +156,8 @@ class Settings(BaseSettings):
         "limit_sms_prefix",
         "limit_sms_ip",
         "limit_sms_account",
+        "limit_sms_unverified_number",
+        "limit_sms_unverified_account",
     )
     @classmethod
     def _valid_rates(cls, value: str) -> str:
@@ -245,6 +253,11 @@ class Settings(BaseSettings):
         if self.session_idle_seconds > self.session_lifetime_seconds:
             raise ConfigurationError(
                 "SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS"
+            )
+        if self.sms_unverified_hourly_budget >= self.sms_hourly_budget:
+            raise ConfigurationError(
+                "SFA_SMS_UNVERIFIED_HOURLY_BUDGET must be below SFA_SMS_HOURLY_BUDGET "
+                "(the rest is kept for accounts with a verified number)"
             )
         if self.key_encryption_key is not None and len(self.key_encryption_key) < 16:
             raise ConfigurationError("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")

@@ -10,21 +10,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
+from secureflaskauth.adapters.db.health import check_writable
 from secureflaskauth.adapters.db.keys import SqlKeyStore
 from secureflaskauth.adapters.db.revocations import SqlRevocationArchive, SqlRevocationList
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
-from secureflaskauth.adapters.redis import RedisStores
+from secureflaskauth.adapters.redis import RedisStores, check_eviction_policy
+from secureflaskauth.adapters.redis.client import connect as redis_connect
 from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.adapters.sms.resilience import resilient
 from secureflaskauth.domain import otp
+from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.errors import ConfigurationError
@@ -35,6 +38,7 @@ from secureflaskauth.domain.passwords import (
     PasswordHasher,
     PasswordPolicy,
 )
+from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import (
     AuditLog,
     ChallengeStore,
@@ -69,6 +73,7 @@ class Wiring:
     signin: SignIn
     guard: AccountGuard
     sessions: Sessions
+    accounts: Accounts
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -163,18 +168,30 @@ def ephemeral_stores(
 ) -> tuple[ChallengeStore, RateLimiter, RevocationList, dict[str, Callable[[], None]]]:
     """The stores of short-lived state shared by every node: in Redis when
     SFA_REDIS_URL is set, else in the database; with their readiness checks."""
+    max_age = settings.revocation_max_age_seconds
     if settings.redis_url:
+        # The database's revocations in memory too: Redis is the fast copy, not the truth.
+        local = SqlRevocationList(engine, clock, None, max_age=max_age, fail_closed=False)
         shared = RedisStores.connect(
-            settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine)
+            settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine), local
         )
-        return shared.challenges, shared.rate_limiter, shared.revocations, {"redis": shared.ping}
+        shared.check_policy(at_start=True)
+        return shared.challenges, shared.rate_limiter, shared.revocations, {"redis": shared.check}
     revocations = SqlRevocationList(
-        engine,
-        clock,
-        Path(settings.var_dir) / "revocations.marker",
-        max_age=settings.revocation_max_age_seconds,
+        engine, clock, Path(settings.var_dir) / "revocations.marker", max_age=max_age
     )
     return SqlChallengeStore(engine), SqlRateLimiter(engine), revocations, {}
+
+
+def preflight(settings: Settings) -> None:
+    """What must refuse a start with a one-line reason before any worker starts
+    (the workers build their own stores)."""
+    if settings.redis_url:
+        client = redis_connect(settings.redis_url)
+        try:
+            check_eviction_policy(client, at_start=True)
+        finally:
+            client.close()
 
 
 def build(
@@ -241,6 +258,7 @@ def build(
             disable_after=settings.lockout_disable_after,
         ),
     )
+    pending = PendingAccounts(users, clock, settings.pending_account_ttl_seconds)
     registration = Registration(
         users=users,
         hasher=hasher,
@@ -250,6 +268,7 @@ def build(
         clock=clock,
         default_region=settings.default_region,
         sms_regions=settings.allowed_sms_regions,
+        pending=pending,
     )
     sms_guard = SmsGuard(
         rate_limiter,
@@ -261,6 +280,9 @@ def build(
             per_ip=settings.rates("sms_ip"),
             per_account=settings.rates("sms_account"),
             global_hourly_budget=settings.sms_hourly_budget,
+            unverified_per_number=settings.rates("sms_unverified_number"),
+            unverified_per_account=settings.rates("sms_unverified_account"),
+            unverified_hourly_budget=settings.sms_unverified_hourly_budget,
             prefix_digits=settings.sms_prefix_digits,
             conversion_min_sent=settings.sms_conversion_min_sent,
             conversion_alert_below=settings.sms_conversion_alert_below,
@@ -288,6 +310,7 @@ def build(
             account_lock_seconds=settings.otp_account_lock_seconds,
         ),
         otp_key=otp_key(settings),
+        pending=pending,
         app_name=settings.app_name,
         sms_template=otp.SmsTemplate(
             settings.sms_template, settings.webotp_host if settings.sms_webotp else None
@@ -295,8 +318,8 @@ def build(
     )
 
     def database_ready() -> None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        # The var directory carries the revocation marker when there is no Redis.
+        check_writable(engine, None if settings.redis_url else Path(settings.var_dir))
 
     outbox = sender if isinstance(sender, OutboxSender) and not settings.is_production else None
     return Wiring(
@@ -308,6 +331,9 @@ def build(
         signin=signin,
         guard=guard,
         sessions=sessions,
+        accounts=Accounts(
+            users=users, sessions=sessions, revocations=revocations, audit=audit, clock=clock
+        ),
         audit=audit,
         audit_log=audit_log,
         tokens=access,

@@ -27,6 +27,17 @@ def new_user(client: FlaskClient, phone: str) -> str:
     return username
 
 
+def verified_user(client: FlaskClient, phone: str) -> str:
+    """A user whose number is verified: signed in once with a code."""
+    username = new_user(client, phone)
+    session_id = try_login(client, username, "10.250.0.1").get_json()["session_id"]
+    verified = client.post(
+        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(client)}
+    )
+    assert verified.status_code == 200, verified.get_json()
+    return username
+
+
 def try_login(client: FlaskClient, username: str, ip: str = "127.0.0.1") -> Any:
     return client.post(
         "/auth/login",
@@ -81,13 +92,24 @@ def test_a_country_removed_later_gets_no_more_codes(make_app: Callable[..., Flas
     assert outbox(narrowed) == []
 
 
-def test_cap_per_number(make_app: Callable[..., Flask]) -> None:
-    app = make_app(limit_sms_number="3/hour")
+def test_cap_per_number_for_pending_accounts(make_app: Callable[..., Flask]) -> None:
+    app = make_app(limit_sms_unverified_number="3/hour")
     client = app.test_client()
     users = [new_user(client, "0508464336") for _ in range(4)]
     assert [try_login(client, u).status_code for u in users[:3]] == [200, 200, 200]
     refused(try_login(client, users[3]))
     assert len(outbox(client)) == 3
+    assert audit_rows(app, "sms_blocked") == ["number"]
+
+
+def test_cap_per_verified_number(make_app: Callable[..., Flask], clock: Any) -> None:
+    owners = make_app().test_client()
+    users = [verified_user(owners, "0508464336") for _ in range(4)]
+    app = make_app(limit_sms_number="3/hour")
+    client = app.test_client()
+    clock.advance(3600)
+    assert [try_login(client, u).status_code for u in users[:3]] == [200, 200, 200]
+    refused(try_login(client, users[3]))
     assert audit_rows(app, "sms_blocked") == ["number"]
 
 
@@ -104,7 +126,7 @@ def test_cap_per_prefix(make_app: Callable[..., Flask]) -> None:
 
 
 def test_cap_per_account_counts_resends(make_app: Callable[..., Flask], clock: Any) -> None:
-    client = make_app(limit_sms_account="2/hour").test_client()
+    client = make_app(limit_sms_unverified_account="2/hour").test_client()
     username = new_user(client, "0508464336")
     session_id = try_login(client, username).get_json()["session_id"]
     clock.advance(31)
@@ -132,34 +154,51 @@ def test_cap_per_ip_and_its_off_switch(make_app: Callable[..., Flask]) -> None:
 
 
 def test_global_budget_stops_sends_and_alerts(
-    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+    make_app: Callable[..., Flask], clock: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = make_app(sms_hourly_budget=3)
+    owners = make_app().test_client()
+    users = [verified_user(owners, f"05084649{i:02d}") for i in range(5)]
+    clock.advance(3600)  # a new hour: the budget counts from zero
+    app = make_app(sms_hourly_budget=3, sms_unverified_hourly_budget=1)
     client = app.test_client()
-    users = [new_user(client, f"05084649{i:02d}") for i in range(5)]
     with caplog.at_level(logging.INFO):
         statuses = [try_login(client, u, f"10.2.0.{i}").status_code for i, u in enumerate(users)]
     assert statuses == [200, 200, 200, 429, 429]
-    assert len(outbox(client)) == 3
     alerts = [r for r in caplog.records if r.levelno == logging.CRITICAL]
     assert alerts and "budget" in alerts[0].getMessage()
     assert "budget_exhausted" in audit_rows(app, "sms_alert")
+
+
+def test_pending_accounts_have_a_share_of_the_budget_and_alert(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(sms_hourly_budget=10, sms_unverified_hourly_budget=2)
+    client = app.test_client()
+    users = [new_user(client, f"05084652{i:02d}") for i in range(4)]
+    with caplog.at_level(logging.INFO):
+        statuses = [try_login(client, u, f"10.3.0.{i}").status_code for i, u in enumerate(users)]
+    assert statuses == [200, 200, 429, 429]
+    alerts = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert any("pending accounts used their share (2)" in m for m in alerts)
+    assert "pending_budget" in audit_rows(app, "sms_alert")
+    assert "pending_budget" in audit_rows(app, "sms_blocked")
 
 
 def test_every_refusal_looks_the_same(make_app: Callable[..., Flask]) -> None:
     bodies = []
     for overrides, phone in (
         # Apps on one database share counters: a different prefix for each case.
-        ({"limit_sms_number": "1/hour"}, "0508464336"),
+        ({"limit_sms_unverified_number": "1/hour"}, "0508464336"),
         ({"limit_sms_prefix": "1/hour"}, "0528464336"),
-        ({"limit_sms_account": "1/hour"}, "0538464336"),
-        # The three cases before sent one code each, all counted in the budget.
-        ({"sms_hourly_budget": 4}, "0548464336"),
+        ({"limit_sms_unverified_account": "1/hour"}, "0538464336"),
+        # The three cases before sent one code each, all counted in the budgets.
+        ({"sms_hourly_budget": 5, "sms_unverified_hourly_budget": 4}, "0548464336"),
     ):
         client = make_app(**overrides).test_client()
         first, second = new_user(client, phone), new_user(client, phone)
         assert try_login(client, first).status_code == 200
-        blocked = try_login(client, second if "limit_sms_account" not in overrides else first)
+        own_cap = "limit_sms_unverified_account" in overrides
+        blocked = try_login(client, first if own_cap else second)
         body = refused(blocked)
         bodies.append((body["type"], body["title"], body["detail"]))
     assert len(set(bodies)) == 1
@@ -199,7 +238,7 @@ def test_used_codes_keep_the_alarm_quiet(
 def test_sms_metrics_by_provider_country_and_outcome(make_app: Callable[..., Flask]) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    client = make_app(limit_sms_number="2/hour").test_client()
+    client = make_app(limit_sms_unverified_number="2/hour").test_client()
     users = [new_user(client, "0508464336") for _ in range(3)]
     session_id = try_login(client, users[0]).get_json()["session_id"]
     verified = client.post(

@@ -91,7 +91,12 @@ def test_import_reports_skipped_lines_and_imports_the_rest(
     assert set(listed) == {existing, *names.values()}
     assert listed[names["argon2"]]["phone"] == "+972*****4337"
     assert listed[names["bcrypt"]]["phone"] == "+972*****4336"
-    assert all(u["status"] == "active" for u in listed.values())
+    # Imported accounts come with numbers their old system verified; the one registered
+    # here has not verified its number yet.
+    assert {name: u["status"] for name, u in listed.items()} == {
+        existing: "pending",
+        **{name: "active" for name in names.values()},
+    }
     w = wiring_of(client.application)
     stored = w.users.by_id(listed[names["bcrypt"]]["id"])
     assert stored is not None

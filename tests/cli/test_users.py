@@ -55,7 +55,8 @@ def test_list_as_table_and_json(cli: Cli, client: FlaskClient, clock: FrozenCloc
 
     header, rows = table(cli("users", "list"))
     assert header == ["ID", "USERNAME", "PHONE", "STATUS", "CREATED_AT"]
-    assert [r[1:4] for r in rows] == [[first, MASKED, "active"], [second, MASKED, "disabled"]]
+    # Neither has verified their number with a code yet: pending, unless disabled.
+    assert [r[1:4] for r in rows] == [[first, MASKED, "pending"], [second, MASKED, "disabled"]]
 
     listed = cli_json(cli, "users", "list")
     assert [u["username"] for u in listed] == [first, second]  # oldest first
@@ -64,7 +65,7 @@ def test_list_as_table_and_json(cli: Cli, client: FlaskClient, clock: FrozenCloc
         uuid.UUID(user["id"])
         assert user["phone"] == MASKED
         assert user["created_at"].endswith("Z")
-    assert [u["status"] for u in listed] == ["active", "disabled"]
+    assert [u["status"] for u in listed] == ["pending", "disabled"]
     created = [datetime.fromisoformat(u["created_at"]).timestamp() for u in listed]
     assert created[0] == pytest.approx(clock.now() - 5, abs=1)
     assert created[1] == pytest.approx(clock.now(), abs=1)
@@ -185,7 +186,7 @@ def test_unlock_clears_an_otp_lock(cli: Cli, client: FlaskClient, clock: FrozenC
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == f"unlocked {username}"
     row = user_row(cli, username)
-    assert row["status"] == "active"
+    assert row["status"] == "pending"  # unlocked; its number was never verified
     assert row["otp_failures"] == 0
     assert row["locked_until"] is None
     signed = full_sign_in(client, username)

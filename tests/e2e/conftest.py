@@ -182,9 +182,10 @@ def _environment(store: Store, port: int, workdir: Path) -> dict[str, str]:
     for step in ("register", "login", "verify", "resend"):
         for scope in ("ip", "account"):
             env[f"SFA_LIMIT_{step.upper()}_{scope.upper()}"] = "10000/minute"
-    for scope in ("number", "prefix", "ip", "account"):
+    for scope in ("number", "prefix", "ip", "account", "unverified_number", "unverified_account"):
         env[f"SFA_LIMIT_SMS_{scope.upper()}"] = "10000/minute"
     env["SFA_SMS_HOURLY_BUDGET"] = "1000000"
+    env["SFA_SMS_UNVERIFIED_HOURLY_BUDGET"] = "999999"
     return env
 
 

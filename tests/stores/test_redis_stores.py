@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 import random
 import secrets
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +29,11 @@ from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.adapters.db.revocations import SqlRevocationArchive, SqlRevocationList
+from secureflaskauth.adapters.db.revocations import (
+    SqlRevocationArchive,
+    SqlRevocationList,
+    record,
+)
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.redis import RedisStores
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
@@ -40,11 +42,12 @@ from secureflaskauth.adapters.redis.counters import RedisRateLimiter
 from secureflaskauth.adapters.redis.revocations import RedisRevocationList
 from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import StoreUnavailable
-from secureflaskauth.domain.models import Challenge, User
+from secureflaskauth.domain.models import Challenge, Revocation, User
 from secureflaskauth.domain.ports import ChallengeStore, RateLimiter, RevocationList
 from secureflaskauth.domain.ratelimit import Rate
 from tests.conftest import (
     REDIS_URL,
+    OwnRedis,
     delete_redis_keys,
     last_code,
     login,
@@ -95,6 +98,24 @@ class Backend:
     challenges: ChallengeStore
     limiter: RateLimiter
     revocations: Callable[[FrozenClock], RevocationList]
+    engine: Engine
+
+    def revoke(self, revocations: RevocationList, sid: str, *, until: float, now: float) -> None:
+        """What the session store and Sessions.end do: record in the database, publish."""
+        revoke(self.engine, revocations, sid, until=until, now=now)
+
+
+def revoke(
+    engine: Engine, revocations: RevocationList, sid: str, *, until: float, now: float
+) -> None:
+    with engine.begin() as conn:
+        record(conn, [Revocation(sid, until)], now=now)
+    revocations.publish([Revocation(sid, until)])
+
+
+def local_revocations(engine: Engine, clock: FrozenClock) -> SqlRevocationList:
+    """The database's revocations in memory, as wiring gives the Redis list."""
+    return SqlRevocationList(engine, clock, None, max_age=2, fail_closed=False)
 
 
 @pytest.fixture
@@ -102,16 +123,28 @@ def sql(sql_engine: Engine, tmp_path: Path) -> Backend:
     def revocations(clock: FrozenClock) -> RevocationList:
         return SqlRevocationList(sql_engine, clock, tmp_path / "marker", max_age=60)
 
-    return Backend("sql", SqlChallengeStore(sql_engine), SqlRateLimiter(sql_engine), revocations)
+    return Backend(
+        "sql", SqlChallengeStore(sql_engine), SqlRateLimiter(sql_engine), revocations, sql_engine
+    )
 
 
 @pytest.fixture
 def red(rds: redis.Redis, prefix: str, sql_engine: Engine) -> Backend:
     def revocations(clock: FrozenClock) -> RevocationList:
-        return RedisRevocationList(rds, clock, prefix, SqlRevocationArchive(sql_engine))
+        return RedisRevocationList(
+            rds,
+            clock,
+            prefix,
+            SqlRevocationArchive(sql_engine),
+            local_revocations(sql_engine, clock),
+        )
 
     return Backend(
-        "redis", RedisChallengeStore(rds, prefix), RedisRateLimiter(rds, prefix), revocations
+        "redis",
+        RedisChallengeStore(rds, prefix),
+        RedisRateLimiter(rds, prefix),
+        revocations,
+        sql_engine,
     )
 
 
@@ -300,11 +333,11 @@ def test_revocation_is_checked_against_the_clock_it_is_given(backend: Backend) -
     revocations = backend.revocations(clock)
     sid = secrets.token_urlsafe(16)
     assert not revocations.is_revoked(sid)
-    revocations.revoke(sid, until=NOW + 100)
+    backend.revoke(revocations, sid, until=NOW + 100, now=NOW)
     assert revocations.is_revoked(sid)
     clock.advance(100)
     assert not revocations.is_revoked(sid)
-    revocations.revoke(sid, until=NOW + 200)
+    backend.revoke(revocations, sid, until=NOW + 200, now=clock.now())
     assert revocations.is_revoked(sid)
 
 
@@ -433,7 +466,7 @@ def test_every_key_has_a_ttl_of_at_least_its_logical_lifetime(
     red.challenges.reserve_attempt(c.id, now=now, max_attempts=5)
     replace(red.challenges, c, now + 30)
     red.limiter.hit("register:ip:10.0.0.2:3600", Rate(5, 3600), now=now)
-    red.revocations(FrozenClock(now)).revoke("sid", until=now + 900)
+    red.revoke(red.revocations(FrozenClock(now)), "sid", until=now + 900, now=now)
 
     keys = sorted(rds.scan_iter(match=f"{prefix}*"))
     ttls = {key.removeprefix(prefix).split(":")[0]: rds.pttl(key) / 1000 for key in keys}
@@ -503,9 +536,12 @@ def test_stores_with_different_prefixes_do_not_see_each_other(
 def test_a_revocation_is_seen_at_once_by_another_node(prefix: str, sql_engine: Engine) -> None:
     clock = FrozenClock(time.time())
     archive = SqlRevocationArchive(sql_engine)
-    nodes = [RedisStores.connect(REDIS_URL, prefix, clock, archive) for _ in range(2)]
+    nodes = [
+        RedisStores.connect(REDIS_URL, prefix, clock, archive, local_revocations(sql_engine, clock))
+        for _ in range(2)
+    ]
     try:
-        nodes[0].revocations.revoke("sid-1", until=clock.now() + 60)
+        revoke(sql_engine, nodes[0].revocations, "sid-1", until=clock.now() + 60, now=clock.now())
         assert nodes[1].revocations.is_revoked("sid-1")
         assert not nodes[1].revocations.is_revoked("sid-2")
     finally:
@@ -534,7 +570,11 @@ def _closed_port() -> int:
 def test_every_operation_fails_closed_when_redis_is_unreachable(sql_engine: Engine) -> None:
     clock = FrozenClock(NOW)
     stores = RedisStores.connect(
-        f"redis://127.0.0.1:{_closed_port()}/0", "sfa:", clock, SqlRevocationArchive(sql_engine)
+        f"redis://127.0.0.1:{_closed_port()}/0",
+        "sfa:",
+        clock,
+        SqlRevocationArchive(sql_engine),
+        local_revocations(sql_engine, clock),
     )
     c = challenge("u")
     calls: list[Callable[[], object]] = [
@@ -546,63 +586,18 @@ def test_every_operation_fails_closed_when_redis_is_unreachable(sql_engine: Engi
         lambda: stores.challenges.kill(c.id),
         lambda: stores.challenges.kill_all_for_user("u"),
         lambda: stores.rate_limiter.hit("k", Rate(1, 60), now=NOW),
-        lambda: stores.revocations.revoke("sid", until=NOW + 60),
         lambda: stores.revocations.is_revoked("sid"),
+        stores.check,
     ]
     for call in calls:
         with pytest.raises(StoreUnavailable) as raised:
             call()
         assert raised.value.store == "redis"
         assert raised.value.status == 503 and raised.value.retry_after == 5
-    with pytest.raises(redis.ConnectionError):
-        stores.ping()
-
-
-class OwnRedis:
-    """A redis-server this test starts and stops on a port of its own (no persistence)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = shutil.which("redis-server")
-        self.port = _closed_port()
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert self.binary
-        self.process = subprocess.Popen(
-            [
-                *(self.binary, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        probe = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                probe.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        probe.close()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path)
-    if server.binary is None:
-        service_unavailable("redis-server (to stop and restart a Redis of the test's own)")
-    server.start()
-    yield server
-    server.stop()
+    # A revocation is committed before it is published: publishing never fails the
+    # request, and this process refuses the session at once all the same.
+    revoke(sql_engine, stores.revocations, "sid", until=NOW + 60, now=NOW)
+    assert stores.revocations.is_revoked("sid")
 
 
 def test_the_app_answers_503_while_redis_is_down_and_recovers_without_restart(
@@ -648,9 +643,11 @@ def test_a_redis_that_lost_its_data_still_refuses_revoked_sessions(
     """Revocations are kept in the database too: a Redis that restarts empty (no
     persistence) reloads them before its next answer."""
     clock = FrozenClock(time.time())
-    revocations = RedisRevocationList(rds, clock, prefix, SqlRevocationArchive(sql_engine))
-    revocations.revoke("sid-kept", until=clock.now() + 600)
-    revocations.revoke("sid-over", until=clock.now() + 1)
+    revocations = RedisRevocationList(
+        rds, clock, prefix, SqlRevocationArchive(sql_engine), local_revocations(sql_engine, clock)
+    )
+    revoke(sql_engine, revocations, "sid-kept", until=clock.now() + 600, now=clock.now())
+    revoke(sql_engine, revocations, "sid-over", until=clock.now() + 1, now=clock.now())
     assert revocations.is_revoked("sid-kept")
     for key in list(rds.scan_iter(match=f"{prefix}*")):  # what a restart without data does
         rds.delete(key)

@@ -64,7 +64,7 @@ def _domain_error(exc: DomainError) -> Response:
             'error_description="The access token is missing, invalid or expired"'
         )
     if isinstance(exc, StoreUnavailable):
-        log.error("store unavailable: %s", exc.store)
+        log.error("store unavailable: %s (%s)", exc.store, exc.cause or "no detail")
     return problem(
         exc.status, exc.title, exc.detail, slug=exc.slug, extra=exc.extra, headers=headers
     )

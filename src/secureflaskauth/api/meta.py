@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify
 
 from secureflaskauth import wiring
 from secureflaskauth.api.errors import problem
+from secureflaskauth.domain.errors import StoreUnavailable
 
 bp = Blueprint("meta", __name__)
+log = logging.getLogger("secureflaskauth.readiness")
+
+
+def _cause(exc: Exception) -> str:
+    if isinstance(exc, StoreUnavailable):
+        return f"{exc.store}: {exc.cause}" if exc.cause else exc.store
+    message = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @bp.get("/healthz")
@@ -22,8 +33,9 @@ def readyz() -> Response:
         try:
             check()
             checks[name] = "ok"
-        except Exception:  # any failure means not ready; the reason is in the log
+        except Exception as exc:  # any failure means not ready; the cause goes to the log
             checks[name] = "unavailable"
+            log.warning("not ready: %s unavailable (%s)", name, _cause(exc))
     if all(state == "ok" for state in checks.values()):
         return jsonify({"status": "ready", "checks": checks})
     down = ", ".join(name for name, state in checks.items() if state != "ok")

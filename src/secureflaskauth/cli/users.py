@@ -26,7 +26,10 @@ def _row(user: User, now: float) -> dict[str, object]:
         "username": user.username,
         "phone": phones.mask(user.phone_e164),
         "created_at": iso(user.created_at),
-        "status": "disabled" if user.disabled else ("locked" if locked else "active"),
+        "status": "disabled"
+        if user.disabled
+        else ("locked" if locked else "active" if user.phone_verified else "pending"),
+        "phone_verified_at": iso(user.phone_verified_at),
         "otp_failures": user.otp_failures,
         "locked_until": iso(user.otp_locked_until) if locked else None,
     }
@@ -84,9 +87,7 @@ def users_disable(user: str) -> None:
     """Refuse the user's sign-in and end their sessions at once."""
     w = load_wiring()
     found = find_user(w, user)
-    w.users.set_disabled(found.id, True)
-    ended = w.sessions.end_all(found.id, reason="user disabled")
-    _admin(w, "disable", found)
+    ended = w.accounts.disable(found, by="cli")
     click.echo(f"disabled {found.username}; ended {ended} session(s)")
 
 
@@ -96,8 +97,7 @@ def users_enable(user: str) -> None:
     """Allow a disabled user to sign in again."""
     w = load_wiring()
     found = find_user(w, user)
-    w.users.set_disabled(found.id, False)
-    _admin(w, "enable", found)
+    w.accounts.enable(found, by="cli")
     click.echo(f"enabled {found.username}")
 
 
@@ -122,9 +122,7 @@ def users_delete(user: str, yes: bool) -> None:
     found = find_user(w, user)
     if not yes:
         click.confirm(f"Delete {found.username} ({found.id})?", abort=True)
-    ended = w.sessions.end_all(found.id, reason="user deleted")
-    w.users.delete(found.id)
-    _admin(w, "delete", found)
+    ended = w.accounts.delete(found, by="cli")
     click.echo(f"deleted {found.username}; ended {ended} session(s)")
 
 

@@ -101,9 +101,11 @@ class StoreUnavailable(DomainError):
     slug = "store-unavailable"
     title = "Service unavailable"
 
-    def __init__(self, store: str) -> None:
+    def __init__(self, store: str, cause: str = "") -> None:
         super().__init__("A backing store is unavailable. Please retry shortly.", retry_after=5)
         self.store = store
+        # For the log line only, never the answer: what the store said, no values.
+        self.cause = cause
 
 
 class SmsProviderError(Exception):

@@ -24,6 +24,24 @@ class User:
     disabled: bool = False
     otp_failures: int = 0
     otp_locked_until: float | None = None
+    # When a code sent to the number for this account was first verified; None while
+    # the account is pending (CONTRACT: Account lifecycle).
+    phone_verified_at: float | None = None
+
+    @property
+    def phone_verified(self) -> bool:
+        return self.phone_verified_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OtpClaim:
+    """One code try taken for an account: ``allowed`` is False while its code sign-in
+    is locked (until ``locked_until``); ``failures`` counts this try; ``locked_until``
+    is set when this try reached the lock."""
+
+    allowed: bool
+    failures: int
+    locked_until: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +108,24 @@ class Session:
             and self.expires_at > now
             and self.last_used_at + self.idle_timeout > now
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """A session whose access tokens are refused until ``until`` (when the last token
+    it could have issued has expired, leeway included)."""
+
+    session_id: str
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSessions:
+    """What ending a user's sessions did: how many were active until then, and every
+    revocation of the user in force after it (earlier ones too, to propagate again)."""
+
+    ended: int
+    in_force: tuple[Revocation, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,16 @@ nothing else from outside itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from secureflaskauth.domain.models import (
     AuditEvent,
     Challenge,
+    EndedSessions,
+    OtpClaim,
     RefreshRecord,
+    Revocation,
     SentMessage,
     Session,
     SigningKeyRecord,
@@ -37,27 +41,42 @@ class UserStore(Protocol):
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
-    def record_otp_failure(
+    def claim_otp_attempt(
         self, user_id: str, *, now: float, threshold: int, lock_seconds: float
-    ) -> tuple[int, float | None]:
-        """Atomically count one wrong code; lock OTP sign-in when ``threshold`` is reached.
-
-        Returns the new consecutive-failure count and the lock expiry, if locked.
-        """
+    ) -> OtpClaim:
+        """Atomically take one code try for the account before the code is compared:
+        refused while its code sign-in is locked; otherwise counted as a wrong code at
+        once (a right code resets the count), locking when ``threshold`` is reached."""
         ...
 
     def reset_otp_failures(self, user_id: str) -> None: ...
+
+    def mark_phone_verified(self, user_id: str, *, now: float) -> bool:
+        """Record the account's number as verified (if it was not); True if it was not."""
+        ...
+
+    def delete_pending(self, *, created_by: float, limit: int) -> int:
+        """Delete up to ``limit`` accounts created at or before ``created_by`` that never
+        verified their number; return how many."""
+        ...
 
     def all(self) -> list[User]:
         """Every user, oldest first."""
         ...
 
     def set_disabled(self, user_id: str, disabled: bool) -> bool:
-        """True if the user exists."""
+        """True if the user exists. Disabling goes through ``disable``."""
         ...
 
-    def delete(self, user_id: str) -> bool:
-        """Delete the user with their challenges and sessions; True if it existed."""
+    def disable(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
+        """In one transaction: refuse the user's sign-in, end every active session and
+        record its revocation (refused until ``until``); None when there is no such user."""
+        ...
+
+    def delete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
+        """In one transaction: end every active session and record its revocation, then
+        delete the user with their challenges and sessions; None when there was no such
+        user."""
         ...
 
 
@@ -153,12 +172,21 @@ class SessionStore(Protocol):
 
     def touch(self, session_id: str, now: float) -> None: ...
 
-    def revoke(self, session_id: str, *, now: float, reason: str) -> bool:
-        """End one session; True if it was active until now."""
+    def revoke(self, session_id: str, *, now: float, reason: str, until: float) -> bool:
+        """End one session and record its revocation (refused until ``until``) in one
+        transaction; True if it was active until now. Repeating it writes the
+        revocation record again, so a half-propagated end can be retried."""
         ...
 
-    def revoke_all_for_user(self, user_id: str, *, now: float, reason: str) -> list[Session]:
-        """End every active session of the user; return the ones ended."""
+    def revoke_all_for_user(
+        self, user_id: str, *, now: float, reason: str, until: float
+    ) -> list[Session]:
+        """End every active session of the user and record each revocation in one
+        transaction; return the sessions ended now."""
+        ...
+
+    def revocations_for_user(self, user_id: str, *, now: float) -> list[Revocation]:
+        """The revocations of the user's sessions still in force at ``now``."""
         ...
 
     def get_refresh(self, token_hash: str) -> RefreshRecord | None: ...
@@ -172,9 +200,19 @@ class SessionStore(Protocol):
 
 
 class RevocationList(Protocol):
-    """Session ids whose access tokens must be refused before they expire."""
+    """Session ids whose access tokens must be refused before they expire.
 
-    def revoke(self, session_id: str, *, until: float) -> None: ...
+    The revocation record the SessionStore writes in the same transaction as the
+    session change is the single source of truth; every list reads it at least every
+    few seconds (SFA_REVOCATION_MAX_AGE_SECONDS), so a revocation is enforced
+    everywhere even when a faster propagation step failed.
+    """
+
+    def publish(self, revocations: Sequence[Revocation]) -> None:
+        """Make committed revocations known at once: to this process always, to the
+        other processes and nodes as fast as the adapter can. Idempotent; never
+        raises for a propagation failure (it is logged and retried)."""
+        ...
 
     def is_revoked(self, session_id: str) -> bool: ...
 
@@ -187,11 +225,21 @@ class AuditLog(Protocol):
         ...
 
 
+# Consecutive failures (claimed attempts included), the time of the last one, and how
+# many claimed attempts are still being checked.
+FailureState = tuple[int, float, int]
+
+
 class FailureStore(Protocol):
     """Consecutive sign-in failures per key (a canonical username)."""
 
-    def get(self, key: str) -> tuple[int, float] | None:
-        """Failures and the time of the last one, or None."""
+    def get(self, key: str) -> FailureState | None:
+        """The key's state, or None."""
+        ...
+
+    def swap(self, key: str, *, expected: FailureState | None, new: FailureState | None) -> bool:
+        """Atomically replace the key's state with ``new`` (None: forget it) if it is
+        still ``expected`` (None: no state); False if another request changed it first."""
         ...
 
     def record_failure(self, key: str, *, now: float, quiet_reset: float) -> int:

@@ -10,6 +10,7 @@ from secureflaskauth.domain.errors import UsernameTaken, ValidationFailed
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
+from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import Clock, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
 
@@ -26,7 +27,9 @@ class Registration:
         clock: Clock,
         default_region: str,
         sms_regions: frozenset[str],
+        pending: PendingAccounts,
     ) -> None:
+        self.pending = pending
         self.users = users
         self.hasher = hasher
         self.password_policy = password_policy
@@ -58,6 +61,7 @@ class Registration:
                 errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
         if errors:
             raise ValidationFailed(errors)
+        self.pending.purge()  # expired pending accounts free their usernames
         if self.users.by_canonical_username(canonical) is not None:
             raise UsernameTaken("That username is already taken.")
         user = User(

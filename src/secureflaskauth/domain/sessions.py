@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import DomainError, InvalidToken
-from secureflaskauth.domain.models import Client, Session
+from secureflaskauth.domain.models import Client, Revocation, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
 from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessTokens, IssuedToken
@@ -55,6 +55,14 @@ class SessionNotFound(DomainError):
 
     def __init__(self) -> None:
         super().__init__("No active session with that id belongs to you.")
+
+
+def _session_id() -> str:
+    """128 random bits, URL-safe, never starting with "-" (a command line would read
+    such an id as an option)."""
+    while (session_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return session_id
 
 
 def _hash(token: str) -> str:
@@ -112,7 +120,7 @@ class Sessions:
         """Create a session and its first token pair (at OTP verification)."""
         now = self.clock.now()
         session = Session(
-            id=secrets.token_urlsafe(16),
+            id=_session_id(),
             user_id=user_id,
             created_at=now,
             last_used_at=now,
@@ -198,23 +206,34 @@ class Sessions:
         )
         raise InvalidRefreshToken()
 
+    def revoked_until(self, now: float) -> float:
+        """Until when the tokens of a session ended at ``now`` must be refused: its
+        access tokens live at most the access-token lifetime (+ leeway) more."""
+        return now + self._access_ttl + LEEWAY_SECONDS
+
     def end(self, session: Session, *, reason: str) -> bool:
+        """End the session; its tokens are refused from now on. The session change and
+        its revocation are one transaction; the propagation after it is retried, and
+        ending an ended session again repeats it."""
         now = self.clock.now()
-        ended = self.store.revoke(session.id, now=now, reason=reason)
-        # Its access tokens live at most access_ttl (+ leeway) more: refuse them until then.
-        self.revocations.revoke(session.id, until=now + self._access_ttl + LEEWAY_SECONDS)
+        until = self.revoked_until(now)
+        ended = self.store.revoke(session.id, now=now, reason=reason, until=until)
+        self.revocations.publish([Revocation(session.id, until)])
         return ended
 
     def end_all(self, user_id: str, *, reason: str) -> int:
+        """End every session of the user; a repeat propagates the revocations of an
+        earlier call again (so a retry repairs one whose propagation failed)."""
         now = self.clock.now()
-        ended = self.store.revoke_all_for_user(user_id, now=now, reason=reason)
-        for session in ended:
-            self.revocations.revoke(session.id, until=now + self._access_ttl + LEEWAY_SECONDS)
+        ended = self.store.revoke_all_for_user(
+            user_id, now=now, reason=reason, until=self.revoked_until(now)
+        )
+        self.revocations.publish(self.store.revocations_for_user(user_id, now=now))
         return len(ended)
 
     def authenticate(self, token: str) -> dict[str, object]:
-        """Verify an access token and check its session was not revoked (no database
-        query: the revocation list is cached in memory)."""
+        """Verify an access token and check its session was not revoked (from memory or
+        one Redis lookup; the revocation list reads the database every few seconds)."""
         claims = self.tokens.verify(token)
         if self.revocations.is_revoked(str(claims["sid"])):
             raise InvalidToken("session revoked")

@@ -19,10 +19,11 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from secureflaskauth.domain.lockout import AccountGuard
-from secureflaskauth.domain.models import Challenge, Client, User
+from secureflaskauth.domain.lockout import AccountGuard, Claim
+from secureflaskauth.domain.models import Challenge, Client, OtpClaim, User
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
+from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import ChallengeStore, Clock, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
 from secureflaskauth.domain.sessions import Sessions, TokenPair
@@ -65,9 +66,11 @@ class SignIn:
         clock: Clock,
         otp_policy: otp.OtpPolicy,
         otp_key: bytes,
+        pending: PendingAccounts,
         app_name: str = "SecureFlaskAuth",
         sms_template: otp.SmsTemplate | None = None,
     ) -> None:
+        self.pending = pending
         self.users = users
         self.challenges = challenges
         self.sms = sms
@@ -91,16 +94,20 @@ class SignIn:
         canonical = usernames.canonical(username)
         # Counted for unknown usernames too, so the limit reveals nothing (ASVS 6.3.8).
         self.throttle.check(f"login:user:{canonical}", self.throttle.limits.login_account)
-        # Before the password is looked at, and alike for unknown usernames.
-        self.guard.check(canonical)
+        # Taken before the password is looked at, and alike for unknown usernames.
+        claim = self.guard.claim(canonical)
         password = normalise_password(password)
         user = self.users.by_canonical_username(canonical)
+        if user is not None and self.pending.expired(user):
+            self.pending.purge()  # it never verified its number: it is gone
+            user = None
         if user is None:
             self.hasher.verify_dummy(password)
-            self._failed(canonical, client, None, "unknown user")
+            self._failed(claim, client, None, "unknown user")
         elif not self.hasher.verify(user.password_hash, password) or user.disabled:
-            self._failed(canonical, client, user, "disabled" if user.disabled else "wrong password")
+            self._failed(claim, client, user, "disabled" if user.disabled else "wrong password")
         assert user is not None
+        self.guard.release(claim)
         if self.hasher.needs_rehash(user.password_hash):
             self.users.set_password_hash(user.id, self.hasher.hash(password))
         now = self.clock.now()
@@ -114,8 +121,9 @@ class SignIn:
             )
         return self._start_challenge(user, now, client)
 
-    def _failed(self, key: str, client: Client, user: User | None, reason: str) -> NoReturn:
-        failures = self.guard.failed(key)
+    def _failed(self, claim: Claim, client: Client, user: User | None, reason: str) -> NoReturn:
+        self.guard.confirm(claim)
+        key, failures = claim.key, claim.failures
         self.audit.client_event(
             "password_failed",
             "failure",
@@ -137,7 +145,7 @@ class SignIn:
 
     def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
         # The SMS caps are checked before any challenge exists: a refusal leaves none.
-        self.sms_guard.allow(user.phone_e164, user.id, client)
+        self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
         session_id = otp.new_session_id()
         cid = otp.challenge_id(session_id)
         code = otp.new_code()
@@ -212,7 +220,7 @@ class SignIn:
         self.throttle.check(f"verify:user:{challenge.user_id}", self.throttle.limits.verify_account)
         user = self.users.by_id(challenge.user_id)
         now = self.clock.now()
-        if user is None or user.disabled:
+        if user is None or user.disabled or self.pending.expired(user):
             raise self._dead()
         if user.otp_locked_until is not None and user.otp_locked_until > now:
             self.challenges.kill(challenge.id)
@@ -227,11 +235,24 @@ class SignIn:
         if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
             self.challenges.kill_all_for_user(user.id)
             raise self._dead()
+        # The account's try is taken before the code is compared too, so tries sent at
+        # once cannot pass the account's lock together (NIST SP 800-63B-4 3.2.2).
+        claim = self.users.claim_otp_attempt(
+            user.id,
+            now=now,
+            threshold=self.otp.account_max_failures,
+            lock_seconds=self.otp.account_lock_seconds,
+        )
+        if not claim.allowed:
+            self.challenges.kill_all_for_user(user.id)
+            raise self._locked(claim.locked_until, now)
         if otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
             if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
                 raise self._dead()  # another request used it first: single use
             self.users.reset_otp_failures(user.id)
             self.guard.succeeded(user.username_canonical)
+            # The code reached this number for this account: the number is verified.
+            self.users.mark_phone_verified(user.id, now=now)
             self.sms_guard.verified()
             pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
             self.audit.client_event(
@@ -243,19 +264,26 @@ class SignIn:
                 detail={"sid": pair.session_id, "country": phones.region(user.phone_e164)},
             )
             return SignedIn(user.id, pair)
-        self._wrong_code(user, taken, session_id, now, client)
-        raise AssertionError("unreachable")  # pragma: no cover
+        self._wrong_code(user, taken, session_id, now, client, claim)
+
+    def _locked(self, locked_until: float | None, now: float) -> ChallengeFailed:
+        return ChallengeFailed(
+            "Too many wrong codes for this account. Sign-in is locked for a while.",
+            extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
+            retry_after=math.ceil(locked_until - now) if locked_until else None,
+        )
 
     def _wrong_code(
-        self, user: User, taken: Challenge, session_id: str, now: float, client: Client
-    ) -> None:
-        # Wrong codes count toward the account's brute-force delay too (counted in verify).
-        failures, locked_until = self.users.record_otp_failure(
-            user.id,
-            now=now,
-            threshold=self.otp.account_max_failures,
-            lock_seconds=self.otp.account_lock_seconds,
-        )
+        self,
+        user: User,
+        taken: Challenge,
+        session_id: str,
+        now: float,
+        client: Client,
+        claim: OtpClaim,
+    ) -> NoReturn:
+        # The try was counted when it was claimed (and toward the brute-force delay).
+        failures, locked_until = claim.failures, claim.locked_until
         state = self._state(session_id, taken, user.phone_e164, now)
         self.audit.client_event(
             "otp_failed",
@@ -274,11 +302,7 @@ class SignIn:
                 user_id=user.id,
                 detail={"until": round(locked_until), "failures": failures},
             )
-            raise ChallengeFailed(
-                "Too many wrong codes for this account. Sign-in is locked for a while.",
-                extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
-                retry_after=math.ceil(locked_until - now),
-            )
+            raise self._locked(locked_until, now)
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(
@@ -326,7 +350,7 @@ class SignIn:
         # concurrent resends cannot use up a victim's caps. A refusal now leaves a code
         # that was never sent: end the sign-in, as a failed send does.
         try:
-            self.sms_guard.allow(user.phone_e164, user.id, client)
+            self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
         except TooManyRequests:
             self.challenges.kill(updated.id)
             raise

@@ -1,6 +1,13 @@
 """SMS pumping and bombing defence (OWASP API4:2023 scenario 1): where codes may go,
 how many, and an alarm when codes are sent but not used.
 
+Codes for an account whose number is verified and codes for a pending account are
+counted apart: a pending account's sends have small caps of their own (per account,
+per number, per number prefix and a share of the hourly budget), and nothing they
+count is a cap that a verified owner's sign-in uses. So nobody who registers
+accounts with someone else's number, or with the numbers around it, can stop that
+number's verified owner from receiving their own code.
+
 Counters live behind the RateLimiter port, so every node shares them.
 """
 
@@ -24,11 +31,15 @@ _HOUR = 3600
 @dataclass(frozen=True)
 class SmsPolicy:
     allowed_regions: frozenset[str]
-    per_number: tuple[Rate, ...]
-    per_prefix: tuple[Rate, ...]
+    per_number: tuple[Rate, ...]  # sends for accounts that verified the number
+    per_prefix: tuple[Rate, ...]  # pending accounts' sends to numbers sharing a prefix
     per_ip: tuple[Rate, ...]
     per_account: tuple[Rate, ...]
     global_hourly_budget: int
+    # Pending accounts (number not verified yet): their own smaller caps.
+    unverified_per_number: tuple[Rate, ...] = (Rate(3, 3600), Rate(5, 86400))
+    unverified_per_account: tuple[Rate, ...] = (Rate(3, 3600), Rate(5, 86400))
+    unverified_hourly_budget: int = 500  # below the global budget: the rest is the owners'
     prefix_digits: int = 4  # digits dropped from the end to form a number's prefix
     conversion_min_sent: int = 20  # judge the verified/sent ratio from this many sends
     conversion_alert_below: float = 0.2
@@ -59,25 +70,54 @@ class SmsGuard:
     def prefix(self, e164: str) -> str:
         return e164[: max(4, len(e164) - self.policy.prefix_digits)]
 
-    def allow(self, e164: str, user_id: str, client: Client) -> None:
-        """Count one intended SMS against every cap; refuse (429) when one is exceeded."""
+    def allow(self, e164: str, user_id: str, client: Client, *, verified: bool) -> None:
+        """Count one intended SMS against every cap; refuse (429) when one is exceeded.
+
+        ``verified``: the account has verified this number. Its sends are counted in
+        buckets only such sends reach; a pending account's in buckets of their own.
+        """
         region = phones.region(e164)
         if region not in self.policy.allowed_regions:
             self._blocked("region", user_id, client, region, _HOUR)
         p = self.policy
-        checks: list[tuple[str, str, tuple[Rate, ...]]] = [
-            ("number", f"sms:number:{e164}", p.per_number),
-            ("prefix", f"sms:prefix:{self.prefix(e164)}", p.per_prefix),
-            ("account", f"sms:user:{user_id}", p.per_account),
-        ]
+        checks: list[tuple[str, str, tuple[Rate, ...]]]
+        if verified:
+            checks = [
+                ("number", f"sms:number:{e164}", p.per_number),
+                ("account", f"sms:user:{user_id}", p.per_account),
+            ]
+            ip_key = f"sms:ip:verified:{client.ip}"
+        else:
+            checks = [
+                ("number", f"sms:unverified:number:{e164}", p.unverified_per_number),
+                ("prefix", f"sms:unverified:prefix:{self.prefix(e164)}", p.per_prefix),
+                ("account", f"sms:user:{user_id}", p.unverified_per_account),
+            ]
+            ip_key = f"sms:ip:{client.ip}"
         if p.per_ip_enabled:
-            checks.append(("ip", f"sms:ip:{client.ip}", p.per_ip))
+            checks.append(("ip", ip_key, p.per_ip))
         now = self.clock.now()
         for reason, key, rates in checks:
             for rate in rates:
                 wait = self.counters.hit(f"{key}:{rate.period}", rate, now=now)
                 if wait:
                     self._blocked(reason, user_id, client, region, math.ceil(wait))
+        if not verified:
+            share = Rate(p.unverified_hourly_budget, _HOUR)
+            wait = self.counters.hit("sms:unverified:global", share, now=now)
+            if wait:
+                log.critical(
+                    "ALERT: pending accounts used their share (%d) of the hourly SMS budget; "
+                    "their codes are stopped, verified numbers still get theirs",
+                    p.unverified_hourly_budget,
+                )
+                self.audit.client_event(
+                    "sms_alert",
+                    "pending_budget",
+                    client,
+                    detail={"budget": p.unverified_hourly_budget},
+                )
+                self._blocked("pending_budget", user_id, client, region, math.ceil(wait))
         budget = Rate(p.global_hourly_budget, _HOUR)
         wait = self.counters.hit("sms:global", budget, now=now)
         if wait:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, Row, delete, insert, select, update
 
 from secureflaskauth.adapters.db.errors import fail_closed
-from secureflaskauth.adapters.db.tables import challenges
+from secureflaskauth.adapters.db.tables import challenges, users
 from secureflaskauth.domain.models import Challenge
 
 _CLEANUP_GRACE = 3600.0
@@ -35,6 +35,12 @@ class SqlChallengeStore:
     def create(self, challenge: Challenge) -> None:
         c = challenges.c
         with self._engine.begin() as conn:
+            # One live challenge per account: concurrent logins of one user take turns
+            # on the user's row (PostgreSQL; SQLite has one writer at a time anyway), so
+            # each one's UPDATE below sees the challenge the previous one inserted.
+            conn.execute(
+                select(users.c.id).where(users.c.id == challenge.user_id).with_for_update()
+            )
             # A new login supersedes the user's earlier codes (OWASP MFA CS).
             conn.execute(
                 update(challenges)

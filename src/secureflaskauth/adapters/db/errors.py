@@ -23,6 +23,16 @@ def fail_closed(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except (OperationalError, DisconnectionError, PoolTimeout) as exc:
-            raise StoreUnavailable("database") from exc
+            raise StoreUnavailable("database", describe(exc)) from exc
 
     return wrapper
+
+
+def describe(exc: BaseException) -> str:
+    """The error as one short line for the log: the driver's own message ("database or
+    disk is full", "connection refused"), without the statement or its parameters."""
+    orig = getattr(exc, "orig", None)
+    source = orig if isinstance(orig, BaseException) else exc
+    message = " ".join(str(source).split())[:200]
+    name = type(source).__name__
+    return f"{name}: {message}" if message else name

@@ -1,44 +1,73 @@
-"""RevocationList on SQLAlchemy, read from memory on the hot path.
+"""Revoked sessions in the database, and the RevocationList read from memory.
 
-The revoked session ids are kept in each process's memory and reloaded from the
-database only when they may have changed: a revocation rewrites a marker file in
-the var directory, and each request compares the file's change time (one stat
-call, no query). Processes that do not share that directory (other nodes
-without Redis) reload at least every ``max_age`` seconds.
+The ``revoked_sessions`` table is the single source of truth: the session store
+writes a row in the same transaction that ends a session (``record``), so a session
+is never ended without its revocation, nor the other way round.
+
+``SqlRevocationList`` keeps the rows in each process's memory and reads them again
+when they may have changed: a revocation rewrites a marker file in the var directory,
+and each check compares the file's identity (one stat call, no query). Whatever
+happens to the marker (a full or read-only disk, a process killed after the commit,
+another node without that directory), every process also reads the table at least
+every ``max_age`` seconds, so a committed revocation is enforced everywhere within
+that time, and at once in the process that made it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
-from secureflaskauth.adapters.db.tables import revoked_sessions
+from secureflaskauth.adapters.db.tables import revoked_sessions, sessions
+from secureflaskauth.domain.errors import StoreUnavailable
+from secureflaskauth.domain.models import Revocation
 from secureflaskauth.domain.ports import Clock
+
+log = logging.getLogger("secureflaskauth.revocations")
+# A marker that could not be written is tried again at most this often (seconds).
+SIGNAL_RETRY_SECONDS = 1.0
+
+
+def record(conn: Connection, revocations: Sequence[Revocation], *, now: float) -> None:
+    """Write revocations inside the caller's transaction (idempotent: a repeat keeps
+    the later ``until``), and drop the ones that have run out."""
+    t = revoked_sessions
+    insert = insert_for(conn.engine)
+    for revocation in revocations:
+        stmt = insert(t).values(session_id=revocation.session_id, until=revocation.until)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.c.session_id], set_={"until": stmt.excluded.until}
+            )
+        )
+    conn.execute(delete(t).where(t.c.until < now))
+
+
+def in_force_for_user(conn: Connection, user_id: str, *, now: float) -> list[Revocation]:
+    """The user's revocations still in force (read inside the caller's transaction)."""
+    t = revoked_sessions
+    rows = conn.execute(
+        select(t.c.session_id, t.c.until)
+        .join(sessions, sessions.c.id == t.c.session_id)
+        .where(sessions.c.user_id == user_id, t.c.until > now)
+    ).all()
+    return [Revocation(str(sid), float(until)) for sid, until in rows]
 
 
 class SqlRevocationArchive:
-    """The revoked sessions table alone: the durable copy behind the Redis list."""
+    """Reads the revoked sessions table."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._insert = insert_for(engine)
-
-    @fail_closed
-    def record(self, session_id: str, until: float, *, now: float | None = None) -> None:
-        """Store a revocation; with ``now``, also drop those that have run out."""
-        t = revoked_sessions
-        stmt = self._insert(t).values(session_id=session_id, until=until)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.c.session_id], set_={"until": until})
-        with self._engine.begin() as conn:
-            conn.execute(stmt)
-            if now is not None:
-                conn.execute(delete(t).where(t.c.until < now))
 
     @fail_closed
     def active(self, now: float) -> list[tuple[str, float]]:
@@ -49,46 +78,102 @@ class SqlRevocationArchive:
 
 
 class SqlRevocationList:
-    def __init__(self, engine: Engine, clock: Clock, marker: Path, *, max_age: float) -> None:
+    """The table in memory, reloaded on a change signal or after ``max_age`` seconds.
+
+    ``marker`` is the change signal shared by the processes of one machine (None: no
+    signal, the table is read every ``max_age`` seconds). With ``fail_closed`` a
+    failed reload refuses the check (503); without it (when another list, such as
+    Redis, is checked too) the last rows read stay in use until a reload succeeds.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        marker: Path | None,
+        *,
+        max_age: float,
+        fail_closed: bool = True,
+    ) -> None:
         self._archive = SqlRevocationArchive(engine)
         self._clock = clock
         self._marker = marker
         self._max_age = max_age
+        self._fail_closed = fail_closed
         self._lock = threading.Lock()
-        self._revoked: dict[str, float] = {}
+        self._stored: dict[str, float] = {}  # as last read from the table
+        self._published: dict[str, float] = {}  # made by this process since
         self._marker_state: tuple[int, int] | None = None
         self._loaded_at = float("-inf")
-        marker.parent.mkdir(parents=True, exist_ok=True)
+        self._signal_due: float | None = None  # monotonic time of the next marker retry
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.warning("revocation marker directory unavailable: %s", _why(exc))
 
-    def revoke(self, session_id: str, *, until: float) -> None:
-        self._archive.record(session_id, until, now=self._clock.now())
+    def publish(self, revocations: Sequence[Revocation]) -> None:
         with self._lock:
-            self._revoked[session_id] = until
-        self._touch_marker()
+            for revocation in revocations:
+                self._published[revocation.session_id] = revocation.until
+        self._signal()
 
-    def _touch_marker(self) -> None:
+    def _signal(self) -> None:
+        """Tell the other processes to reload: a new marker inode, seen at once."""
+        if self._marker is None:
+            return
         tmp = self._marker.with_name(f".{self._marker.name}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_hex(8), encoding="ascii")
-        os.replace(tmp, self._marker)  # a new inode: visible to every process at once
+        try:
+            tmp.write_text(secrets.token_hex(8), encoding="ascii")
+            os.replace(tmp, self._marker)
+        except OSError as exc:
+            self._signal_due = time.monotonic() + SIGNAL_RETRY_SECONDS
+            log.warning(
+                "revocation marker %s not written (%s): other processes refuse the "
+                "revoked sessions within %.0f s instead of at once; retrying",
+                self._marker,
+                _why(exc),
+                self._max_age,
+            )
+            tmp.unlink(missing_ok=True)
+            return
+        self._signal_due = None
 
     def _marker_now(self) -> tuple[int, int] | None:
+        if self._marker is None:
+            return None
         try:
             st = os.stat(self._marker)
-        except FileNotFoundError:
+        except OSError:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
-        revoked = dict(self._archive.active(now))
+        try:
+            stored = dict(self._archive.active(now))
+        except StoreUnavailable:
+            if self._fail_closed:
+                raise
+            log.warning("revocations not reloaded: the database is unavailable")
+            with self._lock:
+                self._loaded_at = now  # the next try waits another max_age
+            return
         with self._lock:
-            self._revoked = revoked
+            self._stored = stored
+            self._published = {s: u for s, u in self._published.items() if u > now}
             self._marker_state = marker
             self._loaded_at = now
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()
+        if self._signal_due is not None and time.monotonic() >= self._signal_due:
+            self._signal()
         marker = self._marker_now()
         if marker != self._marker_state or now - self._loaded_at >= self._max_age:
             self._reload(marker, now)
-        until = self._revoked.get(session_id)
-        return until is not None and until > now
+        until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))
+        return until > now
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from typing import Any
 
+from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy.sql.dml import ReturningUpdate
+
+from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
-from secureflaskauth.domain.models import RefreshRecord, Session
+from secureflaskauth.domain.models import RefreshRecord, Revocation, Session
 
 
 class _LostRace(Exception):
@@ -27,6 +31,17 @@ def _session(row: Row[tuple[object, ...]]) -> Session:
         amr=tuple(m["amr"].split()),
         revoked_at=m["revoked_at"],
         revoked_reason=m["revoked_reason"],
+    )
+
+
+def end_sessions_of(user_id: str, now: float, reason: str) -> ReturningUpdate[Any]:
+    """End every active session of the user, returning the rows ended."""
+    c = sessions.c
+    return (
+        update(sessions)
+        .where(c.user_id == user_id, c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason[:64])
+        .returning(*sessions.c)
     )
 
 
@@ -82,26 +97,35 @@ class SqlSessionStore:
             )
 
     @fail_closed
-    def revoke(self, session_id: str, *, now: float, reason: str) -> bool:
+    def revoke(self, session_id: str, *, now: float, reason: str, until: float) -> bool:
+        if "\x00" in session_id:
+            return False
         with self._engine.begin() as conn:
+            exists = select(sessions.c.id).where(sessions.c.id == session_id)
+            if conn.execute(exists).first() is None:
+                return False
             result = conn.execute(
                 update(sessions)
                 .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
                 .values(revoked_at=now, revoked_reason=reason[:64])
             )
+            # In the same transaction: the session never ends without its revocation.
+            revocations.record(conn, [Revocation(session_id, until)], now=now)
         return result.rowcount == 1
 
     @fail_closed
-    def revoke_all_for_user(self, user_id: str, *, now: float, reason: str) -> list[Session]:
-        c = sessions.c
+    def revoke_all_for_user(
+        self, user_id: str, *, now: float, reason: str, until: float
+    ) -> list[Session]:
         with self._engine.begin() as conn:
-            rows = conn.execute(
-                update(sessions)
-                .where(c.user_id == user_id, c.revoked_at.is_(None))
-                .values(revoked_at=now, revoked_reason=reason[:64])
-                .returning(*sessions.c)
-            ).all()
-        return [_session(r) for r in rows]
+            ended = [_session(r) for r in conn.execute(end_sessions_of(user_id, now, reason)).all()]
+            revocations.record(conn, [Revocation(s.id, until) for s in ended], now=now)
+        return ended
+
+    @fail_closed
+    def revocations_for_user(self, user_id: str, *, now: float) -> list[Revocation]:
+        with self._engine.connect() as conn:
+            return revocations.in_force_for_user(conn, user_id, now=now)
 
     @fail_closed
     def get_refresh(self, token_hash: str) -> RefreshRecord | None:

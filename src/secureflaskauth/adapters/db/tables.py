@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -29,6 +30,14 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("otp_failures", Integer, nullable=False, default=0),
     Column("otp_locked_until", Float, nullable=True),
+    # Set by the first verified code; NULL while the account is pending.
+    Column("phone_verified_at", Float, nullable=True),
+    Index(
+        "ix_users_pending_created_at",
+        "created_at",
+        postgresql_where=text("phone_verified_at IS NULL"),
+        sqlite_where=text("phone_verified_at IS NULL"),
+    ),
 )
 
 challenges = Table(
@@ -135,4 +144,13 @@ login_failures = Table(
     Column("key", String(255), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_failure_at", Float, nullable=False),
+    # Claimed attempts whose password is still being checked (AccountGuard.claim)
+    Column("in_flight", Integer, nullable=False, server_default="0"),
+)
+
+health_probes = Table(
+    "health_probes",
+    metadata,
+    Column("node", String(128), primary_key=True),
+    Column("checked_at", Float, nullable=False),
 )

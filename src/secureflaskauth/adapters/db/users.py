@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Row, case, insert, select, update
+from sqlalchemy import Engine, Row, case, insert, or_, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 
+from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
+from secureflaskauth.adapters.db.sessions import end_sessions_of
 from secureflaskauth.adapters.db.tables import challenges, refresh_tokens, sessions, users
 from secureflaskauth.domain.errors import UsernameTaken
-from secureflaskauth.domain.models import User
+from secureflaskauth.domain.models import EndedSessions, OtpClaim, Revocation, User
 
 
 def _user(row: Row[tuple[object, ...]]) -> User:
@@ -24,6 +26,7 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         disabled=bool(m["disabled"]),
         otp_failures=m["otp_failures"],
         otp_locked_until=m["otp_locked_until"],
+        phone_verified_at=m["phone_verified_at"],
     )
 
 
@@ -45,6 +48,7 @@ class SqlUserStore:
                         created_at=user.created_at,
                         disabled=user.disabled,
                         otp_failures=0,
+                        phone_verified_at=user.phone_verified_at,
                     )
                 )
         except IntegrityError:
@@ -72,31 +76,66 @@ class SqlUserStore:
             )
 
     @fail_closed
-    def record_otp_failure(
+    def claim_otp_attempt(
         self, user_id: str, *, now: float, threshold: int, lock_seconds: float
-    ) -> tuple[int, float | None]:
-        # One statement, so concurrent failures each count (no read-modify-write race).
-        new_count = users.c.otp_failures + 1
+    ) -> OtpClaim:
+        # One conditional statement: concurrent tries cannot all pass the lock check.
+        c = users.c
+        new_count = c.otp_failures + 1
         stmt = (
             update(users)
-            .where(users.c.id == user_id)
+            .where(c.id == user_id, or_(c.otp_locked_until.is_(None), c.otp_locked_until <= now))
             .values(
                 otp_failures=new_count,
                 otp_locked_until=case(
-                    (new_count >= threshold, now + lock_seconds),
-                    else_=users.c.otp_locked_until,
+                    (new_count >= threshold, now + lock_seconds), else_=c.otp_locked_until
                 ),
             )
-            .returning(users.c.otp_failures, users.c.otp_locked_until)
+            .returning(c.otp_failures, c.otp_locked_until)
         )
         with self._engine.begin() as conn:
             row = conn.execute(stmt).first()
-        if row is None:
-            return 0, None
+            if row is None:
+                found = conn.execute(
+                    select(c.otp_failures, c.otp_locked_until).where(c.id == user_id)
+                ).first()
+                failures, locked_until = found if found else (0, None)
+                return OtpClaim(False, int(failures), locked_until)
         failures, locked_until = row
         if locked_until is not None and locked_until <= now:
             locked_until = None
-        return int(failures), locked_until
+        return OtpClaim(True, int(failures), locked_until)
+
+    @fail_closed
+    def mark_phone_verified(self, user_id: str, *, now: float) -> bool:
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.phone_verified_at.is_(None))
+                .values(phone_verified_at=now)
+            )
+        return result.rowcount == 1
+
+    @fail_closed
+    def delete_pending(self, *, created_by: float, limit: int) -> int:
+        c = users.c
+        with self._engine.begin() as conn:
+            expired = (
+                select(c.id)
+                .where(c.phone_verified_at.is_(None), c.created_at <= created_by)
+                .limit(limit)
+            )
+            ids = [row.id for row in conn.execute(expired)]
+            if not ids:
+                return 0
+            # A pending account has no session (the first verified code, which starts
+            # one, verifies the number first); its challenges go with it.
+            conn.execute(sa_delete(challenges).where(challenges.c.user_id.in_(ids)))
+            # Only those still pending: one verified a moment ago stays.
+            deleted = conn.execute(
+                sa_delete(users).where(c.id.in_(ids), c.phone_verified_at.is_(None)).returning(c.id)
+            ).all()
+        return len(deleted)
 
     @fail_closed
     def reset_otp_failures(self, user_id: str) -> None:
@@ -122,8 +161,26 @@ class SqlUserStore:
         return result.rowcount == 1
 
     @fail_closed
-    def delete(self, user_id: str) -> bool:
+    def disable(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
         with self._engine.begin() as conn:
+            found = conn.execute(
+                update(users).where(users.c.id == user_id).values(disabled=True)
+            ).rowcount
+            if found != 1:
+                return None
+            ended = conn.execute(end_sessions_of(user_id, now, "user disabled")).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
+        return EndedSessions(len(ended), tuple(in_force))
+
+    @fail_closed
+    def delete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
+        with self._engine.begin() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+                return None
+            ended = conn.execute(end_sessions_of(user_id, now, "user deleted")).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
             # Explicit, so it holds on SQLite connections without foreign-key enforcement too.
             own_sessions = select(sessions.c.id).where(sessions.c.user_id == user_id)
             conn.execute(
@@ -131,5 +188,5 @@ class SqlUserStore:
             )
             for table in (challenges, sessions):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
-            result = conn.execute(sa_delete(users).where(users.c.id == user_id))
-        return result.rowcount == 1
+            conn.execute(sa_delete(users).where(users.c.id == user_id))
+        return EndedSessions(len(ended), tuple(in_force))

@@ -71,9 +71,18 @@ def fail_closed(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except UNAVAILABLE as exc:
-            raise StoreUnavailable("redis") from exc
+            raise StoreUnavailable("redis", describe(exc)) from exc
 
     return wrapper
+
+
+def describe(exc: BaseException) -> str:
+    """The error as one short line for the log: its class and Redis's message (which
+    names the condition, e.g. OOM or MISCONF, never a key or value)."""
+    message = " ".join(str(exc).split())
+    # A pipeline's error quotes the failing command (key and value): keep Redis's reply.
+    message = message.rpartition(" of pipeline caused error: ")[2][:200]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def key_part(text: str) -> str:

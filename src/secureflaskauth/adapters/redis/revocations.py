@@ -1,26 +1,43 @@
-"""RevocationList on Redis: one key per revoked session, read on every check, and
-kept durably in the database too, so a Redis that restarts empty does not forget
-a logout.
+"""RevocationList on Redis: one key per revoked session, read on every check, so a
+logout on any node is refused at once on every other node, with no invalidation
+message that could be lost.
 
-One round trip per authenticated request (no local cache) makes a logout on any
-node refused at once on every other node, with no invalidation message that could
-be lost. ``until`` is compared with the injected clock, like the SQL list; the
-key's Redis TTL only removes it later.
+Redis is a fast copy, not the truth: the session store writes every revocation to
+the database in the same transaction that ends the session. Each process also
+keeps the database's revocations in memory (``local``, read at least every
+SFA_REVOCATION_MAX_AGE_SECONDS), so a revocation that never reached Redis (Redis
+refusing writes, a process killed after the commit, an evicted key) is still
+refused everywhere within that time; a write that failed is retried.
 
 Keys: ``P revoked:<session id>`` holding ``until``; ``P revoked-loaded``, a marker
-set once the durable copy has been loaded. A Redis that lost its data has no
-marker: the next check reloads every revocation still in force from the
-database before answering.
+set once the database's revocations have been copied in. A Redis that lost its
+data has no marker: the next check copies them in again before answering.
+``until`` is compared with the injected clock; the key's TTL only removes it later.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis
 
-from secureflaskauth.adapters.redis.client import fail_closed, gc_ttl_ms, key_part, number
-from secureflaskauth.domain.ports import Clock
+from secureflaskauth.adapters.redis.client import (
+    UNAVAILABLE,
+    describe,
+    fail_closed,
+    gc_ttl_ms,
+    key_part,
+    number,
+)
+from secureflaskauth.domain.models import Revocation
+from secureflaskauth.domain.ports import Clock, RevocationList
+
+log = logging.getLogger("secureflaskauth.revocations")
+RETRY_SECONDS = 1.0  # a failed copy to Redis is tried again at most this often
 
 # KEYS: marker, revocation key. Returns -1 when the marker is missing (reload first),
 # else the stored ``until`` or false.
@@ -31,37 +48,71 @@ return redis.call('GET', KEYS[2])
 
 
 class RevocationArchive(Protocol):
-    """The durable copy of revocations (the database)."""
-
-    def record(self, session_id: str, until: float) -> None: ...
+    """The database's revocations."""
 
     def active(self, now: float) -> list[tuple[str, float]]: ...
 
 
 class RedisRevocationList:
     def __init__(
-        self, client: redis.Redis, clock: Clock, prefix: str, archive: RevocationArchive
+        self,
+        client: redis.Redis,
+        clock: Clock,
+        prefix: str,
+        archive: RevocationArchive,
+        local: RevocationList,
     ) -> None:
         self._client = client
         self._clock = clock
         self._prefix = f"{prefix}revoked:"
         self._marker = f"{prefix}revoked-loaded"
         self._archive = archive
+        self._local = local
         self._check = client.register_script(_CHECK)
+        self._lock = threading.Lock()
+        self._pending: dict[str, float] = {}  # committed, not yet copied to Redis
+        self._retry_at = 0.0
 
     def _key(self, session_id: str) -> str:
         return self._prefix + key_part(session_id)
 
-    def revoke(self, session_id: str, *, until: float) -> None:
-        self._archive.record(session_id, until)  # first: a revocation is never only in Redis
-        self._set(session_id, until)
+    def publish(self, revocations: Sequence[Revocation]) -> None:
+        self._local.publish(revocations)
+        with self._lock:
+            for revocation in revocations:
+                self._pending[revocation.session_id] = revocation.until
+        self._copy_pending()
 
-    @fail_closed
-    def _set(self, session_id: str, until: float) -> None:
-        ttl = gc_ttl_ms(until, self._clock.now())
-        self._client.set(self._key(session_id), number(until), px=ttl)
+    def _copy_pending(self) -> None:
+        with self._lock:
+            pending = dict(self._pending)
+        if not pending:
+            return
+        now = self._clock.now()
+        pipe = self._client.pipeline(transaction=False)
+        for session_id, until in pending.items():
+            pipe.set(self._key(session_id), number(until), px=gc_ttl_ms(until, now))
+        try:
+            pipe.execute()
+        except UNAVAILABLE as exc:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            log.warning(
+                "%d revocation(s) not copied to Redis (%s): other nodes refuse them "
+                "from the database instead; retrying",
+                len(pending),
+                describe(exc),
+            )
+            return
+        with self._lock:
+            for session_id, until in pending.items():
+                if self._pending.get(session_id) == until:
+                    del self._pending[session_id]
 
     def is_revoked(self, session_id: str) -> bool:
+        if self._pending and time.monotonic() >= self._retry_at:
+            self._copy_pending()
+        if self._local.is_revoked(session_id):
+            return True
         until = self._lookup(session_id)
         if until == -1:
             self._reload()
