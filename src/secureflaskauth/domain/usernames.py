@@ -76,8 +76,8 @@ def canonical(raw: str) -> str:
     """The form compared for uniqueness and lookup: RFC 8265 UsernameCaseMapped with
     case folding. Any other input (a name typed at sign-in that could not be registered
     today) gets NFKC, case folding and NFKC again, the canonical form of every stored
-    name before PRECIS: on a valid name both are the same (tests/unit check it over
-    every code point), so names registered before still sign in."""
+    name before PRECIS: on a valid name both are the same (tests/unit/test_usernames.py
+    checks it across Unicode), so names registered before still sign in."""
     if len(raw) <= _PRECIS_MAX_INPUT:
         try:
             return _CANONICAL.enforce(raw)
@@ -103,11 +103,17 @@ def _precis_problem(raw: str) -> str | None:
     return None
 
 
+# The library's own checks do not fit as they are, hence the two helpers below over
+# its data: is_mixed_script counts combining marks as a script of their own and knows
+# no allowed combinations; is_confusable counts rare Latin letters as look-alikes
+# (Cyrillic "в" and the small capital "ʙ"), which would refuse ordinary Cyrillic names.
 def _scripts(form: str) -> set[str]:
     return {categories.alias(ch) for ch in form} - _ANY_SCRIPT
 
 
 def _looks_like_ascii(ch: str) -> bool:
+    """Whether the character is, or looks like, an ASCII letter or digit: what names
+    here are mostly written in, so what a look-alike imitates."""
     return ch in _ASCII_ALNUM or any(
         glyph["c"] in _ASCII_ALNUM for glyph in confusables.confusables_data.get(ch, ())
     )
