@@ -21,14 +21,19 @@ def create_app(
     clock: Clock | None = None,
     sms: SmsSender | None = None,
     migrate: bool | None = None,
+    protect_files: bool = True,
 ) -> Flask:
     """Build the app from one settings object.
 
     Development runs the database migrations on start; production expects
     ``secureflaskauth db upgrade`` (``serve`` runs it once before the workers start).
+    Files on disk are made private first (``wiring.protect_at_rest``; ``serve`` does
+    it once in its master process, whose umask its workers inherit).
     """
     settings = settings or Settings()
     configure_logging(settings.log_format, settings.log_level)
+    if protect_files:
+        wiring.protect_at_rest(settings)
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
     app = Flask(__name__)

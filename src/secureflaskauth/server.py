@@ -62,6 +62,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             "logger_class": _Logger,
             "loglevel": s.log_level.lower(),
             "child_exit": _child_exit,
+            "umask": 0o077,  # gunicorn's own files too (adapters/files.py)
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -69,8 +70,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Flask:
         from secureflaskauth.app import create_app
 
-        # Migrations already ran in the master process; keys exist.
-        return create_app(self._settings, migrate=False)
+        # Migrations already ran in the master process, keys exist, files are private.
+        return create_app(self._settings, migrate=False, protect_files=False)
 
 
 def serve(settings: Settings) -> None:
@@ -78,9 +79,10 @@ def serve(settings: Settings) -> None:
     from secureflaskauth.adapters.db.keys import SqlKeyStore
     from secureflaskauth.adapters.db.migrate import upgrade
     from secureflaskauth.domain.clock import SystemClock
-    from secureflaskauth.wiring import ensure_signing_key, otp_key, preflight
+    from secureflaskauth.wiring import ensure_signing_key, otp_key, preflight, protect_at_rest
 
     configure_logging(settings.log_format, settings.log_level)
+    protect_at_rest(settings)  # before the first file is written
     preflight(settings)
     upgrade(settings.database_url)
     # First start: the signing key and the development OTP key are made here, once,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import Engine
 
+from secureflaskauth.adapters import files
 from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlRateLimiter
@@ -97,14 +99,32 @@ def otp_key(settings: Settings) -> bytes:
         raise ConfigurationError("SFA_SECRET_KEY must be set in production")
     path = Path(settings.var_dir) / "secret.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            with open(path, "x", encoding="ascii") as handle:
-                path.chmod(0o600)
-                handle.write(secrets.token_urlsafe(48))
+            # Created 0600: never readable by others, not even between open and chmod.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
             pass  # another process created it first
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def protect_at_rest(settings: Settings) -> None:
+    """At process start, before anything is written: files private to this user
+    (adapters/files.py), and a warning when production keeps signing keys unencrypted."""
+    files.protect(
+        Path(settings.var_dir),
+        files.sqlite_path(settings.database_url),
+        production=settings.is_production,
+    )
+    if settings.is_production and not settings.key_encryption_key:
+        # A warning, not a refusal: deployments that started without it would stop.
+        log.warning(
+            "SFA_KEY_ENCRYPTION_KEY is not set: signing keys are stored unencrypted in the "
+            "database; set it to encrypt them at rest"
+        )
 
 
 def ensure_signing_key(store: KeyStore, settings: Settings, clock: Clock) -> None:

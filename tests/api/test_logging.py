@@ -10,7 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from flask import Flask
@@ -235,3 +235,25 @@ def test_database_errors_carry_no_bound_values(app: Flask) -> None:
 
     assert "no_such_table" in str(raised.value)
     assert phone not in str(raised.value)
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_url_credentials_are_cut_out_of_every_line(
+    capsys: pytest.CaptureFixture[str], log_format: Literal["json", "text"]
+) -> None:
+    # Any library may log a URL it was given; userinfo and query strings never show.
+    configure_logging(log_format, "INFO")
+    capsys.readouterr()
+    url = "https://svc-user:svc-pass-1f2e@sms.example.com/send?api_key=key-3d4c&to=1"
+    other = logging.getLogger("some.library")
+    other.warning("POST %s failed", url)
+    other.warning("retrying", extra={"target": url})
+    try:
+        raise ConnectionError(f"cannot reach {url}")
+    except ConnectionError:
+        other.exception("gave up")
+
+    captured = capsys.readouterr().err
+    assert captured.count("https://[redacted]@sms.example.com/send?[redacted]") >= 3, captured
+    for secret in ("svc-user", "svc-pass-1f2e", "key-3d4c"):
+        assert secret not in captured

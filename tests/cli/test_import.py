@@ -11,6 +11,7 @@ import argon2
 import bcrypt
 from flask.testing import FlaskClient
 
+from secureflaskauth.domain import usernames
 from tests.cli.conftest import Cli, cli_json, full_sign_in, private_status, wiring_of
 from tests.conftest import PASSWORD, login, register, unique_username
 
@@ -197,3 +198,29 @@ def test_a_thousand_rows(cli: Cli, client: FlaskClient, tmp_path: Path) -> None:
     assert len(listed) == 1000
     assert {u["username"] for u in listed} == {f"bulk.user{i:04d}" for i in range(1000)}
     assert login(client, "bulk.user0999")["sent_to"] == "+972*****4336"
+
+
+def test_names_that_could_pass_for_others_are_skipped_with_the_reason(
+    cli: Cli, client: FlaskClient, tmp_path: Path
+) -> None:
+    tag = unique_username("x")[2:]
+    good = f"import.{tag}"
+    lines = [
+        f"{good},{bcrypt_hash()},0508464336",  # line 1
+        f"import\u3164{tag},{bcrypt_hash()},0508464336",  # 2 an invisible filler
+        f"imp\u043ert.{tag},{bcrypt_hash()},0508464336",  # 3 a Cyrillic "o"
+        f"{'ß' * 33},{bcrypt_hash()},0508464336",  # 4 66 characters once folded
+        f"IMPORT.{tag.upper()},{bcrypt_hash()},0508464336",  # 5 the first, in capitals
+    ]
+    report = cli_json(cli, "users", "import", str(write_csv(tmp_path, lines)))
+
+    assert report == {
+        "imported": 1,
+        "skipped": [
+            {"line": 2, "reasons": [usernames.INVISIBLE]},
+            {"line": 3, "reasons": [usernames.MIXED_SCRIPTS]},
+            {"line": 4, "reasons": [usernames.FOLDED_LENGTH]},
+            {"line": 5, "reasons": ["username already exists"]},
+        ],
+    }
+    assert [u["username"] for u in cli_json(cli, "users", "list")] == [good]

@@ -6,6 +6,7 @@ WebhookSender on its own, then the sign-in flow through the app.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -289,3 +290,52 @@ def test_no_log_holds_a_code_the_number_or_the_secret(
     assert_logs_hold_none_of(
         caplog, [SECRET, *signatures], codes=codes, logger="secureflaskauth.sms.webhook"
     )
+
+
+HOOK_USER = "hook-user-7f3a"
+HOOK_PASSWORD = "hook-password-9c21"
+HOOK_API_KEY = "hook-api-key-42e8"
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO"])
+def test_credentials_in_the_webhook_url_never_reach_the_logs(
+    make_app: Callable[..., Flask],
+    fake_webhook: FakeWebhook,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    level: str,
+) -> None:
+    url = (
+        fake_webhook.endpoint.replace("http://", f"http://{HOOK_USER}:{HOOK_PASSWORD}@")
+        + f"?api_key={HOOK_API_KEY}"
+    )
+    app = make_app(
+        sms_backend="webhook",
+        webhook_url=url,
+        webhook_secret=SECRET,
+        sms_retries=0,
+        log_level=level,
+        **FAST,
+    )
+    caplog.set_level(level)
+    client = app.test_client()
+    username, _ = register_user(client)
+    assert post_login(client, username).status_code == 200
+    FAILURES["server-error"](fake_webhook)
+    assert post_login(client, username).status_code == 502
+    FAILURES["timeout"](fake_webhook)
+    assert post_login(client, username).status_code == 502
+
+    # The URL was used as configured: the credentials reached the receiver.
+    first = fake_webhook.requests[0]
+    assert first.query == {"api_key": [HOOK_API_KEY]}
+    basic = base64.b64encode(f"{HOOK_USER}:{HOOK_PASSWORD}".encode()).decode()
+    assert first.headers["authorization"] == f"Basic {basic}"
+    # Everything the service's handler wrote (stderr) and every record any logger made.
+    written = capsys.readouterr().err
+    assert "webhook accepted the message" in written
+    assert "webhook answered HTTP 500" in written
+    records = [r.getMessage() for r in caplog.records] + [caplog.text]
+    for text in [written, *records]:
+        for secret in (HOOK_USER, HOOK_PASSWORD, HOOK_API_KEY):
+            assert secret not in text, text

@@ -13,7 +13,10 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 class RegisterRequest(BaseModel):
     model_config = _STRICT
     username: str = Field(
-        description="Letters, digits and . _ - ; unique regardless of case.",
+        description=(
+            "Letters, digits and . _ - (RFC 8265); unique regardless of case and width; "
+            "invisible characters, mixed scripts and look-alikes of Latin names are refused."
+        ),
         json_schema_extra={
             "minLength": usernames.MIN_LENGTH,
             "maxLength": usernames.MAX_LENGTH,

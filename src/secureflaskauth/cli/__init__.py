@@ -6,14 +6,17 @@ import sys
 
 import click
 
+from secureflaskauth.adapters.files import private_umask
 from secureflaskauth.cli import audit, keys, sessions, users
 from secureflaskauth.cli.context import load_settings
 from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.observability.logs import configure_logging
 
 
 @click.group()
 def main() -> None:
     """SecureFlaskAuth: password plus SMS one-time-code sign-in."""
+    private_umask()  # whatever a command writes is for this user only (adapters/files.py)
 
 
 @main.command()
@@ -37,8 +40,15 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply the database migrations."""
     from secureflaskauth.adapters.db.migrate import upgrade
+    from secureflaskauth.wiring import protect_at_rest
 
-    upgrade(load_settings().database_url)
+    settings = load_settings()
+    configure_logging(settings.log_format, "WARNING")
+    try:
+        protect_at_rest(settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgrade(settings.database_url)
     click.echo("database is up to date")
 
 

@@ -28,7 +28,7 @@ def load_settings() -> Settings:
 def load_wiring() -> Wiring:
     """Everything the service has, without the web layer; migrations applied first."""
     from secureflaskauth.adapters.db.migrate import upgrade
-    from secureflaskauth.wiring import build
+    from secureflaskauth.wiring import build, protect_at_rest
 
     settings = load_settings()
     # Admin actions are audit events: emit them as log lines (stderr), as the
@@ -36,6 +36,7 @@ def load_wiring() -> Wiring:
     configure_logging(settings.log_format, "WARNING")
     logging.getLogger("secureflaskauth.audit").setLevel(logging.INFO)
     try:
+        protect_at_rest(settings)
         upgrade(settings.database_url)
         return build(settings)
     except ConfigurationError as exc:

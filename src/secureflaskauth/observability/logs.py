@@ -25,6 +25,13 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 # A JWT that slipped into a message or a traceback is cut out (defence in depth: no code
 # logs tokens on purpose). Three base64url segments, the first one a JSON header.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Credentials in URLs are cut out of every line: the userinfo (scheme://user:password@)
+# and the query string, where providers take keys (?api_key=...). No line needs either.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@]+@")
+_URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)\?[^\s#'\"<>]*")
+# The HTTP clients under the SMS providers log each request at INFO and DEBUG with its
+# full URL, and at DEBUG headers and bodies (the code): only their warnings are kept.
+QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "boto3", "s3transfer")
 # The attributes every LogRecord has; anything else came from ``extra=`` and is logged.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -52,6 +59,8 @@ def current_request_id() -> str | None:
 
 
 def redact(text: str) -> str:
+    text = _URL_USERINFO.sub(r"\1[redacted]@", text)
+    text = _URL_QUERY.sub(r"\1?[redacted]", text)
     return _JWT.sub("[redacted token]", text)
 
 
@@ -81,7 +90,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in entry:
-                entry[key] = value
+                entry[key] = redact(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
@@ -95,16 +104,18 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Redacted as a whole: the traceback text may have been cached on the record,
+        # unredacted, by another handler's formatter.
+        return redact(super().format(record))
+
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = _escape(redact(record.message))
+        record.message = _escape(record.message)
         line = super().formatMessage(record)
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
             line += " " + json.dumps(extras, default=str)
         return line
-
-    def formatException(self, ei: Any) -> str:
-        return redact(super().formatException(ei))
 
 
 def _escape(text: str) -> str:
@@ -138,3 +149,5 @@ def configure_logging(log_format: LogFormat = "json", level: str = "INFO") -> No
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,8 @@ def make_engine(url: str) -> Engine:
     url = database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+            _create_private(Path(parsed.database))
         engine = create_engine(
             url,
             connect_args={"timeout": 30},
@@ -43,6 +45,16 @@ def make_engine(url: str) -> Engine:
         hide_parameters=True,
         connect_args={"connect_timeout": 5, "tcp_user_timeout": 10000},
     )
+
+
+def _create_private(database: Path) -> None:
+    """The directory 0700 and the file 0600 when they are new: SQLite gives its -wal
+    and -shm files the mode of the database file, whatever the umask."""
+    if database.exists():
+        return
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process created it first
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
