@@ -156,6 +156,7 @@ class SignIn:
     def _send(
         self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
     ) -> None:
+        who = {"user_id": user.id, "username": user.username}
         detail = {
             "sent_to": phones.mask(user.phone_e164),
             "country": phones.region(user.phone_e164),
@@ -167,9 +168,9 @@ class SignIn:
         except SmsProviderError:
             # NIST: no usable challenge is left behind a failed send.
             self.challenges.kill(challenge.id)
-            self.audit.client_event("otp_sent", "failure", client, user_id=user.id, detail=detail)
+            self.audit.client_event("otp_sent", "failure", client, **who, detail=detail)
             raise SmsDeliveryFailed() from None
-        self.audit.client_event("otp_sent", "success", client, user_id=user.id, detail=detail)
+        self.audit.client_event("otp_sent", "success", client, **who, detail=detail)
         self.sms_guard.sent(client)
 
     def _state(self, session_id: str, c: Challenge, phone: str, now: float) -> ChallengeState:
