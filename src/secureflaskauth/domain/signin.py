@@ -14,6 +14,7 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
+    SignInExpired,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
@@ -190,7 +191,7 @@ class SignIn:
     # -- code step --------------------------------------------------------
 
     def _dead(self) -> ChallengeFailed:
-        return ChallengeFailed(
+        return SignInExpired(
             "This sign-in can no longer be completed: it has expired, was already used "
             "or had too many wrong codes. Please sign in again.",
             extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
