@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run cli test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/secureflaskauth serve
+
+# The command line on the database of `make run`: make cli ARGS="users list"
+ARGS ?= --help
+cli: $(STAMP)
+	$(BIN)/secureflaskauth $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

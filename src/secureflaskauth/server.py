@@ -75,7 +75,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings) -> None:
-    from secureflaskauth.adapters.db.engine import make_engine
+    from secureflaskauth.adapters.db.engine import make_engine, sqlite_file
     from secureflaskauth.adapters.db.keys import SqlKeyStore
     from secureflaskauth.adapters.db.migrate import upgrade
     from secureflaskauth.domain.clock import SystemClock
@@ -84,6 +84,9 @@ def serve(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
     protect_at_rest(settings)  # before the first file is written
     preflight(settings)
+    if (database_file := sqlite_file(settings.database_url)) is not None:
+        # Where the command line must look too (SFA_VAR_DIR or SFA_DATABASE_URL).
+        log.info("SQLite database: %s", database_file)
     upgrade(settings.database_url)
     # First start: the signing key and the development OTP key are made here, once,
     # before the workers fork. Workers racing to make them would each sign with a key

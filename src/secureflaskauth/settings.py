@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from secureflaskauth.domain.errors import ConfigurationError
@@ -13,6 +13,7 @@ from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template,
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
 
 _VAR = Path("var")
+DATABASE_FILE = "secureflaskauth.db"
 SmsProvider = Literal["twilio", "vonage", "sns", "sms4free", "webhook"]
 
 
@@ -30,7 +31,8 @@ class Settings(BaseSettings):
     threads: int = Field(8, ge=1, le=256)
     app_name: str = "SecureFlaskAuth"
 
-    database_url: str = f"sqlite:///{_VAR / 'secureflaskauth.db'}"
+    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database_in_var_dir)
+    database_url: str = ""
     redis_url: str | None = None
     # Every Redis key starts with this, so several services (or tests) can share one Redis
     redis_prefix: str = "sfa:"
@@ -142,6 +144,23 @@ class Settings(BaseSettings):
     pending_account_ttl_seconds: int = Field(86400, ge=600, le=30 * 86400)
     sms_conversion_min_sent: int = Field(20, ge=1)
     sms_conversion_alert_below: float = Field(0.2, ge=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_in_var_dir(cls, data: Any) -> Any:
+        # The default database lives in the var directory, so SFA_VAR_DIR alone points
+        # a server or a command at everything the development setup keeps.
+        if isinstance(data, dict) and not str(data.get("database_url") or "").strip():
+            var_dir = Path(data.get("var_dir") or _VAR).absolute()
+            return {**data, "database_url": f"sqlite:///{var_dir / DATABASE_FILE}"}
+        return data
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute_var_dir(cls, value: Path) -> Path:
+        # Fixed when the settings are read: a later change of the working directory
+        # must not move the keys, and messages can name the full path.
+        return value.absolute()
 
     @field_validator(
         "limit_register_ip",

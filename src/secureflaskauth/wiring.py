@@ -180,6 +180,7 @@ def limits(settings: Settings) -> Limits:
         resend_ip=settings.rates("resend_ip"),
         resend_account=settings.rates("resend_account"),
         per_ip_enabled=settings.rate_limits == "on",
+        explain=not settings.is_production,
     )
 
 

@@ -12,6 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from secureflaskauth.domain.clock import iso_utc
+from secureflaskauth.observability.logs import JsonFormatter, TextFormatter
 from tests.api.test_refresh import bearer, claims, query, refreshed
 from tests.conftest import PASSWORD, PHONE, last_code, login, register
 
@@ -38,16 +40,20 @@ def audit_rows(app: Flask) -> list[dict[str, Any]]:
 
 
 def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    lines = []
-    for record in caplog.records:
-        if record.name == "secureflaskauth.audit":
-            parsed: dict[str, Any] = json.loads(record.getMessage())["audit"]
-            lines.append(parsed)
-    return lines
+    """Each audit event's log line as a log collector reads it (SFA_LOG_FORMAT=json)."""
+    formatter = JsonFormatter()
+    return [
+        json.loads(formatter.format(record))
+        for record in caplog.records
+        if record.name == "secureflaskauth.audit"
+    ]
 
 
 def everything_logged(caplog: pytest.LogCaptureFixture) -> str:
+    """Every record in both of the service's formats, plus its raw message and args."""
     messages = [caplog.text]
+    for formatter in (JsonFormatter(), TextFormatter()):
+        messages += [formatter.format(record) for record in caplog.records]
     messages += [record.getMessage() for record in caplog.records]
     messages += [repr(record.args) for record in caplog.records]
     return "\n".join(messages)
@@ -127,6 +133,49 @@ def test_a_full_sign_in_leaves_its_trail(
     assert all(line["user_agent"] == STORED_AGENT for line in lines)
 
 
+def test_each_event_is_a_log_line_with_fields_not_json_in_its_message(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log collector reads the event's members as fields and ``detail`` as an
+    object, in the same line as the timestamp, level and request id."""
+    caplog.set_level(logging.INFO, logger="secureflaskauth.audit")
+    flow = full_flow(client)
+
+    rows = audit_rows(app)
+    lines = audit_lines(caplog)
+    assert len(lines) == len(rows) == len(FLOW_EVENTS)
+    for row, line in zip(rows, lines, strict=True):
+        assert line["logger"] == "secureflaskauth.audit"
+        assert line["message"] == f"{row['event']} {row['outcome']}"
+        for member in ("event", "outcome", "user_id", "username", "ip", "user_agent"):
+            assert line[member] == row[member], member
+        assert line["at"] == iso_utc(row["at"])
+        # The column keeps its JSON text; the log line has the object it encodes.
+        assert line["detail"] == (json.loads(row["detail"]) if row["detail"] else None)
+        assert line["request_id"]
+    by_event = {line["event"]: line for line in lines}
+    assert by_event["login_succeeded"]["detail"]["sid"] == flow["sid"]
+    assert by_event["password_failed"]["detail"] == {"reason": "wrong password", "failures": 1}
+
+    # The text format (SFA_LOG_FORMAT=text) carries the same fields after the message.
+    [record] = [r for r in caplog.records if r.getMessage() == "otp_sent success"]
+    text = TextFormatter().format(record)
+    head, _, fields = text.partition(" otp_sent success ")
+    assert "secureflaskauth.audit" in head
+    assert json.loads(fields)["detail"]["resend"] is False
+
+
+def test_otp_sent_names_the_user(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="secureflaskauth.audit")
+    flow = full_flow(client)
+    [row] = [r for r in audit_rows(app) if r["event"] == "otp_sent"]
+    assert row["username"] == flow["username"]
+    [line] = [line for line in audit_lines(caplog) if line["event"] == "otp_sent"]
+    assert line["username"] == flow["username"]
+
+
 def test_no_secret_is_stored_or_logged(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -164,13 +213,15 @@ def test_a_username_with_line_breaks_or_nul_is_stored_escaped(
     assert stored[2] == "tab\\u0009here\\u2028sep"
     assert all(r["user_id"] is None and r["outcome"] == "failure" for r in rows)
 
-    lines = [r for r in caplog.records if r.name == "secureflaskauth.audit"]
-    assert len(lines) == 3
-    for record in lines:
-        message = record.getMessage()
-        assert not set(message) & {"\r", "\n", "\x00", "\u2028"}, message
-        assert json.loads(message)["audit"]["event"] == "password_failed"
-    assert [json.loads(r.getMessage())["audit"]["username"] for r in lines] == stored
+    records = [r for r in caplog.records if r.name == "secureflaskauth.audit"]
+    assert len(records) == 3
+    for record in records:
+        for formatter in (JsonFormatter(), TextFormatter()):
+            line = formatter.format(record)
+            assert not set(line) & {"\r", "\n", "\x00", "\u2028"}, line
+    lines = audit_lines(caplog)
+    assert [line["event"] for line in lines] == ["password_failed"] * 3
+    assert [line["username"] for line in lines] == stored
     # Nothing else logged a raw line break from the client either.
     for record in caplog.records:
         assert "\r" not in record.getMessage(), record.getMessage()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -72,6 +75,8 @@ def test_body_over_64_kib(client: FlaskClient) -> None:
     for path in POST_PATHS:
         body = problem(send_json(client, path, data), 413)
         assert "too large" in body["detail"]
+        assert body["type"] == "urn:secureflaskauth:problem:content-too-large"
+        assert body["title"] == "Content too large"
     # The same with a content type that would be refused: still not a 5xx.
     assert raw(client, "/auth/login", data, "text/plain").status_code in (413, 415)
 
@@ -185,7 +190,8 @@ def test_unknown_route(client: FlaskClient) -> None:
     for path in ["/nope", "/auth/nope", "/auth/register/extra", "/auth", "/.env", "/%ff"]:
         for method in ("GET", "POST", "DELETE"):
             body = problem(client.open(path, method=method), 404)
-            assert body["title"] == "Not Found"
+            assert body["type"] == "urn:secureflaskauth:problem:not-found"
+            assert body["title"] == "Not found"
     for asset in ["/swagger/x.js", "/swagger/..%2f..%2fsettings.py", "/swagger/index.html"]:
         problem(client.get(asset), 404)
 
@@ -194,7 +200,9 @@ def test_wrong_method(client: FlaskClient) -> None:
     for path in POST_PATHS:
         for method in ("GET", "PUT", "DELETE", "PATCH"):
             response = client.open(path, method=method)
-            problem(response, 405)
+            body = problem(response, 405)
+            assert body["type"] == "urn:secureflaskauth:problem:method-not-allowed"
+            assert body["title"] == "Method not allowed"
             allowed = {m.strip() for m in response.headers["Allow"].split(",")}
             assert "POST" in allowed
             assert method not in allowed
@@ -207,3 +215,44 @@ def test_wrong_method_on_a_get_route(client: FlaskClient) -> None:
     response = client.delete("/auth/private")
     problem(response, 405)
     assert "GET" in response.headers["Allow"]
+
+
+def test_every_problem_has_a_type_of_the_project(make_app: Callable[..., Flask]) -> None:
+    """One style for every error, whoever raised it (the domain, the body parser,
+    Flask's routing, an unexpected exception): a type in the project's namespace
+    naming the problem, never ``about:blank``."""
+    app = make_app(limit_login_ip="1/minute")
+
+    def explode() -> str:
+        raise RuntimeError("unexpected")
+
+    app.add_url_rule("/explode", view_func=explode)
+    client = app.test_client()
+    answers = [
+        send_json(client, "/auth/login", b"{"),  # 400
+        client.post("/auth/login", json={"username": "nobody.here", "password": PASSWORD}),
+        client.post("/auth/login", json={"username": "nobody.here", "password": PASSWORD}),
+        client.get("/no/such/path"),  # 404
+        client.get("/auth/login"),  # 405
+        send_json(client, "/auth/login", b'{"a": "' + b"x" * 70_000 + b'"}'),  # 413
+        raw(client, "/auth/login", b"{}", "text/plain"),  # 415
+        client.post("/auth/register", json={}),  # 422
+        client.get("/explode"),  # 500
+    ]
+    types = {}
+    for response in answers:
+        body = problem(response, response.status_code)
+        assert body["type"].startswith("urn:secureflaskauth:problem:"), body
+        assert re.fullmatch(r"urn:secureflaskauth:problem:[a-z]+(-[a-z]+)*", body["type"])
+        types[response.status_code] = body["type"].rsplit(":", 1)[1]
+    assert types == {
+        400: "malformed-body",
+        401: "invalid-credentials",
+        429: "too-many-requests",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "content-too-large",
+        415: "unsupported-media-type",
+        422: "validation-error",
+        500: "internal-error",
+    }

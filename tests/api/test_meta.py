@@ -314,6 +314,30 @@ def test_development_documents_the_outbox(client: FlaskClient) -> None:
     assert "/dev/outbox" in client.get("/openapi.json").get_json()["paths"]
 
 
+def test_the_outbox_documents_json_first_and_answers_each_media_type(
+    client: FlaskClient,
+) -> None:
+    """Swagger UI asks for the first media type documented under the response, so
+    "Try it out" gets JSON; each documented type is what the outbox answers."""
+    login(client, register(client))
+    document = client.get("/openapi.json").get_json()
+    content = document["paths"]["/dev/outbox"]["get"]["responses"]["200"]["content"]
+    assert list(content) == ["application/json", "text/html"]
+    schema = content["application/json"]["schema"]
+    assert schema["type"] == "array"
+    item = resolve(document, schema["items"])
+    assert set(item["required"]) == set(item["properties"]) == {"to", "body", "sent_at"}
+    assert item["properties"]["sent_at"]["format"] == "date-time"
+
+    answered = client.get("/dev/outbox", headers={"Accept": "application/json"})
+    assert answered.mimetype == "application/json"
+    [message] = answered.get_json()
+    assert set(message) == set(item["properties"])
+    assert all(isinstance(message[name], str) for name in item["properties"])
+    page = client.get("/dev/outbox", headers={"Accept": "text/html"})
+    assert page.mimetype == "text/html"
+
+
 def test_production_refuses_insecure_settings(
     make_app: Callable[..., Flask], database_url: str
 ) -> None:

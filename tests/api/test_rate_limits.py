@@ -134,13 +134,90 @@ def test_register_per_ip(make_app: Callable[..., Flask], clock: FrozenClock) -> 
     assert sign_up(1)[1].status_code == 201
 
 
-def test_register_per_ip_counts_failed_attempts(make_app: Callable[..., Flask]) -> None:
+def sign_up_body(**fields: str) -> dict[str, str]:
+    return {"username": unique_username(), "password": PASSWORD, "phone_number": PHONE, **fields}
+
+
+REFUSED_FIELDS = [
+    {"password": "password123"},  # breached
+    {"phone_number": "031234567"},  # a landline
+    {"phone_number": "not a number"},
+    {"username": "ab"},  # too short
+    {"username": "white space"},
+]
+
+
+def test_register_per_ip_does_not_count_refused_fields(make_app: Callable[..., Flask]) -> None:
+    """A person correcting a form is not locked out of registering, and an invalid
+    field still gets its 422 (with what to fix) once the limit is reached."""
     client = make_app(limit_register_ip="2/minute").test_client()
-    bad = {"username": unique_username(), "password": "password123", "phone_number": PHONE}
-    assert post(client, "/auth/register", bad, 1).status_code == 422
-    assert post(client, "/auth/register", bad, 1).status_code == 422
-    good = {"username": unique_username(), "password": PASSWORD, "phone_number": PHONE}
-    limited(post(client, "/auth/register", good, 1), 60)
+    for _ in range(3):
+        for fields in REFUSED_FIELDS:
+            response = post(client, "/auth/register", sign_up_body(**fields), 1)
+            assert response.status_code == 422, response.get_json()
+    assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
+    assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
+    limited(post(client, "/auth/register", sign_up_body(), 1), 60)
+
+    over = post(client, "/auth/register", sign_up_body(phone_number="031234567"), 1)
+    body = problem(over, 422)
+    assert set(body["errors"]) == {"phone_number"}
+
+
+def test_register_per_ip_counts_taken_usernames(make_app: Callable[..., Flask]) -> None:
+    """Probing for existing names is what the limit is for: a 409 counts."""
+    client = make_app(limit_register_ip="2/minute").test_client()
+    taken = register(client)  # from another address
+    for _ in range(2):
+        problem(post(client, "/auth/register", sign_up_body(username=taken.upper()), 1), 409)
+    limited(post(client, "/auth/register", sign_up_body(), 1), 60)
+    assert post(client, "/auth/register", sign_up_body(), 2).status_code == 201
+
+
+def test_register_per_account_does_not_count_refused_fields(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(limit_register_account="1/minute").test_client()
+    name = unique_username()
+    for n in range(3):
+        refused = post(client, "/auth/register", sign_up_body(username=name, phone_number="1"), n)
+        assert refused.status_code == 422
+    assert post(client, "/auth/register", sign_up_body(username=name), 4).status_code == 201
+
+
+def test_in_development_the_429_names_the_setting_that_relaxes_it(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(limit_register_ip="2/hour;50/day", limit_register_account="1/hour")
+    client = client.test_client()
+    for _ in range(2):
+        assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
+    response = post(client, "/auth/register", sign_up_body(), 1)
+    limited(response, 3600)
+    detail = response.get_json()["detail"]
+    assert "SFA_LIMIT_REGISTER_IP allows 2/hour;" in detail
+    assert "50/day" not in detail  # only the rule that refused
+    assert "SFA_RATE_LIMITS=off" in detail
+
+    taken = unique_username()
+    assert post(client, "/auth/register", sign_up_body(username=taken), 2).status_code == 201
+    response = post(client, "/auth/register", sign_up_body(username=taken), 4)
+    limited(response, 3600)
+    detail = response.get_json()["detail"]
+    assert "SFA_LIMIT_REGISTER_ACCOUNT allows 1/hour;" in detail
+    assert "SFA_RATE_LIMITS" not in detail  # it does not relax per-account limits
+
+
+def test_in_production_the_429_names_no_setting(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    from tests.api.test_meta import production_app
+
+    client = production_app(make_app, database_url, limit_register_ip="1/hour").test_client()
+    assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
+    response = post(client, "/auth/register", sign_up_body(), 1)
+    limited(response, 3600)
+    assert response.get_json()["detail"] == "Too many requests. Please wait before trying again."
 
 
 def test_register_per_account(make_app: Callable[..., Flask]) -> None:

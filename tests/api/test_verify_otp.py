@@ -37,12 +37,21 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-def refused(response: TestResponse) -> dict[str, Any]:
+def refused(response: TestResponse, kind: str = "invalid-otp") -> dict[str, Any]:
     """A 401 about the challenge, saying what the client may do next."""
     body = problem(response, 401)
-    assert body["type"].endswith("invalid-otp")
+    assert body["type"] == f"urn:secureflaskauth:problem:{kind}"
     assert set(body) >= NEXT_STEP_KEYS
     assert "access_token" not in body
+    return body
+
+
+def expired(response: TestResponse) -> dict[str, Any]:
+    """The sign-in is over: no code completes it (not a wrong code)."""
+    body = refused(response, "sign-in-expired")
+    assert body["title"] == "Sign-in expired"
+    assert (body["attempts_remaining"], body["expires_in"], body["resend_after"]) == (0, 0, None)
+    assert "sign in again" in body["detail"]
     return body
 
 
@@ -84,7 +93,7 @@ def test_wrong_codes_count_down_then_the_challenge_is_dead(client: FlaskClient) 
         body = refused(verify(client, session_id, wrong(code)))
         remaining.append(body["attempts_remaining"])
     assert remaining == [4, 3, 2, 1, 0]
-    after = refused(verify(client, session_id, code))
+    after = expired(verify(client, session_id, code))
     assert after["attempts_remaining"] == 0
     assert after["expires_in"] == 0
 
@@ -100,14 +109,14 @@ def test_wrong_code_answer_says_what_may_happen_next(client: FlaskClient) -> Non
 def test_a_code_works_only_once(client: FlaskClient) -> None:
     session_id, code = start(client)
     assert verify(client, session_id, code).status_code == 200
-    again = refused(verify(client, session_id, code))
+    again = expired(verify(client, session_id, code))
     assert again["attempts_remaining"] == 0
 
 
 def test_expired_code_is_refused(client: FlaskClient, clock: FrozenClock) -> None:
     session_id, code = start(client)
     clock.advance(301)
-    refused(verify(client, session_id, code))
+    expired(verify(client, session_id, code))
 
 
 def test_code_is_still_good_just_before_it_expires(client: FlaskClient, clock: FrozenClock) -> None:
@@ -152,7 +161,7 @@ def test_code_of_another_type_is_refused(client: FlaskClient) -> None:
 def test_unknown_session_is_refused(client: FlaskClient) -> None:
     start(client)
     for session_id in ["no-such-session", "", "x" * 129, "A" * 43]:
-        body = refused(verify(client, session_id, "123456"))
+        body = expired(verify(client, session_id, "123456"))
         assert body["attempts_remaining"] == 0
 
 
@@ -230,7 +239,7 @@ def test_a_new_login_does_not_reset_the_count(make_app: Callable[..., Flask]) ->
     assert refused(tenth)["attempts_remaining"] == 0
     assert "Retry-After" in tenth.headers
     # The challenge of the lock is dead, even for the right code.
-    refused(verify(client, session_id, code))
+    expired(verify(client, session_id, code))
     locked = client.post("/auth/login", json={"username": username, "password": PASSWORD})
     problem(locked, 429)
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
+from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.cli import main
 from secureflaskauth.domain.usernames import canonical
 from secureflaskauth.wiring import EXTENSION, Wiring
@@ -41,6 +42,7 @@ def cli_env(
         if name.upper().startswith("SFA_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # pydantic-settings also reads ./.env
+    upgrade(database_url)  # the database exists, as after `make run`
     env = {
         "SFA_DATABASE_URL": database_url,
         "SFA_VAR_DIR": str(tmp_path / "var"),

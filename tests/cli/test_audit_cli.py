@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 from flask.testing import FlaskClient
 
+from secureflaskauth.observability.logs import JsonFormatter
 from tests.cli.conftest import Cli, bearer, cli_json, full_sign_in, one_line_error, table
 from tests.conftest import PASSWORD, last_code, login, register, unique_username
 
@@ -188,6 +189,8 @@ def test_no_secret_in_the_trail_or_its_log_lines(
         assert result.exit_code == 0
         assert flow.user_id in result.stdout or flow.username in result.stdout
         assert_no_secret(result.output, flow)
-    audit_lines = [r.getMessage() for r in caplog.records if r.name == "secureflaskauth.audit"]
+    audit_lines = [
+        JsonFormatter().format(r) for r in caplog.records if r.name == "secureflaskauth.audit"
+    ]
     assert len(audit_lines) >= len(EXPECTED_EVENTS)
     assert_no_secret("\n".join(audit_lines), flow)

@@ -11,7 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from secureflaskauth.cli.users import LoginDelay, login_delay
 from secureflaskauth.domain.clock import FrozenClock
+from secureflaskauth.domain.usernames import canonical
 from tests.cli.conftest import (
     Cli,
     cli_json,
@@ -235,3 +237,89 @@ def test_delete_asks_first_and_no_keeps_the_user(cli: Cli, client: FlaskClient) 
     assert result.exit_code == 0, result.output
     assert wiring_of(client.application).users.by_id(signed.user_id) is None
     assert private_status(client, signed.access_token) == 401
+
+
+def _wrong_password(client: FlaskClient, username: str) -> int:
+    response = client.post("/auth/login", json={"username": username, "password": PASSWORD + "!"})
+    return response.status_code
+
+
+def _timestamp(iso_time: object) -> float:
+    assert isinstance(iso_time, str) and iso_time.endswith("Z"), iso_time
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
+
+
+def test_show_tells_the_login_delay_in_force(
+    cli: Cli, client: FlaskClient, clock: FrozenClock
+) -> None:
+    username = register(client)
+    for _ in range(5):  # the default threshold: then 30 s
+        assert _wrong_password(client, username) == 401
+    refused = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert refused.status_code == 429
+    retry_after = int(refused.headers["Retry-After"])
+
+    shown = cli_json(cli, "users", "show", username)
+    assert shown["status"] == "delayed"
+    assert shown["login_failures"] == 5
+    assert shown["login_disabled"] is False
+    until = _timestamp(shown["login_delayed_until"])
+    assert until == pytest.approx(clock.now() + retry_after, abs=1)
+    assert user_row(cli, username)["status"] == "delayed"
+
+    result = cli("users", "show", username)
+    assert result.exit_code == 0, result.output
+    fields = {k: v.strip() for k, v in (line.split(":", 1) for line in result.stdout.splitlines())}
+    assert fields["status"] == "delayed"
+    assert fields["login_failures"] == "5"
+    assert fields["login_delayed_until"] == shown["login_delayed_until"]
+    assert fields["login_disabled"] == "False"
+
+
+def test_the_login_delay_shown_ends_when_sign_in_allows_again(
+    client: FlaskClient, clock: FrozenClock
+) -> None:
+    """What `users show` reads, at the times the sign-in step decides."""
+    username = register(client)
+    w = wiring_of(client.application)
+    user = w.users.by_canonical_username(canonical(username))
+    assert user is not None
+    assert login_delay(w, user, clock.now()) == LoginDelay(0, None, disabled=False)
+    for _ in range(6):
+        assert _wrong_password(client, username) == 401
+        clock.advance(120)  # past each delay (30 s, then 60 s)
+    clock.advance(-120)
+    delay = login_delay(w, user, clock.now())
+    assert delay.failures == 6 and delay.delayed_until == pytest.approx(clock.now() + 60)
+
+    clock.advance(59)
+    assert login_delay(w, user, clock.now()).delayed_until is not None
+    assert login_status(client, username) == 429
+    clock.advance(1)
+    assert login_delay(w, user, clock.now()) == LoginDelay(6, None, disabled=False)
+    clock.advance(12 * 3600)  # failures are forgotten after a quiet period
+    assert login_delay(w, user, clock.now()) == LoginDelay(0, None, disabled=False)
+    assert login_status(client, username) == 200
+
+
+def test_show_tells_sign_in_stopped_after_too_many_failures_until_unlock(
+    cli: Cli, client: FlaskClient
+) -> None:
+    username = register(client)
+    guard = wiring_of(client.application).guard
+    for _ in range(100):  # SFA_LOCKOUT_DISABLE_AFTER
+        guard.failed(canonical(username))
+    assert login_status(client, username) == 423
+
+    shown = cli_json(cli, "users", "show", username)
+    assert shown["status"] == "locked"
+    assert shown["login_failures"] == 100
+    assert shown["login_disabled"] is True
+    assert shown["login_delayed_until"] is None
+    assert user_row(cli, username)["status"] == "locked"
+
+    assert cli("users", "unlock", username).exit_code == 0
+    shown = cli_json(cli, "users", "show", username)
+    assert shown["status"] == "pending"  # unlocked; its number was never verified
+    assert (shown["login_failures"], shown["login_disabled"]) == (0, False)
+    assert login_status(client, username) == 200

@@ -49,5 +49,19 @@ def test_bad_rates_raise_value_error(text: str) -> None:
         parse_rates(text)
 
 
-def test_rate_str() -> None:
-    assert str(Rate(5, 60)) == "5/60s"
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [
+        (Rate(5, 60), "5/minute"),
+        (Rate(10, 900), "10 per 15 minutes"),
+        (Rate(2, 30), "2 per 30 seconds"),
+        (Rate(10, 3600), "10/hour"),
+        (Rate(3, 7200), "3 per 2 hours"),
+        (Rate(1, 86400), "1/day"),
+        (Rate(7, 90), "7 per 90 seconds"),
+    ],
+)
+def test_a_rate_reads_as_its_setting(rate: Rate, text: str) -> None:
+    """What a development-mode 429 tells a person to change."""
+    assert str(rate) == text
+    assert parse_rates(text) == (rate,)

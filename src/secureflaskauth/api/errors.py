@@ -20,12 +20,12 @@ def problem(
     title: str,
     detail: str,
     *,
-    slug: str | None = None,
+    slug: str,
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "type": PROBLEM_TYPE_BASE + slug,
         "title": title,
         "status": status,
         "detail": detail,
@@ -70,6 +70,16 @@ def _domain_error(exc: DomainError) -> Response:
     )
 
 
+# Errors Flask raises itself (routing, body size) get problem types in the project's
+# namespace too, so a client tells problems apart by ``type`` alone (RFC 9457 3.1.1);
+# titles are RFC 9110's status names, in the domain errors' sentence case.
+_HTTP_PROBLEMS = {
+    404: ("not-found", "Not found", "No such resource."),
+    405: ("method-not-allowed", "Method not allowed", "This method is not allowed here."),
+    413: ("content-too-large", "Content too large", "The request body is too large."),
+}
+
+
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers = {}
@@ -77,18 +87,19 @@ def _http_error(exc: HTTPException) -> Response:
         allow = dict(exc.get_headers()).get("Allow")
         if allow:
             headers["Allow"] = allow
-    detail = {
-        404: "No such resource.",
-        405: "This method is not allowed on this resource.",
-        413: "The request body is too large.",
-    }.get(status, exc.description or exc.name)
-    return problem(status, exc.name, detail, headers=headers)
+    name = exc.name.capitalize()
+    slug, title, detail = _HTTP_PROBLEMS.get(
+        status, ("-".join(name.lower().split()), name, exc.description or name)
+    )
+    return problem(status, title, detail, slug=slug, headers=headers)
 
 
 def _unexpected(exc: Exception) -> Response:
     # The traceback goes to the log; the client gets nothing of it (ASVS 16.5.1).
     log.exception("unhandled error", exc_info=exc)
-    return problem(500, "Internal Server Error", "An unexpected error occurred.")
+    return problem(
+        500, "Internal server error", "An unexpected error occurred.", slug="internal-error"
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -41,7 +41,7 @@ def readyz() -> Response:
     down = ", ".join(name for name, state in checks.items() if state != "ok")
     return problem(
         503,
-        "Service Unavailable",
+        "Service unavailable",
         f"Not ready: {down} unavailable.",
         slug="not-ready",
         extra={"checks": checks},

@@ -128,7 +128,10 @@ def _paths() -> dict[str, Any]:
             "200",
             schemas.TokenResponse,
             "Signed in.",
-            {"401": "Wrong code (see attempts_remaining), or the sign-in expired or was used."},
+            {
+                "401": "Wrong code (`invalid-otp`, see attempts_remaining), or a sign-in "
+                "that is over: expired, used or out of tries (`sign-in-expired`)."
+            },
         ),
         "/auth/resend-otp": _post(
             "Send a new one-time code; the previous one stops working",
@@ -136,7 +139,10 @@ def _paths() -> dict[str, Any]:
             "200",
             schemas.ChallengeResponse,
             "New code sent.",
-            {"401": "The sign-in expired or was used.", "502": "The SMS could not be sent."},
+            {
+                "401": "The sign-in is over: expired, used or out of tries (`sign-in-expired`).",
+                "502": "The SMS could not be sent.",
+            },
         ),
         "/auth/private": {
             "get": {
@@ -231,15 +237,8 @@ def document(with_dev_outbox: bool) -> dict[str, Any]:
     components = {name: schema for model in _MODELS for name, schema in _component(model).items()}
     paths = _paths()
     if with_dev_outbox:
-        paths["/dev/outbox"] = {
-            "get": {
-                "tags": ["development"],
-                "summary": "SMS messages of the development outbox, newest first",
-                "responses": {
-                    "200": {"description": "HTML, or JSON with Accept: application/json."}
-                },
-            }
-        }
+        components.update(_component(schemas.OutboxMessage))
+        paths["/dev/outbox"] = _dev_outbox()
     return {
         "openapi": "3.1.0",
         "info": {
@@ -254,6 +253,29 @@ def document(with_dev_outbox: bool) -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
         },
+    }
+
+
+def _dev_outbox() -> dict[str, Any]:
+    # JSON first: Swagger UI sends the Accept of the media type chosen under the
+    # response, which starts at the first listed, so "Try it out" shows JSON.
+    messages = {"type": "array", "items": _ref(schemas.OutboxMessage)}
+    return {
+        "get": {
+            "tags": ["development"],
+            "summary": "SMS messages of the development outbox, newest first",
+            "description": "Development mode only. JSON for `Accept: application/json`, "
+            "an HTML page for a browser.",
+            "responses": {
+                "200": {
+                    "description": "The messages, newest first.",
+                    "content": {
+                        "application/json": {"schema": messages},
+                        "text/html": {"schema": {"type": "string"}},
+                    },
+                }
+            },
+        }
     }
 
 

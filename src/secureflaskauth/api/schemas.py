@@ -100,6 +100,16 @@ class MessageResponse(BaseModel):
     message: str = Field(examples=["Access granted."])
 
 
+class OutboxMessage(BaseModel):
+    """A text message of the development outbox."""
+
+    to: str = Field(description="The destination number (E.164).", examples=["+972508464336"])
+    body: str = Field(description="The text as it would have been sent.")
+    sent_at: str = Field(
+        description="When it was sent (ISO 8601, UTC).", json_schema_extra={"format": "date-time"}
+    )
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 

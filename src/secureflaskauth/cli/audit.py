@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import click
 
@@ -46,11 +47,15 @@ def audit_tail(user: str | None, lines: int, as_json: bool) -> None:
             "username": username(e),
             "ip": e.ip,
             "user_agent": e.user_agent,
-            "detail": json.loads(e.detail) if as_json and e.detail else (e.detail or ""),
+            "detail": e.detail if as_json else _text(e.detail),
         }
         for e in w.audit_log.tail(limit=lines, user_id=user_id)
     ]
     emit_rows(rows, ["at", "event", "outcome", "username", "ip", "detail"], as_json)
+
+
+def _text(detail: dict[str, Any] | None) -> str:
+    return json.dumps(detail, sort_keys=True) if detail else ""
 
 
 def _is_uuid(text: str) -> bool:

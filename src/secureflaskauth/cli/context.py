@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from secureflaskauth.adapters.db.engine import sqlite_file
 from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
@@ -25,12 +26,26 @@ def load_settings() -> Settings:
     return settings
 
 
+def require_database(settings: Settings) -> None:
+    """Administration commands work on the service's own database and never create one:
+    started elsewhere, a relative default would open a new, empty database with a new
+    signing key, and every answer would silently be about the wrong service."""
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.is_file():
+        raise click.ClickException(
+            f"no database at {path}: run this command in the directory where the service "
+            "runs (where `make run` was started), or set SFA_VAR_DIR or SFA_DATABASE_URL "
+            "to the service's; `secureflaskauth db upgrade` creates a new one"
+        )
+
+
 def load_wiring() -> Wiring:
     """Everything the service has, without the web layer; migrations applied first."""
     from secureflaskauth.adapters.db.migrate import upgrade
     from secureflaskauth.wiring import build, protect_at_rest
 
     settings = load_settings()
+    require_database(settings)
     # Admin actions are audit events: emit them as log lines (stderr), as the
     # server does; everything else stays quiet unless it is a warning.
     configure_logging(settings.log_format, "WARNING")

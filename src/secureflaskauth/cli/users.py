@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
@@ -19,19 +21,50 @@ def find_user(w: Wiring, ident: str) -> User:
     return user
 
 
-def _row(user: User, now: float) -> dict[str, object]:
+@dataclass(frozen=True)
+class LoginDelay:
+    """The brute-force state of a username as sign-in sees it (AccountGuard.check):
+    consecutive failures, the delay in force, and the stop after too many."""
+
+    failures: int
+    delayed_until: float | None
+    disabled: bool
+
+
+def login_delay(w: Wiring, user: User, now: float) -> LoginDelay:
+    """Read only: what AccountGuard would decide for this user's next attempt now."""
+    policy = w.guard.policy
+    failures, last_failure_at, _ = w.guard.store.get(user.username_canonical) or (0, 0.0, 0)
+    if failures >= policy.disable_after:
+        return LoginDelay(failures, None, disabled=True)
+    if now - last_failure_at >= policy.quiet_reset_seconds:
+        return LoginDelay(0, None, disabled=False)  # forgotten after a quiet period
+    until = last_failure_at + policy.delay(failures)
+    return LoginDelay(failures, until if until > now else None, disabled=False)
+
+
+def _row(user: User, now: float, delay: LoginDelay) -> dict[str, object]:
     locked = user.otp_locked_until is not None and user.otp_locked_until > now
+    if user.disabled:
+        status = "disabled"
+    elif locked or delay.disabled:
+        status = "locked"
+    elif delay.delayed_until is not None:
+        status = "delayed"
+    else:
+        status = "active" if user.phone_verified else "pending"
     return {
         "id": user.id,
         "username": user.username,
         "phone": phones.mask(user.phone_e164),
         "created_at": iso(user.created_at),
-        "status": "disabled"
-        if user.disabled
-        else ("locked" if locked else "active" if user.phone_verified else "pending"),
+        "status": status,
         "phone_verified_at": iso(user.phone_verified_at),
         "otp_failures": user.otp_failures,
         "locked_until": iso(user.otp_locked_until) if locked else None,
+        "login_failures": delay.failures,
+        "login_delayed_until": iso(delay.delayed_until),
+        "login_disabled": delay.disabled,
     }
 
 
@@ -57,7 +90,7 @@ def users_list(as_json: bool) -> None:
     w = load_wiring()
     now = w.clock.now()
     emit_rows(
-        [_row(u, now) for u in w.users.all()],
+        [_row(u, now, login_delay(w, u, now)) for u in w.users.all()],
         ["id", "username", "phone", "status", "created_at"],
         as_json,
     )
@@ -67,18 +100,21 @@ def users_list(as_json: bool) -> None:
 @click.argument("user")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def users_show(user: str, as_json: bool) -> None:
-    """One user (by username or id), with their active sessions."""
+    """One user (by username or id), with their active sessions and the sign-in delay
+    or stop that failed attempts put in force."""
     w = load_wiring()
     found = find_user(w, user)
-    row = _row(found, w.clock.now())
+    now = w.clock.now()
+    row = _row(found, now, login_delay(w, found, now))
     row["active_sessions"] = len(w.sessions.active_for_user(found.id))
     if as_json:
         import json
 
         click.echo(json.dumps(row, indent=2))
         return
+    width = max(len(key) for key in row) + 2
     for key, value in row.items():
-        click.echo(f"{key + ':':<18}{value}")
+        click.echo(f"{key + ':':<{width}}{'-' if value is None else value}")
 
 
 @users.command("disable")

@@ -5,7 +5,6 @@ Never a secret in it: no password, code, token or full phone number.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from secureflaskauth.domain.models import AuditEvent, Client
@@ -66,7 +65,7 @@ class Audit:
                 username=_clean(username, 64),
                 ip=_clean(ip, 64),
                 user_agent=_clean(user_agent, 256),
-                detail=json.dumps(detail, sort_keys=True) if detail else None,
+                detail=dict(detail) if detail else None,
             )
         )
 

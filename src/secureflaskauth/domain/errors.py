@@ -67,6 +67,14 @@ class ChallengeFailed(DomainError):
     title = "Invalid one-time code"
 
 
+class SignInExpired(ChallengeFailed):
+    """The sign-in is over (expired, used, out of tries, or unknown): no code or resend
+    can complete it; the client starts again with the password."""
+
+    slug = "sign-in-expired"
+    title = "Sign-in expired"
+
+
 class TooManyRequests(DomainError):
     status = 429
     slug = "too-many-requests"

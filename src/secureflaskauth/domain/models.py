@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,4 +150,4 @@ class AuditEvent:
     username: str | None = None
     ip: str | None = None
     user_agent: str | None = None
-    detail: str | None = None
+    detail: dict[str, Any] | None = None

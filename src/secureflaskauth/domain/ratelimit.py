@@ -24,7 +24,14 @@ class Rate:
     period: int
 
     def __str__(self) -> str:
-        return f"{self.limit}/{self.period}s"
+        """The rate in the syntax of the settings ("10/hour", "10 per 15 minutes")."""
+        for unit, seconds in reversed(_PERIODS.items()):
+            if self.period % seconds == 0:
+                multiple = self.period // seconds
+                if multiple == 1:
+                    return f"{self.limit}/{unit}"
+                return f"{self.limit} per {multiple} {unit}s"
+        return f"{self.limit} per {self.period} seconds"  # pragma: no cover: 1 s divides all
 
 
 def parse_rates(text: str) -> tuple[Rate, ...]:
@@ -62,6 +69,9 @@ class Limits:
     resend_ip: tuple[Rate, ...]
     resend_account: tuple[Rate, ...]
     per_ip_enabled: bool = True
+    # Development: a refusal names the setting that relaxes it (never in production,
+    # where it would tell an attacker the exact budget).
+    explain: bool = False
 
 
 class Throttle:
@@ -72,13 +82,30 @@ class Throttle:
         self.clock = clock
         self.limits = limits
 
-    def check(self, key: str, rates: tuple[Rate, ...], *, per_ip: bool = False) -> None:
+    def check(
+        self, key: str, rates: tuple[Rate, ...], *, per_ip: bool = False, name: str | None = None
+    ) -> None:
+        """Count one request under ``key``; TooManyRequests when a rate is exceeded.
+
+        ``name`` is the field of Limits the rates come from (``register_ip``): with
+        ``explain`` on, the refusal names its setting, SFA_LIMIT_<NAME>.
+        """
         if per_ip and not self.limits.per_ip_enabled:
             return
         now = self.clock.now()
-        waits = [w for r in rates if (w := self.limiter.hit(f"{key}:{r.period}", r, now=now))]
-        if waits:
-            raise TooManyRequests(
-                "Too many requests. Please wait before trying again.",
-                retry_after=max(1, math.ceil(max(waits))),
-            )
+        hits = [(r, w) for r in rates if (w := self.limiter.hit(f"{key}:{r.period}", r, now=now))]
+        if hits:
+            detail = "Too many requests. Please wait before trying again."
+            if self.limits.explain and name:
+                detail += " " + _how_to_relax(name, [r for r, _ in hits], per_ip=per_ip)
+            raise TooManyRequests(detail, retry_after=max(1, math.ceil(max(w for _, w in hits))))
+
+
+def _how_to_relax(name: str, exceeded: list[Rate], *, per_ip: bool) -> str:
+    setting = f"SFA_LIMIT_{name.upper()}"
+    allowed = ";".join(str(r) for r in exceeded)
+    off = " (or SFA_RATE_LIMITS=off for every per-IP limit)" if per_ip else ""
+    return (
+        f"Development mode: {setting} allows {allowed}; raise it{off} and restart. "
+        "Counts are kept across restarts."
+    )

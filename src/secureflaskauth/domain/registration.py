@@ -41,11 +41,7 @@ class Registration:
 
     def register(self, username: str, password: str, phone_number: str, client: Client) -> str:
         """Create a user and return its id."""
-        self.throttle.check(
-            f"register:ip:{client.ip}", self.throttle.limits.register_ip, per_ip=True
-        )
         canonical = usernames.canonical(username)
-        self.throttle.check(f"register:user:{canonical}", self.throttle.limits.register_account)
         password = normalise_password(password)
         errors: dict[str, list[str]] = {}
         if found := usernames.problems(username):
@@ -61,6 +57,16 @@ class Registration:
                 errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
         if errors:
             raise ValidationFailed(errors)
+        # Counted only once the fields are valid: a person correcting a form must not
+        # lock themselves out, and a refused attempt costs no hash. A taken username
+        # (409) counts, as probing for names is what these limits are for.
+        limits = self.throttle.limits
+        self.throttle.check(
+            f"register:ip:{client.ip}", limits.register_ip, per_ip=True, name="register_ip"
+        )
+        self.throttle.check(
+            f"register:user:{canonical}", limits.register_account, name="register_account"
+        )
         self.pending.purge()  # expired pending accounts free their usernames
         if self.users.by_canonical_username(canonical) is not None:
             raise UsernameTaken("That username is already taken.")

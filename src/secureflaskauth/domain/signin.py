@@ -14,6 +14,7 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
+    SignInExpired,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
@@ -164,6 +165,7 @@ class SignIn:
     def _send(
         self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
     ) -> None:
+        who = {"user_id": user.id, "username": user.username}
         detail = {
             "sent_to": phones.mask(user.phone_e164),
             "country": phones.region(user.phone_e164),
@@ -175,9 +177,9 @@ class SignIn:
         except SmsProviderError:
             # NIST: no usable challenge is left behind a failed send.
             self.challenges.kill(challenge.id)
-            self.audit.client_event("otp_sent", "failure", client, user_id=user.id, detail=detail)
+            self.audit.client_event("otp_sent", "failure", client, **who, detail=detail)
             raise SmsDeliveryFailed() from None
-        self.audit.client_event("otp_sent", "success", client, user_id=user.id, detail=detail)
+        self.audit.client_event("otp_sent", "success", client, **who, detail=detail)
         self.sms_guard.sent(client)
 
     def _state(self, session_id: str, c: Challenge, phone: str, now: float) -> ChallengeState:
@@ -197,7 +199,7 @@ class SignIn:
     # -- code step --------------------------------------------------------
 
     def _dead(self) -> ChallengeFailed:
-        return ChallengeFailed(
+        return SignInExpired(
             "This sign-in can no longer be completed: it has expired, was already used "
             "or had too many wrong codes. Please sign in again.",
             extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},

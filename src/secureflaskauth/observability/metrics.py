@@ -13,16 +13,16 @@ login, code sent, wrong code, lockout and token reuse to its AuditLog port, and
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 from prometheus_client.exposition import choose_encoder
@@ -129,14 +129,16 @@ class Metrics:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 
-    def count_event(self, event: str, outcome: str, detail: str | None = None) -> None:
+    def count_event(
+        self, event: str, outcome: str, detail: Mapping[str, Any] | None = None
+    ) -> None:
         self.audit_events.labels(event, outcome).inc()
         counter = self._by_event.get((event, outcome), self._by_event.get((event, None)))
         if counter is not None:
             counter.inc()
         self._count_sms(event, outcome, detail)
 
-    def _count_sms(self, event: str, outcome: str, detail: str | None) -> None:
+    def _count_sms(self, event: str, outcome: str, detail: Mapping[str, Any] | None) -> None:
         if event == "sms_blocked":
             self.sms_blocked.labels(outcome).inc()
         elif event == "sms_alert":
@@ -169,12 +171,9 @@ class Metrics:
         return encoder(registry), content_type
 
 
-def _country(detail: str | None) -> str | None:
+def _country(detail: Mapping[str, Any] | None) -> str | None:
     """The destination country recorded with an SMS event (ISO 3166 alpha-2)."""
-    try:
-        country = json.loads(detail or "{}").get("country")
-    except (ValueError, AttributeError):
-        return None
+    country = (detail or {}).get("country")
     return country if isinstance(country, str) and len(country) == 2 else None
 
 

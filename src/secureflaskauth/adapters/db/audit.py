@@ -1,4 +1,4 @@
-"""AuditLog on SQLAlchemy; every event is also one structured (JSON) log line."""
+"""AuditLog on SQLAlchemy; every event is also one structured log line."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert, select
 
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import audit_events
+from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.models import AuditEvent
 
 log = logging.getLogger("secureflaskauth.audit")
@@ -28,12 +29,20 @@ class SqlAuditLog:
             "username": event.username,
             "ip": event.ip,
             "user_agent": event.user_agent,
-            "detail": event.detail,
+            # The column holds JSON text; the log line gets the object itself.
+            "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
         }
         with self._engine.begin() as conn:
             conn.execute(insert(audit_events).values(**values))
-        # json.dumps escapes control characters, so a crafted username cannot forge lines.
-        log.info(json.dumps({"audit": values}, sort_keys=True))
+        # Fields of the record, not text in the message: the log formatter writes them
+        # as JSON members (escaping control characters, so a crafted username cannot
+        # forge a line), and the message names only the event.
+        log.info(
+            "%s %s",
+            event.event,
+            event.outcome,
+            extra={**values, "at": iso_utc(event.at), "detail": event.detail},
+        )
 
     @fail_closed
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
@@ -52,7 +61,7 @@ class SqlAuditLog:
                 username=r.username,
                 ip=r.ip,
                 user_agent=r.user_agent,
-                detail=r.detail,
+                detail=json.loads(r.detail) if r.detail else None,
             )
             for r in reversed(rows)
         ]

@@ -19,12 +19,23 @@ def database_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, as an absolute path; None for another database, an
+    in-memory one or a ``file:`` URI (whose path SQLite itself interprets)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).absolute()
+
+
 def make_engine(url: str) -> Engine:
     url = database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
-            _create_private(Path(parsed.database))
+        if (path := sqlite_file(url)) is not None:
+            _create_private(path)
         engine = create_engine(
             url,
             connect_args={"timeout": 30},
