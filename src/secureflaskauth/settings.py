@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template, check_webotp_host
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
+from secureflaskauth.settings_files import FileSettingsSource, password_into_url
 
 _VAR = Path("var")
 SmsProvider = Literal["twilio", "vonage", "sns", "sms4free", "webhook"]
@@ -31,6 +38,11 @@ class Settings(BaseSettings):
     app_name: str = "SecureFlaskAuth"
 
     database_url: str = f"sqlite:///{_VAR / 'secureflaskauth.db'}"
+    # Put into SFA_DATABASE_URL (which then has none), so the password can come from a
+    # file (SFA_DATABASE_PASSWORD_FILE) shared with the database server's own setup
+    database_password: str | None = None
+    # `serve` retries an unreachable database (with backoff) this long before giving up
+    startup_timeout_seconds: float = Field(60.0, ge=0, le=3600)
     redis_url: str | None = None
     # Every Redis key starts with this, so several services (or tests) can share one Redis
     redis_prefix: str = "sfa:"
@@ -45,6 +57,9 @@ class Settings(BaseSettings):
     # Logs: one JSON object a line by default (for log collectors); "text" for people
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # /dev/outbox shows every code sent: served on a non-loopback bind only when true
+    dev_outbox_public: bool = False
 
     # SMS
     sms_backend: Literal["outbox"] | SmsProvider = "outbox"
@@ -137,6 +152,24 @@ class Settings(BaseSettings):
     sms_conversion_min_sent: int = Field(20, ge=1)
     sms_conversion_alert_below: float = Field(0.2, ge=0, le=1)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # SFA_<NAME>_FILE ranks below SFA_<NAME> (setting both is refused anyway)
+        files = FileSettingsSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_into_url(cls, data: Any) -> Any:
+        return password_into_url(data, str(cls.model_fields["database_url"].default))
+
     @field_validator(
         "limit_register_ip",
         "limit_register_account",
@@ -207,6 +240,22 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def binds_loopback_only(self) -> bool:
+        """Whether SFA_HOST is a loopback address (only this machine can connect)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a host name, resolved by the server: it may be any address
+            return False
+
+    @property
+    def serves_dev_outbox(self) -> bool:
+        """/dev/outbox shows every code: development mode, and only to this machine
+        unless SFA_DEV_OUTBOX_PUBLIC says otherwise."""
+        return not self.is_production and (self.binds_loopback_only or self.dev_outbox_public)
 
     def rates(self, name: str) -> tuple[Rate, ...]:
         return parse_rates(str(getattr(self, f"limit_{name}")))
