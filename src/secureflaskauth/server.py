@@ -74,23 +74,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings) -> None:
-    from secureflaskauth.adapters.db.engine import make_engine
-    from secureflaskauth.adapters.db.keys import SqlKeyStore
-    from secureflaskauth.adapters.db.migrate import upgrade
-    from secureflaskauth.domain.clock import SystemClock
-    from secureflaskauth.wiring import ensure_signing_key, otp_key
+    from secureflaskauth.startup import prepare
 
     configure_logging(settings.log_format, settings.log_level)
-    upgrade(settings.database_url)
-    # First start: the signing key and the development OTP key are made here, once,
-    # before the workers fork. Workers racing to make them would each sign with a key
-    # the others do not know yet, or read a key file another one has not written yet.
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_signing_key(SqlKeyStore(engine), settings, SystemClock())
-    finally:
-        engine.dispose()
-    otp_key(settings)
+    # Migrations, the first keys, and the checks that turn a failure into one line.
+    prepare(settings)
     # Created before the workers fork, so they all write their samples there.
     with multiprocess_dir() as metrics_dir:
         log.info("metrics of every worker are gathered in %s", metrics_dir)
