@@ -60,6 +60,6 @@ def create_app(
     headers.install(app, settings.cors_origins)
     for blueprint in (auth.bp, sessions.bp, meta.bp, metrics.bp, docs.bp):
         app.register_blueprint(blueprint)
-    if not settings.is_production:
+    if settings.serves_dev_outbox:  # development, and loopback unless opted in
         app.register_blueprint(dev.bp)
     return app

@@ -75,11 +75,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def serve(settings: Settings) -> None:
-    from secureflaskauth.adapters.db.engine import make_engine, sqlite_file
-    from secureflaskauth.adapters.db.keys import SqlKeyStore
-    from secureflaskauth.adapters.db.migrate import upgrade
-    from secureflaskauth.domain.clock import SystemClock
-    from secureflaskauth.wiring import ensure_signing_key, otp_key, preflight, protect_at_rest
+    from secureflaskauth.adapters.db.engine import sqlite_file
+    from secureflaskauth.startup import prepare
+    from secureflaskauth.wiring import preflight, protect_at_rest
 
     configure_logging(settings.log_format, settings.log_level)
     protect_at_rest(settings)  # before the first file is written
@@ -87,16 +85,8 @@ def serve(settings: Settings) -> None:
     if (database_file := sqlite_file(settings.database_url)) is not None:
         # Where the command line must look too (SFA_VAR_DIR or SFA_DATABASE_URL).
         log.info("SQLite database: %s", database_file)
-    upgrade(settings.database_url)
-    # First start: the signing key and the development OTP key are made here, once,
-    # before the workers fork. Workers racing to make them would each sign with a key
-    # the others do not know yet, or read a key file another one has not written yet.
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_signing_key(SqlKeyStore(engine), settings, SystemClock())
-    finally:
-        engine.dispose()
-    otp_key(settings)
+    # Migrations, the first keys, and the checks that turn a failure into one line.
+    prepare(settings)
     # Created before the workers fork, so they all write their samples there.
     with multiprocess_dir() as metrics_dir:
         log.info("metrics of every worker are gathered in %s", metrics_dir)

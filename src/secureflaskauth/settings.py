@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template, check_webotp_host
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
+from secureflaskauth.settings_files import FileSettingsSource, password_into_url
 
 _VAR = Path("var")
 DATABASE_FILE = "secureflaskauth.db"
@@ -31,8 +38,13 @@ class Settings(BaseSettings):
     threads: int = Field(8, ge=1, le=256)
     app_name: str = "SecureFlaskAuth"
 
-    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database_in_var_dir)
+    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database)
     database_url: str = ""
+    # Put into SFA_DATABASE_URL (which then has none), so the password can come from a
+    # file (SFA_DATABASE_PASSWORD_FILE) shared with the database server's own setup
+    database_password: str | None = None
+    # `serve` retries an unreachable database (with backoff) this long before giving up
+    startup_timeout_seconds: float = Field(60.0, ge=0, le=3600)
     redis_url: str | None = None
     # Every Redis key starts with this, so several services (or tests) can share one Redis
     redis_prefix: str = "sfa:"
@@ -47,6 +59,9 @@ class Settings(BaseSettings):
     # Logs: one JSON object a line by default (for log collectors); "text" for people
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # /dev/outbox shows every code sent: served on a non-loopback bind only when true
+    dev_outbox_public: bool = False
 
     # SMS
     sms_backend: Literal["outbox"] | SmsProvider = "outbox"
@@ -145,15 +160,29 @@ class Settings(BaseSettings):
     sms_conversion_min_sent: int = Field(20, ge=1)
     sms_conversion_alert_below: float = Field(0.2, ge=0, le=1)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # SFA_<NAME>_FILE ranks below SFA_<NAME> (setting both is refused anyway)
+        files = FileSettingsSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
+
     @model_validator(mode="before")
     @classmethod
-    def _database_in_var_dir(cls, data: Any) -> Any:
+    def _database(cls, data: Any) -> Any:
         # The default database lives in the var directory, so SFA_VAR_DIR alone points
-        # a server or a command at everything the development setup keeps.
+        # a server or a command at everything the development setup keeps; then the
+        # password, when given apart (SFA_DATABASE_PASSWORD[_FILE]), goes into the URL.
         if isinstance(data, dict) and not str(data.get("database_url") or "").strip():
             var_dir = Path(data.get("var_dir") or _VAR).absolute()
-            return {**data, "database_url": f"sqlite:///{var_dir / DATABASE_FILE}"}
-        return data
+            data = {**data, "database_url": f"sqlite:///{var_dir / DATABASE_FILE}"}
+        return password_into_url(data, "")
 
     @field_validator("var_dir")
     @classmethod
@@ -234,6 +263,22 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def binds_loopback_only(self) -> bool:
+        """Whether SFA_HOST is a loopback address (only this machine can connect)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a host name, resolved by the server: it may be any address
+            return False
+
+    @property
+    def serves_dev_outbox(self) -> bool:
+        """/dev/outbox shows every code: development mode, and only to this machine
+        unless SFA_DEV_OUTBOX_PUBLIC says otherwise."""
+        return not self.is_production and (self.binds_loopback_only or self.dev_outbox_public)
 
     def rates(self, name: str) -> tuple[Rate, ...]:
         return parse_rates(str(getattr(self, f"limit_{name}")))

@@ -159,7 +159,9 @@ def sms_provider(name: str, settings: Settings) -> SmsSender:
 
 def make_sms_sender(settings: Settings, engine: Engine, clock: Clock) -> SmsSender:
     if settings.sms_backend == "outbox":
-        return OutboxSender(engine, clock, echo=settings.sms_echo and not settings.is_production)
+        # Where /dev/outbox is not served, the console is the only way to the codes.
+        echo = settings.sms_echo or not settings.serves_dev_outbox
+        return OutboxSender(engine, clock, echo=echo and not settings.is_production)
     fallback = settings.sms_fallback_backend
     return resilient(
         (settings.sms_backend, sms_provider(settings.sms_backend, settings)),
@@ -342,7 +344,7 @@ def build(
         # The var directory carries the revocation marker when there is no Redis.
         check_writable(engine, None if settings.redis_url else Path(settings.var_dir))
 
-    outbox = sender if isinstance(sender, OutboxSender) and not settings.is_production else None
+    outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
     return Wiring(
         settings=settings,
         engine=engine,

@@ -1,4 +1,8 @@
-"""/dev/outbox: the SMS messages of the development outbox. Not registered in production."""
+"""/dev/outbox: the SMS messages of the development outbox.
+
+Registered in development mode only, and on a non-loopback bind only when
+SFA_DEV_OUTBOX_PUBLIC=true: it shows every code to whoever can reach it.
+"""
 
 from __future__ import annotations
 

@@ -23,12 +23,22 @@ def main() -> None:
 def serve() -> None:
     """Run the production server (gunicorn) with the SFA_* settings."""
     from secureflaskauth.server import serve as run
+    from secureflaskauth.startup import StartupFailed
 
     settings = load_settings()
     try:
         run(settings)
-    except ConfigurationError as exc:
+    except (ConfigurationError, StartupFailed) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds to wait for an answer.")
+def healthcheck(timeout: float) -> None:
+    """Exit 0 when the server at SFA_HOST:SFA_PORT answers /healthz with 200."""
+    from secureflaskauth.healthcheck import run
+
+    sys.exit(run(timeout))
 
 
 @main.group()
@@ -38,17 +48,17 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply the database migrations."""
-    from secureflaskauth.adapters.db.migrate import upgrade
+    """Apply the database migrations (waiting for the database as `serve` does)."""
+    from secureflaskauth.startup import StartupFailed, migrate
     from secureflaskauth.wiring import protect_at_rest
 
     settings = load_settings()
     configure_logging(settings.log_format, "WARNING")
     try:
         protect_at_rest(settings)
-    except ConfigurationError as exc:
+        migrate(settings)
+    except (ConfigurationError, StartupFailed) as exc:
         raise click.ClickException(str(exc)) from None
-    upgrade(settings.database_url)
     click.echo("database is up to date")
 
 
