@@ -127,7 +127,7 @@ def with_database(settings: Settings, step: Callable[[], T]) -> T:
     timeout = settings.startup_timeout_seconds
     retrying = Retrying(
         stop=stop_before_delay(timeout),
-        wait=wait_exponential_jitter(initial=0.5, max=5),
+        wait=wait_exponential_jitter(multiplier=0.5, max=5),
         retry=retry_if_exception(_unreachable),
         before_sleep=lambda state: _retrying(state, timeout),
         reraise=True,

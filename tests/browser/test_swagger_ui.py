@@ -2,13 +2,13 @@
 README's sign-in flow done the way a newcomer does it, by "Try it out" on each
 operation, including reading the code from the development outbox as JSON.
 
-Skipped, with the reason, when Playwright or chromium is not installed."""
+Skipped, with the reason, when Playwright or chromium is not installed (a failure
+under SFA_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,16 +21,6 @@ from werkzeug.serving import make_server
 from secureflaskauth.app import create_app
 from secureflaskauth.settings import Settings
 from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, PASSWORD, PHONE, unique_username
-
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser unavailable: Playwright for Python is not installed"
-)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).is_file():
-    pytest.skip(
-        "browser unavailable: no chromium (Debian: apt-get install chromium)",
-        allow_module_level=True,
-    )
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 20_000
@@ -96,27 +86,24 @@ def service(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def swagger(service: str) -> Iterator[SwaggerPage]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+def swagger(service: str, browser: Any) -> Iterator[SwaggerPage]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        opened = SwaggerPage(page)
+        page.on(
+            "request",
+            lambda r: (
+                opened.sent.append((r.method, r.url, r.headers))
+                if r.url.startswith(service)
+                else None
+            ),
         )
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(TIMEOUT_MS)
-            opened = SwaggerPage(page)
-            page.on(
-                "request",
-                lambda r: (
-                    opened.sent.append((r.method, r.url, r.headers))
-                    if r.url.startswith(service)
-                    else None
-                ),
-            )
-            page.goto(f"{service}/swagger/")
-            yield opened
-        finally:
-            browser.close()
+        page.goto(f"{service}/swagger/")
+        yield opened
+    finally:
+        context.close()
 
 
 def test_the_sign_in_flow_through_try_it_out(swagger: SwaggerPage) -> None:
