@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from secureflaskauth.adapters import files
 from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
-from secureflaskauth.adapters.db.counters import SqlRateLimiter
+from secureflaskauth.adapters.db.counters import SqlCounters
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.health import check_writable
@@ -45,14 +45,14 @@ from secureflaskauth.domain.ports import (
     AuditLog,
     ChallengeStore,
     Clock,
+    Counters,
     KeyStore,
     Outbox,
-    RateLimiter,
     RevocationList,
     SmsSender,
     UserStore,
 )
-from secureflaskauth.domain.ratelimit import Limits, Throttle
+from secureflaskauth.domain.ratelimit import Limits, RateMeter, Throttle
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import SessionPolicy, Sessions
 from secureflaskauth.domain.signin import SignIn
@@ -188,7 +188,7 @@ def limits(settings: Settings) -> Limits:
 
 def ephemeral_stores(
     settings: Settings, engine: Engine, clock: Clock
-) -> tuple[ChallengeStore, RateLimiter, RevocationList, dict[str, Callable[[], None]]]:
+) -> tuple[ChallengeStore, Counters, RevocationList, dict[str, Callable[[], None]]]:
     """The stores of short-lived state shared by every node: in Redis when
     SFA_REDIS_URL is set, else in the database; with their readiness checks."""
     max_age = settings.revocation_max_age_seconds
@@ -199,11 +199,11 @@ def ephemeral_stores(
             settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine), local
         )
         shared.check_policy(at_start=True)
-        return shared.challenges, shared.rate_limiter, shared.revocations, {"redis": shared.check}
+        return shared.challenges, shared.counters, shared.revocations, {"redis": shared.check}
     revocations = SqlRevocationList(
         engine, clock, Path(settings.var_dir) / "revocations.marker", max_age=max_age
     )
-    return SqlChallengeStore(engine), SqlRateLimiter(engine), revocations, {}
+    return SqlChallengeStore(engine), SqlCounters(engine), revocations, {}
 
 
 def preflight(settings: Settings) -> None:
@@ -247,7 +247,7 @@ def build(
         active, now = SqlSessionStore(engine), clock.now
         metrics.add_scrape_collector(ActiveSessions(lambda: active.count_active(now())))
     audit = Audit(audit_log, clock)
-    challenge_store, rate_limiter, revocations, shared_checks = ephemeral_stores(
+    challenge_store, counters, revocations, shared_checks = ephemeral_stores(
         settings, engine, clock
     )
     sessions = Sessions(
@@ -269,7 +269,8 @@ def build(
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         )
     )
-    throttle = Throttle(rate_limiter, clock, limits(settings))
+    meter = RateMeter(counters)
+    throttle = Throttle(meter, clock, limits(settings))
     guard = AccountGuard(
         SqlFailureStore(engine),
         clock,
@@ -294,7 +295,7 @@ def build(
         pending=pending,
     )
     sms_guard = SmsGuard(
-        rate_limiter,
+        meter,
         clock,
         SmsPolicy(
             allowed_regions=settings.allowed_sms_regions,

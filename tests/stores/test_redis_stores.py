@@ -26,7 +26,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
-from secureflaskauth.adapters.db.counters import SqlRateLimiter
+from secureflaskauth.adapters.db.counters import SqlCounters
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.revocations import (
@@ -38,13 +38,13 @@ from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.redis import RedisStores
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.redis.client import GC_GRACE_SECONDS, connect
-from secureflaskauth.adapters.redis.counters import RedisRateLimiter
+from secureflaskauth.adapters.redis.counters import RedisCounters
 from secureflaskauth.adapters.redis.revocations import RedisRevocationList
 from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Challenge, Revocation, User
-from secureflaskauth.domain.ports import ChallengeStore, RateLimiter, RevocationList
-from secureflaskauth.domain.ratelimit import Rate
+from secureflaskauth.domain.ports import ChallengeStore, RevocationList
+from secureflaskauth.domain.ratelimit import Rate, RateMeter
 from tests.conftest import (
     REDIS_URL,
     OwnRedis,
@@ -96,7 +96,7 @@ class Backend:
 
     name: str
     challenges: ChallengeStore
-    limiter: RateLimiter
+    limiter: RateMeter  # the domain's arithmetic over the store's counters
     revocations: Callable[[FrozenClock], RevocationList]
     engine: Engine
 
@@ -124,7 +124,11 @@ def sql(sql_engine: Engine, tmp_path: Path) -> Backend:
         return SqlRevocationList(sql_engine, clock, tmp_path / "marker", max_age=60)
 
     return Backend(
-        "sql", SqlChallengeStore(sql_engine), SqlRateLimiter(sql_engine), revocations, sql_engine
+        "sql",
+        SqlChallengeStore(sql_engine),
+        RateMeter(SqlCounters(sql_engine)),
+        revocations,
+        sql_engine,
     )
 
 
@@ -142,7 +146,7 @@ def red(rds: redis.Redis, prefix: str, sql_engine: Engine) -> Backend:
     return Backend(
         "redis",
         RedisChallengeStore(rds, prefix),
-        RedisRateLimiter(rds, prefix),
+        RateMeter(RedisCounters(rds, prefix)),
         revocations,
         sql_engine,
     )
@@ -446,12 +450,12 @@ def test_50_concurrent_logins_of_one_user_leave_one_live_challenge(
 def test_the_rate_limit_is_exact_under_50_concurrent_hits(
     red: Backend, rds: redis.Redis, prefix: str
 ) -> None:
-    rate, key = Rate(20, 3600), "login:ip:10.0.0.1:3600"
+    rate, key = Rate(20, 3600), "login:ip:10.0.0.1"
     waits = at_once(THREADS, lambda: red.limiter.hit(key, rate, now=NOW))
     assert waits.count(None) == 20
     window_end = math.floor(NOW / 3600) * 3600 + 3600
     assert [w for w in waits if w is not None] == [window_end - NOW] * (THREADS - 20)
-    assert rds.hget(f"{prefix}rate:{key}", "count") == str(THREADS)
+    assert rds.hget(f"{prefix}rate:{key}:3600", "count") == str(THREADS)
 
 
 # -- keys: TTLs, prefix, awkward names --------------------------------------
@@ -476,7 +480,8 @@ def test_every_key_has_a_ttl_of_at_least_its_logical_lifetime(
     assert grace + 30 + TTL - 60 < ttls["challenge"] <= grace + 30 + TTL + 1
     assert ttls["user-challenges"] >= ttls["challenge"] - 1  # read a moment later
     window_left = math.floor(now / 3600) * 3600 + 3600 - now
-    assert grace + window_left - 60 < ttls["rate"] <= grace + window_left + 1
+    # A counter is kept at least to the end of its window, at most a whole period.
+    assert grace + window_left - 60 < ttls["rate"] <= grace + 3600 + 1
     assert grace + 900 - 60 < ttls["revoked"] <= grace + 900 + 1
 
 
@@ -527,7 +532,7 @@ def test_stores_with_different_prefixes_do_not_see_each_other(
         c = challenge(new_user())
         mine.create(c)
         assert theirs.get(c.id) is None
-        limiters = [RedisRateLimiter(rds, p) for p in (prefix, other)]
+        limiters = [RateMeter(RedisCounters(rds, p)) for p in (prefix, other)]
         assert [lim.hit("k", Rate(1, 60), now=NOW) for lim in limiters] == [None, None]
     finally:
         delete_redis_keys(other)
@@ -585,7 +590,7 @@ def test_every_operation_fails_closed_when_redis_is_unreachable(sql_engine: Engi
         lambda: replace(stores.challenges, c, NOW),
         lambda: stores.challenges.kill(c.id),
         lambda: stores.challenges.kill_all_for_user("u"),
-        lambda: stores.rate_limiter.hit("k", Rate(1, 60), now=NOW),
+        lambda: stores.counters.add("k", window=NOW, expires_at=NOW + 60),
         lambda: stores.revocations.is_revoked("sid"),
         stores.check,
     ]

@@ -21,7 +21,6 @@ from secureflaskauth.domain.models import (
     SigningKeyRecord,
     User,
 )
-from secureflaskauth.domain.ratelimit import Rate
 
 
 class Clock(Protocol):
@@ -121,17 +120,18 @@ class ChallengeStore(Protocol):
     def kill_all_for_user(self, user_id: str) -> None: ...
 
 
-class RateLimiter(Protocol):
-    def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
-        """Count one event under ``key``; return seconds to wait if over the limit, else None."""
+class Counters(Protocol):
+    """Events counted per key in fixed windows, shared by every process and node. The
+    arithmetic of rates is the domain's (ratelimit.RateMeter): a store only counts."""
+
+    def add(self, key: str, *, window: float, expires_at: float) -> int:
+        """Atomically count one event for ``key`` in the window that starts at
+        ``window`` (a count kept for an earlier window starts again from 1); return
+        the count. The count may be forgotten after ``expires_at``."""
         ...
 
-    def incr(self, key: str, *, period: int, now: float) -> int:
-        """Count one event in the current window of ``period`` seconds; return the count."""
-        ...
-
-    def peek(self, key: str, *, period: int, now: float) -> int:
-        """The count in the current window, without counting."""
+    def count(self, key: str, *, window: float) -> int:
+        """The count of ``key`` in the window that starts at ``window`` (0 if none)."""
         ...
 
 

@@ -1,4 +1,9 @@
-"""Rate rules ("5/minute;20/hour") and the keys they count under."""
+"""Rate rules ("5/minute;20/hour"), the fixed-window arithmetic that applies them, and
+the request limits per step.
+
+The arithmetic lives here once; the stores behind the Counters port only count
+events per key and window (adapters/db/counters.py, adapters/redis/counters.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import TYPE_CHECKING
 from secureflaskauth.domain.errors import TooManyRequests
 
 if TYPE_CHECKING:
-    from secureflaskauth.domain.ports import Clock, RateLimiter
+    from secureflaskauth.domain.ports import Clock, Counters
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RULE = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
@@ -22,6 +27,10 @@ class Rate:
 
     limit: int
     period: int
+
+    def window(self, now: float) -> float:
+        """The start of the fixed window that ``now`` falls in."""
+        return math.floor(now / self.period) * self.period
 
     def __str__(self) -> str:
         """The rate in the syntax of the settings ("10/hour", "10 per 15 minutes")."""
@@ -56,6 +65,32 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
     return tuple(rates)
 
 
+class RateMeter:
+    """Fixed windows over a Counters port: ``hit`` counts an event and says how long to
+    wait when that made the count go over the rate."""
+
+    def __init__(self, counters: Counters) -> None:
+        self.counters = counters
+
+    def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
+        """Count one event under ``key`` against ``rate``; the seconds until its window
+        ends when the count is now over the limit, else None."""
+        window = rate.window(now)
+        count = self.counters.add(
+            f"{key}:{rate.period}", window=window, expires_at=window + rate.period
+        )
+        return window + rate.period - now if count > rate.limit else None
+
+    def add(self, key: str, *, period: int, now: float) -> int:
+        """Count one event in the current window of ``period`` seconds; the count."""
+        window = math.floor(now / period) * period
+        return self.counters.add(f"{key}:{period}", window=window, expires_at=window + period)
+
+    def count(self, key: str, *, period: int, now: float) -> int:
+        """The count in the current window of ``period`` seconds, without counting."""
+        return self.counters.count(f"{key}:{period}", window=math.floor(now / period) * period)
+
+
 @dataclass(frozen=True)
 class Limits:
     """Request rates per client IP and per account, for each step."""
@@ -75,10 +110,10 @@ class Limits:
 
 
 class Throttle:
-    """Applies the rate rules through a RateLimiter port; 429 with Retry-After when over."""
+    """Applies the request limits; 429 with Retry-After when one is exceeded."""
 
-    def __init__(self, limiter: RateLimiter, clock: Clock, limits: Limits) -> None:
-        self.limiter = limiter
+    def __init__(self, meter: RateMeter, clock: Clock, limits: Limits) -> None:
+        self.meter = meter
         self.clock = clock
         self.limits = limits
 
@@ -93,7 +128,7 @@ class Throttle:
         if per_ip and not self.limits.per_ip_enabled:
             return
         now = self.clock.now()
-        hits = [(r, w) for r in rates if (w := self.limiter.hit(f"{key}:{r.period}", r, now=now))]
+        hits = [(r, w) for r in rates if (w := self.meter.hit(key, r, now=now))]
         if hits:
             detail = "Too many requests. Please wait before trying again."
             if self.limits.explain and name:

@@ -8,7 +8,7 @@ count is a cap that a verified owner's sign-in uses. So nobody who registers
 accounts with someone else's number, or with the numbers around it, can stop that
 number's verified owner from receiving their own code.
 
-Counters live behind the RateLimiter port, so every node shares them.
+Counters live behind the Counters port, so every node shares them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from secureflaskauth.domain import phones
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import TooManyRequests
 from secureflaskauth.domain.models import Client
-from secureflaskauth.domain.ports import Clock, RateLimiter
-from secureflaskauth.domain.ratelimit import Rate
+from secureflaskauth.domain.ports import Clock
+from secureflaskauth.domain.ratelimit import Rate, RateMeter
 
 log = logging.getLogger("secureflaskauth.sms.guard")
 _HOUR = 3600
@@ -59,9 +59,7 @@ class SmsRefused(TooManyRequests):
 
 
 class SmsGuard:
-    def __init__(
-        self, counters: RateLimiter, clock: Clock, policy: SmsPolicy, audit: Audit
-    ) -> None:
+    def __init__(self, counters: RateMeter, clock: Clock, policy: SmsPolicy, audit: Audit) -> None:
         self.counters = counters
         self.clock = clock
         self.policy = policy
@@ -99,7 +97,7 @@ class SmsGuard:
         now = self.clock.now()
         for reason, key, rates in checks:
             for rate in rates:
-                wait = self.counters.hit(f"{key}:{rate.period}", rate, now=now)
+                wait = self.counters.hit(key, rate, now=now)
                 if wait:
                     self._blocked(reason, user_id, client, region, math.ceil(wait))
         if not verified:
@@ -141,11 +139,11 @@ class SmsGuard:
     def sent(self, client: Client) -> None:
         """A code went out: count it and watch the share of codes that get used."""
         now = self.clock.now()
-        sent = self.counters.incr("sms:conversion:sent", period=_HOUR, now=now)
+        sent = self.counters.add("sms:conversion:sent", period=_HOUR, now=now)
         p = self.policy
         if sent < p.conversion_min_sent or sent % p.conversion_min_sent:
             return
-        verified = self.counters.peek("sms:conversion:verified", period=_HOUR, now=now)
+        verified = self.counters.count("sms:conversion:verified", period=_HOUR, now=now)
         ratio = verified / sent
         if ratio < p.conversion_alert_below:
             # The signature of SMS pumping: many codes sent, few ever entered.
@@ -164,4 +162,4 @@ class SmsGuard:
             )
 
     def verified(self) -> None:
-        self.counters.incr("sms:conversion:verified", period=_HOUR, now=self.clock.now())
+        self.counters.add("sms:conversion:verified", period=_HOUR, now=self.clock.now())

@@ -1,13 +1,13 @@
-"""RateLimiter on SQLAlchemy: fixed windows counted by an atomic upsert.
+"""Counters on SQLAlchemy: one row per key holding its window and count, counted by an
+atomic upsert, so every worker process and node counts together.
 
-Written here because the usual rate-limit libraries (limits, Flask-Limiter)
-have no SQL storage; the counters must be shared by every worker process.
+Written here because the rate-limit libraries (limits, Flask-Limiter) have no SQL
+storage; the window arithmetic is the domain's (domain/ratelimit.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 
 from sqlalchemy import Engine, case, delete, select
@@ -15,7 +15,6 @@ from sqlalchemy import Engine, case, delete, select
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import rate_counters
-from secureflaskauth.domain.ratelimit import Rate
 
 _CLEANUP_ONE_IN = 500
 _MAX_KEY = 200
@@ -29,36 +28,16 @@ def storable_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-class SqlRateLimiter:
+class SqlCounters:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._insert = insert_for(engine)
 
     @fail_closed
-    def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
-        window = math.floor(now / rate.period) * rate.period
-        if self._count(key, window, rate.period, now) > rate.limit:
-            return window + rate.period - now
-        return None
-
-    @fail_closed
-    def incr(self, key: str, *, period: int, now: float) -> int:
-        return self._count(key, math.floor(now / period) * period, period, now)
-
-    @fail_closed
-    def peek(self, key: str, *, period: int, now: float) -> int:
-        t = rate_counters
-        window = math.floor(now / period) * period
-        with self._engine.connect() as conn:
-            count = conn.execute(
-                select(t.c.count).where(t.c.key == storable_key(key), t.c.window_start == window)
-            ).scalar()
-        return int(count or 0)
-
-    def _count(self, key: str, window: float, period: int, now: float) -> int:
+    def add(self, key: str, *, window: float, expires_at: float) -> int:
         t = rate_counters
         stmt = self._insert(t).values(
-            key=storable_key(key), window_start=window, count=1, expires_at=window + period
+            key=storable_key(key), window_start=window, count=1, expires_at=expires_at
         )
         excluded = stmt.excluded
         same_window = t.c.window_start == excluded.window_start
@@ -73,5 +52,15 @@ class SqlRateLimiter:
         with self._engine.begin() as conn:
             count = int(conn.execute(upsert).scalar_one())
             if secrets.randbelow(_CLEANUP_ONE_IN) == 0:
-                conn.execute(delete(t).where(t.c.expires_at < now))
+                # Rows whose window ended before this one began are of no use any more.
+                conn.execute(delete(t).where(t.c.expires_at < window))
         return count
+
+    @fail_closed
+    def count(self, key: str, *, window: float) -> int:
+        t = rate_counters
+        with self._engine.connect() as conn:
+            count = conn.execute(
+                select(t.c.count).where(t.c.key == storable_key(key), t.c.window_start == window)
+            ).scalar()
+        return int(count or 0)

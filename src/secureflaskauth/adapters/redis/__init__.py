@@ -1,5 +1,5 @@
 """Redis adapters for the ephemeral state shared by every node: OTP challenges,
-rate-limit counters and session revocations.
+rate-limit and SMS counters and session revocations.
 
 Each check-and-update is one Lua script, which Redis runs atomically, so two
 requests on two nodes can never both pass the same check (ASVS 15.4.2).
@@ -18,7 +18,7 @@ import redis
 
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.redis.client import UNAVAILABLE, connect, describe, fail_closed
-from secureflaskauth.adapters.redis.counters import RedisRateLimiter
+from secureflaskauth.adapters.redis.counters import RedisCounters
 from secureflaskauth.adapters.redis.revocations import RedisRevocationList, RevocationArchive
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.ports import Clock, RevocationList
@@ -35,7 +35,7 @@ class RedisStores:
     client: redis.Redis
     prefix: str
     challenges: RedisChallengeStore
-    rate_limiter: RedisRateLimiter
+    counters: RedisCounters
     revocations: RedisRevocationList
 
     @classmethod
@@ -54,7 +54,7 @@ class RedisStores:
             client=client,
             prefix=prefix,
             challenges=RedisChallengeStore(client, prefix),
-            rate_limiter=RedisRateLimiter(client, prefix),
+            counters=RedisCounters(client, prefix),
             revocations=RedisRevocationList(client, clock, prefix, archive, local),
         )
 
