@@ -1,0 +1,42 @@
+"""Access tokens and their signing keys, one idea a module:
+
+- ``keys``: making, storing (PEM, encrypted with a passphrase) and loading a key;
+- ``keyring``: the keys of a process, reloaded as other processes add them;
+- ``rotation``: when an older key retires;
+- ``header``: reading a presented token's header to choose its key;
+- ``access``: issuing and verifying the JWTs (RFC 9068, RFC 8725).
+"""
+
+from secureflaskauth.domain.tokens.access import (
+    LEEWAY_SECONDS,
+    REQUIRED_CLAIMS,
+    AccessTokens,
+    IssuedToken,
+    TokenSettings,
+)
+from secureflaskauth.domain.tokens.header import MAX_TOKEN_LENGTH, TOKEN_TYPE
+from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS, KeyRing
+from secureflaskauth.domain.tokens.keys import (
+    SUPPORTED_ALGORITHMS,
+    SigningKey,
+    generate_key,
+    key_state,
+)
+from secureflaskauth.domain.tokens.rotation import rotate_keys
+
+__all__ = [
+    "KEYRING_REFRESH_SECONDS",
+    "LEEWAY_SECONDS",
+    "MAX_TOKEN_LENGTH",
+    "REQUIRED_CLAIMS",
+    "SUPPORTED_ALGORITHMS",
+    "TOKEN_TYPE",
+    "AccessTokens",
+    "IssuedToken",
+    "KeyRing",
+    "SigningKey",
+    "TokenSettings",
+    "generate_key",
+    "key_state",
+    "rotate_keys",
+]

@@ -1,0 +1,118 @@
+"""Access tokens: signed JWTs (RFC 9068 profile) and their strict verification (RFC 8725)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
+from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unverified_header
+from secureflaskauth.domain.tokens.keyring import KeyRing
+from secureflaskauth.domain.tokens.keys import SUPPORTED_ALGORITHMS, SigningKey
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "amr")
+LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    algorithm: str = "EdDSA"
+    ttl_seconds: int = 900
+
+    def check(self) -> None:
+        if self.algorithm not in SUPPORTED_ALGORITHMS:
+            raise ConfigurationError(
+                f"JWT algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+        if not 60 <= self.ttl_seconds <= 3600:
+            raise ConfigurationError("access token lifetime must be 60 to 3600 seconds")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+    jti: str
+
+
+class AccessTokens:
+    """Issues and verifies access tokens."""
+
+    def __init__(self, settings: TokenSettings, keys: KeyRing, clock: Callable[[], float]) -> None:
+        settings.check()
+        self._settings = settings
+        self._keys = keys
+        self._clock = clock
+
+    def issue(self, *, subject: str, session_id: str, amr: Sequence[str]) -> IssuedToken:
+        key = self._keys.active()
+        now = int(self._clock())
+        jti = secrets.token_urlsafe(16)
+        claims = {
+            "iss": self._settings.issuer,
+            "aud": self._settings.audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._settings.ttl_seconds,
+            "jti": jti,
+            "sid": session_id,
+            "amr": list(amr),
+        }
+        token = jwt.encode(
+            claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": TOKEN_TYPE}
+        )
+        return IssuedToken(token, self._settings.ttl_seconds, jti)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the claims of a valid access token; raise InvalidToken otherwise."""
+        header = unverified_header(token)
+        key = self._key_for(header)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.public,
+                algorithms=[key.alg],  # RFC 8725 3.1: an allow-list of one
+                audience=self._settings.audience,
+                issuer=[self._settings.issuer],  # exact match (a list avoids CVE-2024-53861)
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "strict_aud": True,
+                    # PyJWT reads the wall clock; the times are checked in _check_claims
+                    # against the injected clock instead.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(type(exc).__name__) from None
+        self._check_claims(claims)
+        return claims
+
+    def _key_for(self, header: dict[str, Any]) -> SigningKey:
+        key = self._keys.public(expected_kid(header))
+        if key is None or header.get("alg") != key.alg:
+            raise InvalidToken("unknown kid or wrong alg")
+        return key
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        # NumericDate (RFC 7519 2) as issued here: an int, never a bool, float or string.
+        if any(type(claims[name]) is not int for name in ("iat", "nbf", "exp")):
+            raise InvalidToken("bad time claim")
+        if claims["exp"] <= now - LEEWAY_SECONDS:
+            raise InvalidToken("expired")
+        if claims["nbf"] > now + LEEWAY_SECONDS or claims["iat"] > now + LEEWAY_SECONDS:
+            raise InvalidToken("not yet valid")
+        for name in ("sub", "jti", "sid"):
+            if not isinstance(claims[name], str) or not claims[name]:
+                raise InvalidToken(f"bad {name}")
+        if not isinstance(claims["amr"], list):
+            raise InvalidToken("bad amr")

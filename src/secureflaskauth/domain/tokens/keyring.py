@@ -1,0 +1,85 @@
+"""The signing keys in memory, shared by the request threads of a process."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.models import SigningKeyRecord
+from secureflaskauth.domain.tokens.keys import SigningKey, key_state, load_key
+
+KEYRING_REFRESH_SECONDS = 10.0
+# An unknown kid reloads the keys at most this often: a key another process has just
+# added is found at once, and forged kids cost at most one query per interval.
+UNKNOWN_KID_RELOAD_SECONDS = 0.1
+
+
+class KeyRing:
+    """The signing keys, reloaded from the store at most every ``refresh_seconds``, so
+    a key added by another process is picked up without a restart.
+
+    The newest key that is not being retired signs; every key not yet retired verifies
+    and is published in the JWKS.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[SigningKeyRecord]],
+        clock: Callable[[], float],
+        refresh_seconds: float = KEYRING_REFRESH_SECONDS,
+        passphrase: str | None = None,
+    ) -> None:
+        self._load = load
+        self._clock = clock
+        self._passphrase = passphrase.encode("utf-8") if passphrase else None
+        self._refresh = refresh_seconds
+        self._lock = threading.Lock()
+        self._keys: dict[str, SigningKey] = {}
+        self._active: SigningKey | None = None
+        self._loaded_at = float("-inf")
+        self.reload()
+
+    def reload(self) -> None:
+        now = self._clock()
+        keys = {
+            record.kid: load_key(record, self._passphrase)
+            for record in self._load()
+            if key_state(record, now) != "retired"
+        }
+        current = [k for k in keys.values() if key_state(k.record, now) == "current"]
+        with self._lock:
+            self._keys = keys
+            self._active = max(current, key=lambda k: k.record.created_at, default=None)
+            self._loaded_at = now
+
+    def _maybe_reload(self) -> None:
+        if self._clock() - self._loaded_at >= self._refresh:
+            self.reload()
+
+    def active(self) -> SigningKey:
+        """The key that signs now."""
+        self._maybe_reload()
+        if self._active is None:
+            raise ConfigurationError("no signing key: run 'secureflaskauth keys rotate'")
+        return self._active
+
+    def public(self, kid: str) -> SigningKey | None:
+        """The key named ``kid`` if it may verify tokens now."""
+        self._maybe_reload()
+        key = self._keys.get(kid)
+        if key is None and self._clock() - self._loaded_at >= UNKNOWN_KID_RELOAD_SECONDS:
+            # Another process may sign with a key added since the last reload: a token
+            # from another node must not be refused until this one reloads too.
+            self.reload()
+            key = self._keys.get(kid)
+        if key is None or key_state(key.record, self._clock()) == "retired":
+            return None
+        return key
+
+    def jwks(self) -> dict[str, Any]:
+        """The published key set (RFC 7517), public members only."""
+        self._maybe_reload()
+        return {"keys": [json.loads(k.record.public_jwk) for k in self._keys.values()]}

@@ -1,0 +1,93 @@
+"""Signing keys: made with a random ``kid``, stored as PKCS#8 PEM (encrypted with a
+passphrase when one is set), loaded back into typed key objects."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+
+from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.models import SigningKeyRecord
+
+# ASVS 9.1.2 / Appendix C: asymmetric only, never RS256 (nor HMAC).
+SUPPORTED_ALGORITHMS = ("EdDSA", "ES256")
+
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A stored key with its key material loaded."""
+
+    record: SigningKeyRecord
+    private: PrivateKey
+    public: PublicKey
+
+    @property
+    def kid(self) -> str:
+        return self.record.kid
+
+    @property
+    def alg(self) -> str:
+        return self.record.alg
+
+
+def key_state(record: SigningKeyRecord, now: float) -> str:
+    """``retired`` once its retirement time has passed (every token it signed has
+    expired), ``published`` while it waits for that, ``current`` otherwise."""
+    if record.retired_at is None:
+        return "current"
+    return "retired" if record.retired_at <= now else "published"
+
+
+def _encryption(passphrase: str | None) -> serialization.KeySerializationEncryption:
+    if passphrase:
+        return serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+    return serialization.NoEncryption()
+
+
+def generate_key(algorithm: str, now: float, passphrase: str | None = None) -> SigningKeyRecord:
+    """A fresh signing key with a random ``kid``; encrypted at rest with ``passphrase``."""
+    private: PrivateKey
+    if algorithm == "EdDSA":
+        private = ed25519.Ed25519PrivateKey.generate()
+        jwk = json.loads(OKPAlgorithm.to_jwk(private.public_key()))
+    elif algorithm == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+        jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    else:
+        raise ConfigurationError(f"unsupported signing algorithm {algorithm!r}")
+    kid = secrets.token_urlsafe(12)
+    jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        _encryption(passphrase),
+    ).decode("ascii")
+    return SigningKeyRecord(kid, algorithm, pem, json.dumps(jwk, sort_keys=True), now)
+
+
+def load_key(record: SigningKeyRecord, passphrase: bytes | None) -> SigningKey:
+    """The key material of a stored key; ConfigurationError when it cannot be read."""
+    encrypted = "ENCRYPTED" in record.private_pem.split("\n", 1)[0]
+    if encrypted and passphrase is None:
+        raise ConfigurationError(
+            f"signing key {record.kid} is encrypted: set SFA_KEY_ENCRYPTION_KEY"
+        )
+    try:
+        private = serialization.load_pem_private_key(
+            record.private_pem.encode(), passphrase if encrypted else None
+        )
+    except ValueError:
+        raise ConfigurationError(
+            f"signing key {record.kid} cannot be decrypted with SFA_KEY_ENCRYPTION_KEY"
+        ) from None
+    if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise ConfigurationError(f"signing key {record.kid} is of an unsupported type")
+    return SigningKey(record, private, private.public_key())
