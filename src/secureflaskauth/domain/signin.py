@@ -11,17 +11,23 @@ from typing import NoReturn
 
 from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.codetries import (
+    NO_TRIES_LEFT,
+    CodeTry,
+    WrongCodePolicy,
+    account_locked,
+    expired_sign_in,
+)
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
-    SignInExpired,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
     ValidationFailed,
 )
 from secureflaskauth.domain.lockout import AccountGuard, Claim
-from secureflaskauth.domain.models import Challenge, Client, OtpClaim, User
+from secureflaskauth.domain.models import Challenge, Client, User
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.pending import PendingAccounts
@@ -83,6 +89,9 @@ class SignIn:
         self.audit = audit
         self.clock = clock
         self.otp = otp_policy
+        self.tries = WrongCodePolicy(
+            throttle=throttle, challenges=challenges, guard=guard, users=users, otp=otp_policy
+        )
         self._otp_key = otp_key
         self.app_name = app_name
         self.sms_template = sms_template or otp.SmsTemplate()
@@ -198,95 +207,54 @@ class SignIn:
 
     # -- code step --------------------------------------------------------
 
-    def _dead(self) -> ChallengeFailed:
-        return SignInExpired(
-            "This sign-in can no longer be completed: it has expired, was already used "
-            "or had too many wrong codes. Please sign in again.",
-            extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
-        )
-
     def _live_challenge(self, session_id: str) -> Challenge:
         if not session_id or len(session_id) > _MAX_SESSION_ID:
-            raise self._dead()
+            raise expired_sign_in()
         challenge = self.challenges.get(otp.challenge_id(session_id))
         if challenge is None or not challenge.is_alive(self.clock.now(), self.otp.max_attempts):
-            raise self._dead()
+            raise expired_sign_in()
         return challenge
 
     def verify(self, session_id: str, code: str, client: Client) -> SignedIn:
         """Check the SMS code; on success issue an access token."""
-        self.throttle.check(f"verify:ip:{client.ip}", self.throttle.limits.verify_ip, per_ip=True)
+        self.tries.admit(client)
         if not otp.looks_like_code(code):
             raise ValidationFailed({"otp": ["Must be exactly 6 digits."]})
         challenge = self._live_challenge(session_id)
-        self.throttle.check(f"verify:user:{challenge.user_id}", self.throttle.limits.verify_account)
         user = self.users.by_id(challenge.user_id)
         now = self.clock.now()
         if user is None or user.disabled or self.pending.expired(user):
-            raise self._dead()
+            raise expired_sign_in()
         if user.otp_locked_until is not None and user.otp_locked_until > now:
             self.challenges.kill(challenge.id)
-            raise self._dead()
-        taken = self.challenges.reserve_attempt(
-            challenge.id, now=now, max_attempts=self.otp.max_attempts
+            raise expired_sign_in()
+        attempt = self.tries.take(challenge, user, now)
+        taken = attempt.challenge
+        if not otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
+            self._wrong_code(user, attempt, session_id, now, client)
+        if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
+            raise expired_sign_in()  # another request used it first: single use
+        self.tries.right(user)
+        # The code reached this number for this account: the number is verified.
+        self.users.mark_phone_verified(user.id, now=now)
+        self.sms_guard.verified()
+        pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
+        self.audit.client_event(
+            "login_succeeded",
+            "success",
+            client,
+            user_id=user.id,
+            username=user.username,
+            detail={"sid": pair.session_id, "country": phones.region(user.phone_e164)},
         )
-        if taken is None:
-            raise self._dead()
-        # Counted before the code is compared, so guesses sent at once cannot all pass
-        # the hard limit (NIST SP 800-63B-4 3.2.2: at most 100); a success resets it.
-        if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
-            self.challenges.kill_all_for_user(user.id)
-            raise self._dead()
-        # The account's try is taken before the code is compared too, so tries sent at
-        # once cannot pass the account's lock together (NIST SP 800-63B-4 3.2.2).
-        claim = self.users.claim_otp_attempt(
-            user.id,
-            now=now,
-            threshold=self.otp.account_max_failures,
-            lock_seconds=self.otp.account_lock_seconds,
-        )
-        if not claim.allowed:
-            self.challenges.kill_all_for_user(user.id)
-            raise self._locked(claim.locked_until, now)
-        if otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
-            if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
-                raise self._dead()  # another request used it first: single use
-            self.users.reset_otp_failures(user.id)
-            self.guard.succeeded(user.username_canonical)
-            # The code reached this number for this account: the number is verified.
-            self.users.mark_phone_verified(user.id, now=now)
-            self.sms_guard.verified()
-            pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
-            self.audit.client_event(
-                "login_succeeded",
-                "success",
-                client,
-                user_id=user.id,
-                username=user.username,
-                detail={"sid": pair.session_id, "country": phones.region(user.phone_e164)},
-            )
-            return SignedIn(user.id, pair)
-        self._wrong_code(user, taken, session_id, now, client, claim)
-
-    def _locked(self, locked_until: float | None, now: float) -> ChallengeFailed:
-        return ChallengeFailed(
-            "Too many wrong codes for this account. Sign-in is locked for a while.",
-            extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
-            retry_after=math.ceil(locked_until - now) if locked_until else None,
-        )
+        return SignedIn(user.id, pair)
 
     def _wrong_code(
-        self,
-        user: User,
-        taken: Challenge,
-        session_id: str,
-        now: float,
-        client: Client,
-        claim: OtpClaim,
+        self, user: User, attempt: CodeTry, session_id: str, now: float, client: Client
     ) -> NoReturn:
-        # The try was counted when it was claimed (and toward the brute-force delay).
-        failures, locked_until = claim.failures, claim.locked_until
-        state = self._state(session_id, taken, user.phone_e164, now)
+        # The try was counted by every counter when it was taken.
+        failures, locked_until = attempt.account.failures, attempt.account.locked_until
+        state = self._state(session_id, attempt.challenge, user.phone_e164, now)
         self.audit.client_event(
             "otp_failed",
             "failure",
@@ -304,12 +272,12 @@ class SignIn:
                 user_id=user.id,
                 detail={"until": round(locked_until), "failures": failures},
             )
-            raise self._locked(locked_until, now)
+            raise account_locked(locked_until, now)
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(
                 "Wrong code. No tries are left for this sign-in; please sign in again.",
-                extra={"attempts_remaining": 0, "expires_in": 0, "resend_after": None},
+                extra=dict(NO_TRIES_LEFT),
             )
         raise ChallengeFailed(
             "Wrong code.",
@@ -329,7 +297,7 @@ class SignIn:
         self.throttle.check(f"resend:user:{challenge.user_id}", self.throttle.limits.resend_account)
         user = self.users.by_id(challenge.user_id)
         if user is None or user.disabled:
-            raise self._dead()
+            raise expired_sign_in()
         now = self.clock.now()
         self._check_resend_allowed(challenge, now)
         code = otp.new_code()
@@ -345,9 +313,9 @@ class SignIn:
         if updated is None:  # lost a race with another resend or verify
             current = self.challenges.get(challenge.id)
             if current is None or not current.is_alive(now, self.otp.max_attempts):
-                raise self._dead()
+                raise expired_sign_in()
             self._check_resend_allowed(current, now)
-            raise self._dead()
+            raise expired_sign_in()
         # Only the request that won the replacement counts against the SMS caps, so
         # concurrent resends cannot use up a victim's caps. A refusal now leaves a code
         # that was never sent: end the sign-in, as a failed send does.

@@ -1,0 +1,111 @@
+"""Every limit a one-time code try passes, in one place.
+
+A try is taken from each counter before the code is compared, so tries sent at once
+are evaluated only as far as every limit allows (ASVS 6.6.3; NIST SP 800-63B-4 3.2.2).
+In the order they are taken:
+
+1. Requests per client IP and per account (Counters; SFA_LIMIT_VERIFY_IP and
+   SFA_LIMIT_VERIFY_ACCOUNT): every try counts, right or wrong.
+2. Tries of this sign-in (ChallengeStore; SFA_OTP_MAX_ATTEMPTS, 5): at none left
+   the sign-in ends.
+3. The username's consecutive failures, wrong passwords included (FailureStore;
+   SFA_LOCKOUT_DISABLE_AFTER, 100): past it sign-in is disabled until an
+   administrator unlocks it. The right code resets it.
+4. The account's consecutive wrong codes (UserStore; SFA_OTP_ACCOUNT_MAX_FAILURES,
+   10): reaching it locks code sign-in for SFA_OTP_ACCOUNT_LOCK_SECONDS (900). The
+   right code resets it.
+
+A new code (a login or a resend) resets none of them (NIST SP 800-63B-4 3.1.3).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from secureflaskauth.domain.errors import ChallengeFailed, SignInExpired
+from secureflaskauth.domain.lockout import AccountGuard
+from secureflaskauth.domain.models import Challenge, Client, OtpClaim, User
+from secureflaskauth.domain.otp import OtpPolicy
+from secureflaskauth.domain.ports import ChallengeStore, UserStore
+from secureflaskauth.domain.ratelimit import Throttle
+
+# What a sign-in that no code can complete any more answers with.
+NO_TRIES_LEFT: dict[str, Any] = {"attempts_remaining": 0, "expires_in": 0, "resend_after": None}
+
+
+def expired_sign_in() -> SignInExpired:
+    return SignInExpired(
+        "This sign-in can no longer be completed: it has expired, was already used "
+        "or had too many wrong codes. Please sign in again.",
+        extra=dict(NO_TRIES_LEFT),
+    )
+
+
+def account_locked(locked_until: float | None, now: float) -> ChallengeFailed:
+    return ChallengeFailed(
+        "Too many wrong codes for this account. Sign-in is locked for a while.",
+        extra=dict(NO_TRIES_LEFT),
+        retry_after=math.ceil(locked_until - now) if locked_until else None,
+    )
+
+
+@dataclass(frozen=True)
+class CodeTry:
+    """A try taken from every counter: the sign-in as counted, the account's count."""
+
+    challenge: Challenge
+    account: OtpClaim
+
+
+class WrongCodePolicy:
+    def __init__(
+        self,
+        *,
+        throttle: Throttle,
+        challenges: ChallengeStore,
+        guard: AccountGuard,
+        users: UserStore,
+        otp: OtpPolicy,
+    ) -> None:
+        self.throttle = throttle
+        self.challenges = challenges
+        self.guard = guard
+        self.users = users
+        self.otp = otp
+
+    def admit(self, client: Client) -> None:
+        """The per-IP request rate, before anything is read."""
+        limits = self.throttle.limits
+        self.throttle.check(f"verify:ip:{client.ip}", limits.verify_ip, per_ip=True)
+
+    def take(self, challenge: Challenge, user: User, now: float) -> CodeTry:
+        """Take one try from every counter, or raise (the sign-in expired or locked)."""
+        self.throttle.check(f"verify:user:{user.id}", self.throttle.limits.verify_account)
+        taken = self.challenges.reserve_attempt(
+            challenge.id, now=now, max_attempts=self.otp.max_attempts
+        )
+        if taken is None:
+            raise expired_sign_in()
+        if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
+            self.challenges.kill_all_for_user(user.id)
+            raise expired_sign_in()
+        account = self.users.claim_otp_attempt(
+            user.id,
+            now=now,
+            threshold=self.otp.account_max_failures,
+            lock_seconds=self.otp.account_lock_seconds,
+        )
+        if not account.allowed:
+            self.challenges.kill_all_for_user(user.id)
+            raise account_locked(account.locked_until, now)
+        return CodeTry(taken, account)
+
+    def right(self, user: User) -> None:
+        """The code was right: the username's and the account's counts start again."""
+        self.users.reset_otp_failures(user.id)
+        self.guard.succeeded(user.username_canonical)
+
+    def tries_left(self, attempt: CodeTry) -> int:
+        return max(0, self.otp.max_attempts - attempt.challenge.attempts)
