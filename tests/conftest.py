@@ -30,8 +30,8 @@ from sqlalchemy.engine import make_url
 
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.app import create_app
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 
 POSTGRES_URL = os.environ.get("SFA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

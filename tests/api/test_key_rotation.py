@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
 
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import generate_key, key_state, rotate_keys
@@ -25,6 +24,7 @@ from tests.api.test_refresh import (
     signed_in,
     wiring_of,
 )
+from tests.clock import FrozenClock
 
 TTL = 900  # the default SFA_ACCESS_TOKEN_TTL_SECONDS
 RETIRE_AFTER = TTL + 30 + 10  # the token lifetime, the leeway and the key ring's reload period

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, login, register, sign_in, unique_username
 
 WRONG = "wrong horse battery staple"

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError
+from tests.clock import FrozenClock
 from tests.conftest import POSTGRES_URL, last_code, login, register, sign_in
 
 AUTH_PATHS = ["/auth/register", "/auth/login", "/auth/verify-otp", "/auth/resend-otp"]

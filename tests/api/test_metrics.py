@@ -16,8 +16,8 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from secureflaskauth.app import create_app
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, PASSWORD, last_code, login, register
 
 Labels = dict[str, str]

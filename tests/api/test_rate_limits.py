@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, PHONE, last_code, login, register, unique_username
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import select, text
 from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.tables import metadata
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.wiring import Wiring
+from tests.clock import FrozenClock
 from tests.conftest import last_code, login, register
 
 GRACE = 5  # the default SFA_REFRESH_GRACE_SECONDS

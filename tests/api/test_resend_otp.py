@@ -7,7 +7,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import last_code, login, register
 
 NEXT_STEP_KEYS = {"expires_in", "resend_after", "attempts_remaining"}

@@ -23,7 +23,6 @@ from sqlalchemy import Engine, event
 
 from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.redis import revocations as redis_revocations
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import StoreUnavailable
 from tests.api.test_refresh import (
     assert_access_refused,
@@ -38,6 +37,7 @@ from tests.api.test_refresh import (
     signed_in,
     wiring_of,
 )
+from tests.clock import FrozenClock
 from tests.conftest import OwnRedis, register
 
 Bodies = list[dict[str, Any]]

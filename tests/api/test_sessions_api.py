@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from secureflaskauth.domain.clock import FrozenClock
 from tests.api.test_refresh import (
     assert_access_refused,
     assert_refresh_refused,
@@ -25,6 +24,7 @@ from tests.api.test_refresh import (
     signed_in,
     wiring_of,
 )
+from tests.clock import FrozenClock
 from tests.conftest import register
 
 SESSION_FIELDS = {

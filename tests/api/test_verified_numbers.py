@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from secureflaskauth.domain.clock import FrozenClock
 from tests.api.test_refresh import wiring_of
 from tests.api.test_sms_pumping import new_user, try_login, verified_user
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, unique_username
 
 VICTIM = "0508464336"

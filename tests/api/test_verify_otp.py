@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.tables import users
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, login, register
 
 NEXT_STEP_KEYS = {"expires_in", "resend_after", "attempts_remaining"}

@@ -66,7 +66,7 @@ def mixed_file(tmp_path: Path, existing: str) -> tuple[Path, dict[str, str]]:
 
 EXPECTED_SKIPS = [
     {"line": 4, "reasons": ["Must be 8 to 64 characters long."]},
-    {"line": 5, "reasons": ["password_hash is not an argon2id or bcrypt hash"]},
+    {"line": 5, "reasons": ["password_hash: Not an argon2id or bcrypt hash."]},
     {"line": 6, "reasons": ["phone_number: Must be a mobile number that can receive SMS."]},
     {
         "line": 7,
@@ -224,3 +224,17 @@ def test_names_that_could_pass_for_others_are_skipped_with_the_reason(
         ],
     }
     assert [u["username"] for u in cli_json(cli, "users", "list")] == [good]
+
+
+def test_import_applies_the_sms_countries_of_registration(cli: Cli, tmp_path: Path) -> None:
+    """Imported numbers meet the rules of registration: a number in a country codes are
+    not sent to (SFA_SMS_ALLOWED_REGIONS, the default region here) is skipped."""
+    name = unique_username("abroad")
+    path = write_csv(tmp_path, [f"{name},{bcrypt_hash()},+12015550123"])
+    report = json.loads(cli("users", "import", str(path), "--json").stdout)
+    assert report == {
+        "imported": 0,
+        "skipped": [
+            {"line": 1, "reasons": ["phone_number: Codes cannot be sent by SMS to this country."]}
+        ],
+    }

@@ -12,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from secureflaskauth.cli.users import LoginDelay, login_delay
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.usernames import canonical
 from tests.cli.conftest import (
     Cli,
@@ -24,6 +23,7 @@ from tests.cli.conftest import (
     table,
     wiring_of,
 )
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, register, unique_username
 
 MASKED = "+972*****4336"

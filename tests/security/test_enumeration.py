@@ -25,8 +25,8 @@ from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.domain import usernames
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.passwords import Argon2Parameters, PasswordHasher
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, login, register, unique_username
 from tests.e2e.conftest import HTTP_TIMEOUT, Store, _new_store
 from tests.security.conftest import Report, TunedServer, start_tuned, stop

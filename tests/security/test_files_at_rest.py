@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 
 from secureflaskauth.app import create_app
 from secureflaskauth.cli import main
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, PASSWORD, last_code, register
 from tests.e2e.conftest import Store, outbox_code, start_server
 from tests.e2e.conftest import login as e2e_login

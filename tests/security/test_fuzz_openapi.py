@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import TestResponse
 
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code
 from tests.conftest import register as register_in_app
 from tests.e2e.conftest import HTTP_TIMEOUT, Account, login, outbox_code, register, verify

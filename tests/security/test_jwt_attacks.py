@@ -32,7 +32,6 @@ from flask.testing import FlaskClient
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, get_default_algorithms
 from werkzeug.test import TestResponse
 
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import (
@@ -43,6 +42,7 @@ from secureflaskauth.domain.tokens import (
     TokenSettings,
     generate_key,
 )
+from tests.clock import FrozenClock
 from tests.conftest import sign_in
 
 ISSUER = "https://auth.example.test"

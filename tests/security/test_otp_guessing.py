@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.tables import audit_events, users
-from secureflaskauth.domain.clock import FrozenClock
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, register
 from tests.security.conftest import Report
 

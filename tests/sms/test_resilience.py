@@ -24,9 +24,9 @@ from secureflaskauth.adapters.sms.resilience import (
 )
 from secureflaskauth.adapters.sms.vonage import VonageSender
 from secureflaskauth.adapters.sms.webhook import WebhookSender
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings, SmsProvider
+from tests.clock import FrozenClock
 from tests.fakes.vonage import API_KEY, API_SECRET, FROM_NUMBER, FakeVonage
 from tests.fakes.webhook import SECRET, FakeWebhook
 from tests.sms.flow import (

@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.sms4free import Sms4FreeSender, national_number
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 from tests.fakes.sms4free import KEY, PASSWORD, PATH, SENDER, USER, FakeSms4Free
 from tests.sms.flow import (
     FAST,

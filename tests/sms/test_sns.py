@@ -24,8 +24,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.sns import SnsSender
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+from tests.clock import FrozenClock
 from tests.fakes.sns import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, FakeSns
 from tests.sms.flow import (
     FAST,

@@ -41,7 +41,7 @@ def test_the_default_text_is_unchanged_without_a_host() -> None:
 
 
 def test_a_host_adds_the_webotp_line_last() -> None:
-    text = otp.sms_text("SecureFlaskAuth", "004217", 300, webotp_host="Auth.Example.COM")
+    text = otp.SmsTemplate(webotp_host="Auth.Example.COM").render("SecureFlaskAuth", "004217", 300)
     assert text == (
         "SecureFlaskAuth code: 004217. Expires in 5 min. Never share it.\n\n"
         "@auth.example.com #004217"

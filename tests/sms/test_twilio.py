@@ -22,8 +22,8 @@ from sqlalchemy import and_, func, select
 from secureflaskauth.adapters.db.tables import challenges
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.sms.twilio import TwilioSender
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import SmsProviderError
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, PHONE, unique_username
 from tests.fakes.twilio import (
     ACCOUNT_SID,

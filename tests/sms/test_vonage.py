@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.vonage import VonageSender
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 from tests.fakes.vonage import API_KEY, API_SECRET, FROM_NAME, FROM_NUMBER, PATH, FakeVonage
 from tests.sms.flow import (
     FAST,

@@ -21,9 +21,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.webhook import WebhookSender, signature
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings
+from tests.clock import FrozenClock
 from tests.fakes.webhook import SECRET, FakeWebhook, Message, expected_signature
 from tests.sms.flow import (
     FAST,

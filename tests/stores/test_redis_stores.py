@@ -40,11 +40,11 @@ from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from secureflaskauth.adapters.redis.client import GC_GRACE_SECONDS, connect
 from secureflaskauth.adapters.redis.counters import RedisCounters
 from secureflaskauth.adapters.redis.revocations import RedisRevocationList
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Challenge, Revocation, User
 from secureflaskauth.domain.ports import ChallengeStore, RevocationList
 from secureflaskauth.domain.ratelimit import Rate, RateMeter
+from tests.clock import FrozenClock
 from tests.conftest import (
     REDIS_URL,
     OwnRedis,

@@ -18,10 +18,10 @@ from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.users import SqlUserStore
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import DomainError
 from secureflaskauth.domain.lockout import IN_FLIGHT_SECONDS, AccountGuard, Claim, LockoutPolicy
 from secureflaskauth.domain.models import Challenge, User
+from tests.clock import FrozenClock
 from tests.conftest import PostgresDatabases, service_unavailable
 
 T = TypeVar("T")

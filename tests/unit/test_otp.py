@@ -135,14 +135,14 @@ def test_looks_like_code_refuses_anything_else(text: str) -> None:
 
 def test_sms_text() -> None:
     assert (
-        otp.sms_text("SecureFlaskAuth", "004217", 300)
+        otp.SmsTemplate().render("SecureFlaskAuth", "004217", 300)
         == "SecureFlaskAuth code: 004217. Expires in 5 min. Never share it."
     )
 
 
 @pytest.mark.parametrize(("ttl", "minutes"), [(30, 1), (60, 1), (119, 1), (600, 10)])
 def test_sms_text_rounds_the_lifetime_down_to_whole_minutes(ttl: int, minutes: int) -> None:
-    assert f"Expires in {minutes} min." in otp.sms_text("App", "123456", ttl)
+    assert f"Expires in {minutes} min." in otp.SmsTemplate().render("App", "123456", ttl)
 
 
 def test_default_policy_values() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import jwt
 import pytest
 
-from secureflaskauth.domain.clock import FrozenClock
 from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import (
@@ -20,6 +19,7 @@ from secureflaskauth.domain.tokens import (
     TokenSettings,
     generate_key,
 )
+from tests.clock import FrozenClock
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "secureflaskauth-api"

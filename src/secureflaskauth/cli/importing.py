@@ -5,24 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from secureflaskauth.cli.context import load_wiring
-from secureflaskauth.domain import phones, usernames
-from secureflaskauth.domain.errors import StoreUnavailable, UsernameTaken
-from secureflaskauth.domain.models import User
+from secureflaskauth.domain.errors import StoreUnavailable, UsernameTaken, ValidationFailed
 
-# Hashes the service can verify at login (and upgrades to its own argon2id then).
-_HASH = re.compile(
-    r"^(\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
-    r"|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$"
-)
 _HEADER = ("username", "password_hash", "phone_number")
 
 
@@ -32,22 +23,23 @@ class ImportReport:
     skipped: list[dict[str, object]] = field(default_factory=list)
 
 
-def _problems(row: list[str], region: str) -> tuple[list[str], str | None]:
-    if len(row) != 3:
-        hint = ""
-        if len(row) > 3 and any(cell.strip().startswith("$argon2") for cell in row):
-            hint = " (argon2 hashes contain commas: quote the hash in the CSV)"
-        return [f"expected 3 columns ({', '.join(_HEADER)}), found {len(row)}{hint}"], None
-    username, password_hash, phone = (cell.strip() for cell in row)
-    found = list(usernames.problems(username))
-    if not _HASH.match(password_hash):
-        found.append("password_hash is not an argon2id or bcrypt hash")
-    e164 = None
-    try:
-        e164 = phones.parse_mobile(phone, region)
-    except phones.PhoneNumberInvalid as exc:
-        found.append(f"phone_number: {exc}")
-    return found, e164
+def _columns(row: list[str]) -> str | None:
+    """Why a CSV row is not three columns, or None."""
+    if len(row) == 3:
+        return None
+    hint = ""
+    if len(row) > 3 and any(cell.strip().startswith("$argon2") for cell in row):
+        hint = " (argon2 hashes contain commas: quote the hash in the CSV)"
+    return f"expected 3 columns ({', '.join(_HEADER)}), found {len(row)}{hint}"
+
+
+def _reasons(errors: dict[str, list[str]]) -> list[str]:
+    """Validation errors as the report lists them: the username's as they are, the
+    other fields' named."""
+    reasons = list(errors.pop("username", []))
+    for name, messages in errors.items():
+        reasons.extend(f"{name}: {message}" for message in messages)
+    return reasons
 
 
 @click.command("import")
@@ -69,24 +61,15 @@ def users_import(csv_file: Path, as_json: bool) -> None:
         for number, row in enumerate(bar, start=first):
             if not any(cell.strip() for cell in row):
                 continue
-            found, e164 = _problems(row, w.settings.default_region)
-            if found or e164 is None:
-                report.skipped.append({"line": number, "reasons": found})
+            if (bad := _columns(row)) is not None:
+                report.skipped.append({"line": number, "reasons": [bad]})
                 continue
-            username, password_hash = row[0].strip(), row[1].strip()
-            user = User(
-                id=str(uuid.uuid4()),
-                username=usernames.display_form(username),
-                username_canonical=usernames.canonical(username),
-                password_hash=password_hash,
-                phone_e164=e164,
-                created_at=w.clock.now(),
-                # Accounts of a system that sent them codes already: not pending, so
-                # they are not removed as never verified.
-                phone_verified_at=w.clock.now(),
-            )
+            username, password_hash, phone = (cell.strip() for cell in row)
             try:
-                w.users.add(user)
+                w.registration.import_account(username, password_hash, phone)
+            except ValidationFailed as exc:
+                report.skipped.append({"line": number, "reasons": _reasons(dict(exc.errors))})
+                continue
             except UsernameTaken:
                 report.skipped.append({"line": number, "reasons": ["username already exists"]})
                 continue

@@ -18,7 +18,6 @@ EVENTS = frozenset(
         "password_failed",
         "otp_sent",
         "otp_failed",
-        "otp_verified",
         "challenge_exhausted",
         "locked",
         "token_refreshed",

@@ -16,16 +16,3 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
-
-
-class FrozenClock:
-    """A clock that moves only when told to; for tests and simulations."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self._now = start
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        self._now += seconds

@@ -122,14 +122,3 @@ class SmsTemplate:
             # The spec wants the origin-bound line last; the blank line keeps it apart.
             text = f"{text}\n\n@{self.webotp_host} #{code}"
         return text
-
-
-def sms_text(
-    app_name: str,
-    code: str,
-    ttl_seconds: int,
-    template: str = DEFAULT_SMS_TEMPLATE,
-    webotp_host: str | None = None,
-) -> str:
-    """Minimal message: nothing but the code and its lifetime (OWASP MFA CS)."""
-    return SmsTemplate(template, webotp_host).render(app_name, code, ttl_seconds)

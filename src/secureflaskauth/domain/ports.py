@@ -1,7 +1,12 @@
 """What the domain needs from the outside world, as small Protocols.
 
-Adapters in ``secureflaskauth.adapters`` implement them; the domain imports
-nothing else from outside itself.
+Adapters in ``secureflaskauth.adapters`` implement them. The domain does no I/O of
+its own: it imports no web framework, database, cache or HTTP client, and reaches
+stores, SMS providers and the clock only through these ports. It does use libraries
+that compute what a standard defines, the same answer for the same input: PyJWT and
+cryptography (JOSE, RFC 8725; keys and sealing), argon2-cffi and bcrypt (password
+hashes), phonenumbers (numbering plans), precis-i18n and confusable-homoglyphs
+(RFC 8265 and UTS #39 for usernames). Writing those by hand would be worse.
 """
 
 from __future__ import annotations

@@ -43,18 +43,9 @@ class Registration:
         """Create a user and return its id."""
         canonical = usernames.canonical(username)
         password = normalise_password(password)
-        errors: dict[str, list[str]] = {}
-        if found := usernames.problems(username):
-            errors["username"] = found
+        errors, phone = self._problems(username, phone_number)
         if found := self.password_policy.problems(password, username_canonical=canonical):
             errors["password"] = found
-        try:
-            phone = phones.parse_mobile(phone_number, self.default_region)
-        except phones.PhoneNumberInvalid as exc:
-            errors["phone_number"] = [str(exc)]
-        else:
-            if phones.region(phone) not in self.sms_regions:
-                errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
         if errors:
             raise ValidationFailed(errors)
         # Counted only once the fields are valid: a person correcting a form must not
@@ -75,11 +66,53 @@ class Registration:
             username=usernames.display_form(username),
             username_canonical=canonical,
             password_hash=self.hasher.hash(password),
-            phone_e164=phone,
+            phone_e164=str(phone),
             created_at=self.clock.now(),
         )
         self.users.add(user)  # the unique index settles races: UsernameTaken
         self.audit.client_event(
             "registered", "success", client, user_id=user.id, username=user.username
         )
+        return user.id
+
+    def _problems(
+        self, username: str, phone_number: str
+    ) -> tuple[dict[str, list[str]], str | None]:
+        """The registration rules for the username and the number: the problems by
+        field, and the number in E.164 when it is acceptable."""
+        errors: dict[str, list[str]] = {}
+        if found := usernames.problems(username):
+            errors["username"] = found
+        phone: str | None = None
+        try:
+            phone = phones.parse_mobile(phone_number, self.default_region)
+        except phones.PhoneNumberInvalid as exc:
+            errors["phone_number"] = [str(exc)]
+        else:
+            if phones.region(phone) not in self.sms_regions:
+                errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
+        return errors, phone
+
+    def import_account(self, username: str, password_hash: str, phone_number: str) -> str:
+        """An account from an older system, with its password hash (verified at sign-in,
+        then upgraded to argon2id): the rules of registration for the username and the
+        number, and a hash the service can verify. Its number counts as verified: the
+        old system sent it codes, and a pending account would be removed after a day.
+        Raises ValidationFailed or UsernameTaken; returns the new user id."""
+        errors, phone = self._problems(username, phone_number)
+        if not self.hasher.can_verify(password_hash):
+            errors["password_hash"] = ["Not an argon2id or bcrypt hash."]
+        if errors:
+            raise ValidationFailed(errors)
+        now = self.clock.now()
+        user = User(
+            id=str(uuid.uuid4()),
+            username=usernames.display_form(username),
+            username_canonical=usernames.canonical(username),
+            password_hash=password_hash,
+            phone_e164=str(phone),
+            created_at=now,
+            phone_verified_at=now,
+        )
+        self.users.add(user)  # the unique index settles duplicates: UsernameTaken
         return user.id

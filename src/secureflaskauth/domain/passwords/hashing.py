@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import argon2
@@ -26,6 +27,14 @@ class Argon2Parameters:
                 "argon2 parameters below the OWASP floor (time_cost>=2, "
                 f"memory_cost>=19456 KiB, parallelism>=1): {self}"
             )
+
+
+# Hashes of other systems the service can verify (and upgrades to its own argon2id at
+# the next sign-in): argon2id in PHC format, bcrypt in modular crypt format.
+_VERIFIABLE = re.compile(
+    r"^(\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+    r"|\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})$"
+)
 
 
 class PasswordHasher:
@@ -56,6 +65,11 @@ class PasswordHasher:
             return self._argon2.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+
+    @staticmethod
+    def can_verify(stored_hash: str) -> bool:
+        """Whether ``stored_hash`` is a hash this hasher verifies (argon2id or bcrypt)."""
+        return bool(_VERIFIABLE.fullmatch(stored_hash))
 
     def verify_dummy(self, password: str) -> None:
         """Spend the time of one verification without any user behind it."""
