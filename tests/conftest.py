@@ -89,6 +89,14 @@ class PostgresDatabases:
         self.created.append(name)
         return self.url(name)
 
+    def new_empty(self) -> str:
+        """A database with no schema at all (for migration tests)."""
+        name = f"sfa_t_{secrets.token_hex(6)}"
+        with self.engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.url(name)
+
     def drop_all(self) -> None:
         with self.engine.connect() as conn:
             for name in [*self.created, self.template]:

@@ -76,17 +76,19 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 def serve(settings: Settings) -> None:
     from secureflaskauth.adapters.db.engine import sqlite_file
-    from secureflaskauth.startup import prepare
+    from secureflaskauth.startup import announce, check_directories, prepare
     from secureflaskauth.wiring import preflight, protect_at_rest
 
     configure_logging(settings.log_format, settings.log_level)
-    protect_at_rest(settings)  # before the first file is written
+    # Each step refuses in one line (StartupFailed, ConfigurationError) before the
+    # next one writes anything: a directory it cannot write (a bind mount of another
+    # owner), files left open to others, settings no worker could start with.
+    check_directories(settings)
+    protect_at_rest(settings)
     preflight(settings)
-    if (database_file := sqlite_file(settings.database_url)) is not None:
-        # Where the command line must look too (SFA_VAR_DIR or SFA_DATABASE_URL).
-        log.info("SQLite database: %s", database_file)
-    # Migrations, the first keys, and the checks that turn a failure into one line.
+    # Migrations, the first keys, waiting for a database that is not up yet.
     prepare(settings)
+    announce(settings, sqlite_file(settings.database_url))
     # Created before the workers fork, so they all write their samples there.
     with multiprocess_dir() as metrics_dir:
         log.info("metrics of every worker are gathered in %s", metrics_dir)

@@ -6,7 +6,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -283,54 +283,85 @@ class Settings(BaseSettings):
     def rates(self, name: str) -> tuple[Rate, ...]:
         return parse_rates(str(getattr(self, f"limit_{name}")))
 
-    def check_production(self) -> None:
-        """Production refuses insecure settings, each with a one-line reason."""
+    def production_problems(self) -> list[str]:
+        """What production refuses, one line each (nothing outside production)."""
         if not self.is_production:
-            return
+            return []
+        found = []
         if self.sms_backend == "outbox":
-            raise ConfigurationError(
+            found.append(
                 "SFA_SMS_BACKEND=outbox is for development only; choose a real SMS provider"
             )
         if not self.secret_key or len(self.secret_key) < 32:
-            raise ConfigurationError(
+            found.append(
                 "SFA_SECRET_KEY must be set to at least 32 random characters in production"
             )
         if self.rate_limits == "off":
-            raise ConfigurationError("SFA_RATE_LIMITS=off is refused in production")
+            found.append("SFA_RATE_LIMITS=off is refused in production")
         if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
-            raise ConfigurationError(
+            found.append(
                 "SQLite serves one machine only; use PostgreSQL in production "
                 "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"
             )
         if self.sms_webotp and not self.webotp_host:
-            raise ConfigurationError(
+            found.append(
                 "SFA_WEBOTP_HOST must name the host of the sign-in page in production "
                 "(or set SFA_SMS_WEBOTP=false to send codes without the WebOTP line)"
             )
+        return found
 
-    def check(self) -> None:
-        """Rules across settings, for every mode."""
+    def problems(self) -> list[str]:
+        """Rules across settings, for every mode, then production's: every problem at
+        once, one line each, so one start tells all that must change."""
+        found = []
         if self.session_idle_seconds < self.access_token_ttl_seconds:
-            raise ConfigurationError(
-                "SFA_SESSION_IDLE_SECONDS must be at least SFA_ACCESS_TOKEN_TTL_SECONDS"
-            )
+            found.append("SFA_SESSION_IDLE_SECONDS must be at least SFA_ACCESS_TOKEN_TTL_SECONDS")
         if self.session_idle_seconds > self.session_lifetime_seconds:
-            raise ConfigurationError(
-                "SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS"
-            )
+            found.append("SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS")
         if self.sms_unverified_hourly_budget >= self.sms_hourly_budget:
-            raise ConfigurationError(
+            found.append(
                 "SFA_SMS_UNVERIFIED_HOURLY_BUDGET must be below SFA_SMS_HOURLY_BUDGET "
                 "(the rest is kept for accounts with a verified number)"
             )
         if self.key_encryption_key is not None and len(self.key_encryption_key) < 16:
-            raise ConfigurationError("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")
+            found.append("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")
         if self.sms_fallback_backend is not None and self.sms_backend in (
             "outbox",
             self.sms_fallback_backend,
         ):
-            raise ConfigurationError(
+            found.append(
                 "SFA_SMS_FALLBACK_BACKEND must be another provider than SFA_SMS_BACKEND "
                 "(and the development outbox has no fallback)"
             )
-        self.check_production()
+        return found + self.production_problems()
+
+    def check(self) -> None:
+        """ConfigurationError naming every problem (one line each) when there is one."""
+        if found := self.problems():
+            raise ConfigurationError("\n".join(found))
+
+
+_SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per setting that failed: its variable, why, and the value given (unless
+    it is a secret): ``SFA_PORT: must be an integer (got 'abc')``."""
+    by_field: dict[str, list[str]] = {}
+    given: dict[str, object] = {}
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[0].lower() + message[1:] if message else message
+        if error["type"] == "literal_error":
+            expected = str(error.get("ctx", {}).get("expected", ""))
+            message = f"must be {expected.replace(chr(39), '')}"
+        if message not in by_field.setdefault(field, []):
+            by_field[field].append(message)
+        given.setdefault(field, error.get("input"))
+    lines = []
+    for field, messages in by_field.items():
+        variable = f"SFA_{field.upper()}" if field != "settings" else "settings"
+        shown = "" if any(w in field for w in _SECRET_WORDS) else f" (got {given[field]!r})"
+        lines.append(f"{variable}: {' or '.join(messages)}{shown}")
+    return lines

@@ -56,8 +56,7 @@ def prepare(settings: Settings) -> None:
     from secureflaskauth.domain.clock import SystemClock
     from secureflaskauth.wiring import ensure_signing_key, otp_key
 
-    for directory in written_directories(settings):
-        check_writable(directory)
+    check_directories(settings)
 
     def first_start() -> None:
         upgrade(settings.database_url)
@@ -72,7 +71,6 @@ def prepare(settings: Settings) -> None:
         otp_key(settings)
     except OSError as exc:  # what check_writable could not foresee
         raise StartupFailed(f"cannot write {exc.filename or 'a file'}: {exc.strerror}") from None
-    announce_outbox(settings)
 
 
 def migrate(settings: Settings) -> None:
@@ -80,6 +78,20 @@ def migrate(settings: Settings) -> None:
     from secureflaskauth.adapters.db.migrate import upgrade
 
     with_database(settings, lambda: upgrade(settings.database_url))
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit for a message: the password masked, the query string (where
+    libpq takes ``password=``, ``sslpassword=``...) left out."""
+    parsed = make_url(url)
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    return f"{shown}?..." if parsed.query else shown
+
+
+def check_directories(settings: Settings) -> None:
+    """StartupFailed, naming the fix, when a directory the service writes cannot be."""
+    for directory in written_directories(settings):
+        check_writable(directory)
 
 
 def written_directories(settings: Settings) -> list[Path]:
@@ -123,7 +135,7 @@ def _not_writable(directory: Path, exc: OSError) -> str:
 def with_database(settings: Settings, step: Callable[[], T]) -> T:
     """Run ``step``, retrying while the database cannot be reached, at most
     SFA_STARTUP_TIMEOUT_SECONDS; then StartupFailed naming the database and the cause."""
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    where = shown_url(settings.database_url)
     timeout = settings.startup_timeout_seconds
     retrying = Retrying(
         stop=stop_before_delay(timeout),
@@ -188,6 +200,22 @@ def _first_line(error: BaseException | None) -> str:
     # libpq's messages name host, port, user and database, never the password.
     lines = str(error or "").strip().splitlines()
     return lines[0] if lines else "unknown cause"
+
+
+def announce(settings: Settings, database_file: Path | None) -> None:
+    """Where things are, once at start: the SQLite file (the command line must use the
+    same), and in development the pages a person opens."""
+    if database_file is not None:
+        log.info("SQLite database: %s", database_file)
+    if not settings.is_production:
+        wildcard = settings.host in ("0.0.0.0", "::")  # noqa: S104 (a comparison, not a bind)
+        host = "127.0.0.1" if wildcard else settings.host
+        base = f"http://{host}:{settings.port}"
+        where = f"Swagger UI at {base}/swagger/"
+        if settings.serves_dev_outbox and settings.sms_backend == "outbox":
+            where += f", text messages at {base}/dev/outbox"
+        log.info("development mode: %s", where)
+    announce_outbox(settings)
 
 
 def announce_outbox(settings: Settings) -> None:

@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,7 +195,7 @@ def ephemeral_stores(
     max_age = settings.revocation_max_age_seconds
     if settings.redis_url:
         # The database's revocations in memory too: Redis is the fast copy, not the truth.
-        local = SqlRevocationList(engine, clock, None, max_age=max_age, fail_closed=False)
+        local = SqlRevocationList(engine, clock, None, max_age=max_age)
         shared = RedisStores.connect(
             settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine), local
         )
@@ -207,14 +208,53 @@ def ephemeral_stores(
 
 
 def preflight(settings: Settings) -> None:
-    """What must refuse a start with a one-line reason before any worker starts
-    (the workers build their own stores)."""
+    """What must refuse a start before anything is written and before any worker starts
+    (a worker that fails to boot says so in a traceback): every problem at once, one
+    line each, in one ConfigurationError."""
+    found = settings.problems()
+    checks: list[Callable[[], object]] = [
+        Argon2Parameters(
+            settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
+        ).check_floor,
+        *(
+            lambda name=name: sms_provider(name, settings)
+            for name in (settings.sms_backend, settings.sms_fallback_backend)
+            if name and name != "outbox"
+        ),
+        lambda: _port_free(settings.host, settings.port),
+    ]
     if settings.redis_url:
-        client = redis_connect(settings.redis_url)
+        checks.append(lambda: _redis_policy(str(settings.redis_url)))
+    for check in checks:
         try:
-            check_eviction_policy(client, at_start=True)
-        finally:
-            client.close()
+            check()
+        except ConfigurationError as exc:
+            found.append(str(exc))
+    if found:
+        raise ConfigurationError("\n".join(found))
+
+
+def _redis_policy(url: str) -> None:
+    client = redis_connect(url)
+    try:
+        check_eviction_policy(client, at_start=True)
+    finally:
+        client.close()
+
+
+def _port_free(host: str, port: int) -> None:
+    """The server's address is free to listen on (gunicorn would retry for seconds,
+    then fail in many lines)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port} ({exc.strerror}): "
+                "set SFA_PORT (or SFA_HOST) to a free address"
+            ) from None
 
 
 def build(
@@ -293,6 +333,7 @@ def build(
         default_region=settings.default_region,
         sms_regions=settings.allowed_sms_regions,
         pending=pending,
+        guard=guard,
     )
     sms_guard = SmsGuard(
         meter,

@@ -145,3 +145,20 @@ def test_concurrent_failures_each_count(app: Flask) -> None:
         thread.join()
     assert sorted(results) == list(range(1, 51))
     assert store.get("race.target") == (50, 1000.0, 0)
+
+
+def test_a_name_registered_after_failures_does_not_inherit_them(
+    make_app: Callable[..., Flask], clock: FrozenClock
+) -> None:
+    """Failures count for unknown usernames too (a delay reveals nothing); once someone
+    registers the name, they start with none of them, even past the hard stop."""
+    client = make_app(
+        lockout_disable_after=10, lockout_base_seconds=1, lockout_max_seconds=1
+    ).test_client()
+    name = unique_username("later")
+    for _ in range(10):
+        assert attempt(client, name)[0] in (401, 429)
+        clock.advance(2)
+    assert attempt(client, name, PASSWORD)[0] == 423
+    register(client, name)
+    assert attempt(client, name, PASSWORD)[0] == 200

@@ -276,3 +276,34 @@ def test_a_redis_refusing_writes_does_not_keep_ended_sessions_alive(
     for body in bodies:
         assert admin.exists(f"sfa:revoked:{claims(body['access_token'])['sid']}") == 1
     admin.close()
+
+
+def test_with_redis_short_of_a_revocation_a_process_that_cannot_read_the_database_refuses(
+    make_app: Callable[..., Flask],
+    clock: FrozenClock,
+    own_redis: OwnRedis,
+    redis_on_own_server: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two faults at once: Redis refuses the copy of a revocation, and the other process
+    cannot read the database. Past the max age it answers 503, never 200."""
+    one, two = make_app(**redis_on_own_server), make_app(**redis_on_own_server)
+    client_one, client_two = one.test_client(), two.test_client()
+    bodies = sign_ins(client_one, 2)
+    assert_all_work(client_two, bodies)
+    admin = own_redis.client()
+    admin.config_set("maxmemory", "1")
+    try:
+        ended = client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"]))
+        assert ended.status_code == 204
+
+        def database_away(*_: Any) -> list[tuple[str, float]]:
+            raise StoreUnavailable("database", "injected")
+
+        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "active", database_away)
+        clock.advance(wiring_of(two).settings.revocation_max_age_seconds)
+        for body in bodies:
+            problem(private(client_two, body["access_token"]), 503)
+    finally:
+        admin.config_set("maxmemory", "0")
+        admin.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.domain.errors import ConfigurationError
 from tests.api.test_refresh import bearer, problem, wiring_of
 from tests.api.test_revocation_faults import assert_all_refused, assert_all_work, sign_ins
@@ -177,8 +178,13 @@ def test_a_logout_all_on_a_full_disk_is_whole_or_nothing_and_a_retry_completes_i
 
 
 def test_a_read_only_disk_makes_the_service_not_ready_and_ends_nothing_half_way(
-    app_on_small_disk: Flask, small_disk: Path, caplog: pytest.LogCaptureFixture
+    app_on_small_disk: Flask,
+    small_disk: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The unreadable database is tried again at once here, not after a second.
+    monkeypatch.setattr(db_revocations, "RELOAD_RETRY_SECONDS", 0.0)
     client = app_on_small_disk.test_client()
     bodies = sign_ins(client, 2)
     # A file system with files open for writing cannot be remounted read-only.
@@ -200,3 +206,26 @@ def test_a_read_only_disk_makes_the_service_not_ready_and_ends_nothing_half_way(
         == 204
     )
     assert_all_refused(client, bodies)
+
+
+def test_a_read_only_var_directory_still_ends_sessions_without_errors(
+    make_app: Callable[..., Flask], small_disk: Path, tmp_path: Path
+) -> None:
+    """The database elsewhere, only the var directory (the marker) read-only: ending a
+    session is committed and answered 204; other tokens keep working, no 500."""
+    app = make_app(
+        database_url=f"sqlite:///{tmp_path / 'elsewhere.db'}", var_dir=small_disk, redis_url=None
+    )
+    client = app.test_client()
+    bodies = sign_ins(client, 3)
+    assert (
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=False).returncode == 0
+    )
+    try:
+        ended = client.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
+        assert ended.status_code == 204, ended.get_data(as_text=True)
+        assert_all_refused(client, bodies[:1])
+        for _ in range(3):  # each check retries the marker: never a 500
+            assert_all_work(client, bodies[1:])
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)

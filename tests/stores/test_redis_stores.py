@@ -115,7 +115,7 @@ def revoke(
 
 def local_revocations(engine: Engine, clock: FrozenClock) -> SqlRevocationList:
     """The database's revocations in memory, as wiring gives the Redis list."""
-    return SqlRevocationList(engine, clock, None, max_age=2, fail_closed=False)
+    return SqlRevocationList(engine, clock, None, max_age=2)
 
 
 @pytest.fixture

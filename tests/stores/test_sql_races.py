@@ -11,16 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, update
 
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.adapters.db.sessions import SqlSessionStore
+from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.domain.errors import DomainError
 from secureflaskauth.domain.lockout import IN_FLIGHT_SECONDS, AccountGuard, Claim, LockoutPolicy
-from secureflaskauth.domain.models import Challenge, User
+from secureflaskauth.domain.models import Challenge, Session, User
 from tests.clock import FrozenClock
 from tests.conftest import PostgresDatabases, service_unavailable
 
@@ -211,3 +213,42 @@ def test_concurrent_code_tries_pass_the_account_lock_once(engine: Engine) -> Non
     assert not users.claim_otp_attempt(
         user, now=later, threshold=threshold, lock_seconds=900
     ).allowed
+
+
+def session_of(user_id: str) -> Session:
+    return Session(secrets.token_hex(8), user_id, NOW, NOW, NOW + 3600, 600, "ip", "ua", ("pwd",))
+
+
+@pytest.mark.parametrize("change", ["disable", "delete"])
+def test_a_session_cannot_start_for_an_account_ended_at_the_same_moment(
+    engine: Engine, change: str
+) -> None:
+    """A disable (or delete) in progress when a sign-in stores its session: the session
+    waits for it and is refused, rather than outliving the disable for 30 days."""
+    store = SqlSessionStore(engine)
+    user = new_user(engine)
+    answers: list[bool] = []
+    with engine.connect() as conn:
+        ending = conn.begin()
+        if change == "disable":
+            conn.execute(update(users).where(users.c.id == user).values(disabled=True))
+        else:
+            conn.execute(delete(users).where(users.c.id == user))
+        starting = threading.Thread(
+            target=lambda: answers.append(store.create(session_of(user), "h" * 64))
+        )
+        starting.start()
+        starting.join(0.5)
+        assert starting.is_alive()  # it waits for the account's change
+        ending.commit()
+    starting.join(30)
+    assert answers == [False]
+    assert SqlSessionStore(engine).for_user(user) == []
+
+
+def test_a_disable_after_a_session_was_stored_ends_it(engine: Engine) -> None:
+    sessions, accounts = SqlSessionStore(engine), SqlUserStore(engine)
+    user = new_user(engine)
+    assert sessions.create(session_of(user), "h" * 64)
+    ended = accounts.disable(user, now=NOW, until=NOW + 930)
+    assert ended is not None and ended.ended == 1

@@ -9,11 +9,22 @@ import click
 from secureflaskauth.adapters.files import private_umask
 from secureflaskauth.cli import audit, keys, sessions, users
 from secureflaskauth.cli.context import load_settings
-from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
 
 
-@click.group()
+class _Commands(click.Group):
+    """A store that fails in the middle of a command is one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except StoreUnavailable as exc:
+            cause = f" ({exc.cause})" if exc.cause else ""
+            raise click.ClickException(f"the {exc.store} is unavailable{cause}") from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """SecureFlaskAuth: password plus SMS one-time-code sign-in."""
     private_umask()  # whatever a command writes is for this user only (adapters/files.py)

@@ -8,21 +8,29 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from pydantic import ValidationError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from secureflaskauth.adapters.db.engine import sqlite_file
+from secureflaskauth.adapters.db.errors import describe
 from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
-from secureflaskauth.settings import Settings
+from secureflaskauth.settings import Settings, describe_errors
 from secureflaskauth.wiring import Wiring
 
 
 def load_settings() -> Settings:
+    """The settings, or one line per problem (every problem at once)."""
     try:
         settings = Settings()
-        settings.check()
-    except (ConfigurationError, ValueError) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+    except ValidationError as exc:
+        raise click.ClickException("\n".join(describe_errors(exc))) from None
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    problems = settings.problems()
+    if problems:
+        raise click.ClickException("\n".join(problems))
     return settings
 
 
@@ -57,7 +65,10 @@ def load_wiring() -> Wiring:
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
     except StoreUnavailable as exc:
-        raise click.ClickException(f"the {exc.store} is unavailable") from None
+        cause = f" ({exc.cause})" if exc.cause else ""
+        raise click.ClickException(f"the {exc.store} is unavailable{cause}") from None
+    except (OperationalError, DisconnectionError) as exc:  # the migrations' own connection
+        raise click.ClickException(f"the database is unavailable ({describe(exc)})") from None
 
 
 def iso(ts: float | None) -> str | None:

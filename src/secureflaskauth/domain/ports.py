@@ -165,8 +165,11 @@ class KeyStore(Protocol):
 
 
 class SessionStore(Protocol):
-    def create(self, session: Session, refresh_hash: str) -> None:
-        """Store a new session with its first refresh token."""
+    def create(self, session: Session, refresh_hash: str) -> bool:
+        """Store a new session with its first refresh token, unless its account has been
+        disabled or deleted (then nothing is stored: False). A disable or delete that
+        commits at the same moment either comes first and is seen here, or comes after
+        and ends this session too."""
         ...
 
     def get(self, session_id: str) -> Session | None: ...

@@ -7,6 +7,7 @@ import uuid
 from secureflaskauth.domain import phones, usernames
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import UsernameTaken, ValidationFailed
+from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
@@ -28,8 +29,10 @@ class Registration:
         default_region: str,
         sms_regions: frozenset[str],
         pending: PendingAccounts,
+        guard: AccountGuard,
     ) -> None:
         self.pending = pending
+        self.guard = guard
         self.users = users
         self.hasher = hasher
         self.password_policy = password_policy
@@ -70,6 +73,9 @@ class Registration:
             created_at=self.clock.now(),
         )
         self.users.add(user)  # the unique index settles races: UsernameTaken
+        # Failures counted against the name before it had an owner (unknown usernames
+        # are delayed alike) are not the new owner's.
+        self.guard.succeeded(canonical)
         self.audit.client_event(
             "registered", "success", client, user_id=user.id, username=user.username
         )

@@ -116,8 +116,11 @@ class Sessions:
         self.audit = audit
         self._access_ttl = access_ttl
 
-    def start(self, user_id: str, *, ip: str, user_agent: str, amr: tuple[str, ...]) -> TokenPair:
-        """Create a session and its first token pair (at OTP verification)."""
+    def start(
+        self, user_id: str, *, ip: str, user_agent: str, amr: tuple[str, ...]
+    ) -> TokenPair | None:
+        """Create a session and its first token pair (at OTP verification); None when
+        the account was disabled or deleted meanwhile."""
         now = self.clock.now()
         session = Session(
             id=_session_id(),
@@ -131,7 +134,8 @@ class Sessions:
             amr=amr,
         )
         refresh = secrets.token_urlsafe(32)  # 256 bits
-        self.store.create(session, _hash(refresh))
+        if not self.store.create(session, _hash(refresh)):
+            return None
         access = self._access(session)
         return TokenPair(access.token, access.expires_in, refresh, session.id)
 

@@ -239,6 +239,8 @@ class SignIn:
         self.users.mark_phone_verified(user.id, now=now)
         self.sms_guard.verified()
         pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
+        if pair is None:
+            raise expired_sign_in()  # disabled or deleted while the code was checked
         self.audit.client_event(
             "login_succeeded",
             "success",

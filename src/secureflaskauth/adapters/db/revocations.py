@@ -15,6 +15,7 @@ that time, and at once in the process that made it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -35,6 +36,9 @@ from secureflaskauth.domain.ports import Clock
 log = logging.getLogger("secureflaskauth.revocations")
 # A marker that could not be written is tried again at most this often (seconds).
 SIGNAL_RETRY_SECONDS = 1.0
+# A table that could not be read is tried again at most this often; meanwhile checks
+# fail closed rather than wait on a database that is away.
+RELOAD_RETRY_SECONDS = 1.0
 
 
 def record(conn: Connection, revocations: Sequence[Revocation], *, now: float) -> None:
@@ -81,9 +85,9 @@ class SqlRevocationList:
     """The table in memory, reloaded on a change signal or after ``max_age`` seconds.
 
     ``marker`` is the change signal shared by the processes of one machine (None: no
-    signal, the table is read every ``max_age`` seconds). With ``fail_closed`` a
-    failed reload refuses the check (503); without it (when another list, such as
-    Redis, is checked too) the last rows read stay in use until a reload succeeds.
+    signal, the table is read every ``max_age`` seconds). A copy older than that is
+    never trusted: when the table cannot be read, checks fail closed (503) until it
+    can, retried at most every RELOAD_RETRY_SECONDS.
     """
 
     def __init__(
@@ -93,19 +97,18 @@ class SqlRevocationList:
         marker: Path | None,
         *,
         max_age: float,
-        fail_closed: bool = True,
     ) -> None:
         self._archive = SqlRevocationArchive(engine)
         self._clock = clock
         self._marker = marker
         self._max_age = max_age
-        self._fail_closed = fail_closed
         self._lock = threading.Lock()
         self._stored: dict[str, float] = {}  # as last read from the table
         self._published: dict[str, float] = {}  # made by this process since
         self._marker_state: tuple[int, int] | None = None
         self._loaded_at = float("-inf")
         self._signal_due: float | None = None  # monotonic time of the next marker retry
+        self._reload_due = 0.0  # monotonic time before which a failed reload is not retried
         if marker is not None:
             try:
                 marker.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +138,8 @@ class SqlRevocationList:
                 _why(exc),
                 self._max_age,
             )
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only directory refuses this too
+                tmp.unlink(missing_ok=True)
             return
         self._signal_due = None
 
@@ -149,15 +153,13 @@ class SqlRevocationList:
         return (st.st_ino, st.st_mtime_ns)
 
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
+        if time.monotonic() < self._reload_due:
+            raise StoreUnavailable("database", "revocations not read yet: retrying")
         try:
             stored = dict(self._archive.active(now))
         except StoreUnavailable:
-            if self._fail_closed:
-                raise
-            log.warning("revocations not reloaded: the database is unavailable")
-            with self._lock:
-                self._loaded_at = now  # the next try waits another max_age
-            return
+            self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
+            raise
         with self._lock:
             self._stored = stored
             self._published = {s: u for s, u in self._published.items() if u > now}

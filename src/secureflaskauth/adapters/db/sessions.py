@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
-from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
+from secureflaskauth.adapters.db.tables import refresh_tokens, sessions, users
 from secureflaskauth.domain.models import RefreshRecord, Revocation, Session
 
 
 class _LostRace(Exception):
     """Rolls back a rotation another request won."""
+
+
+class _AccountGone(Exception):
+    """Rolls back a session whose account was disabled or deleted meanwhile."""
 
 
 def _session(row: Row[tuple[object, ...]]) -> Session:
@@ -50,26 +55,45 @@ class SqlSessionStore:
         self._engine = engine
 
     @fail_closed
-    def create(self, session: Session, refresh_hash: str) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                insert(sessions).values(
-                    id=session.id,
-                    user_id=session.user_id,
-                    created_at=session.created_at,
-                    last_used_at=session.last_used_at,
-                    expires_at=session.expires_at,
-                    idle_timeout=session.idle_timeout,
-                    ip=session.ip,
-                    user_agent=session.user_agent,
-                    amr=" ".join(session.amr),
-                )
+    def create(self, session: Session, refresh_hash: str) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                self._insert(conn, session, refresh_hash)
+                # After the insert, in its transaction, with the user's row locked for
+                # sharing: a disable or delete committed before is seen here, and one
+                # committed after sees this session (and ends it). Inserting first holds
+                # SQLite's write lock; PostgreSQL waits here for a disable in progress.
+                account = conn.execute(
+                    select(users.c.disabled)
+                    .where(users.c.id == session.user_id)
+                    .with_for_update(read=True)
+                ).first()
+                if account is None or account.disabled:
+                    raise _AccountGone
+        except (_AccountGone, IntegrityError):  # disabled, or deleted (its key refused)
+            return False
+        return True
+
+    @staticmethod
+    def _insert(conn: Connection, session: Session, refresh_hash: str) -> None:
+        conn.execute(
+            insert(sessions).values(
+                id=session.id,
+                user_id=session.user_id,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+                expires_at=session.expires_at,
+                idle_timeout=session.idle_timeout,
+                ip=session.ip,
+                user_agent=session.user_agent,
+                amr=" ".join(session.amr),
             )
-            conn.execute(
-                insert(refresh_tokens).values(
-                    token_hash=refresh_hash, session_id=session.id, created_at=session.created_at
-                )
+        )
+        conn.execute(
+            insert(refresh_tokens).values(
+                token_hash=refresh_hash, session_id=session.id, created_at=session.created_at
             )
+        )
 
     @fail_closed
     def get(self, session_id: str) -> Session | None:

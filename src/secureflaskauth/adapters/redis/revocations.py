@@ -7,7 +7,9 @@ the database in the same transaction that ends the session. Each process also
 keeps the database's revocations in memory (``local``, read at least every
 SFA_REVOCATION_MAX_AGE_SECONDS), so a revocation that never reached Redis (Redis
 refusing writes, a process killed after the commit, an evicted key) is still
-refused everywhere within that time; a write that failed is retried.
+refused everywhere within that time; a write that failed is retried. With the database
+away for longer than that, checks fail closed (503): Redis alone may lack a revocation
+another process could not copy to it.
 
 Keys: ``P revoked:<session id>`` holding ``until``; ``P revoked-loaded``, a marker
 set once the database's revocations have been copied in. A Redis that lost its

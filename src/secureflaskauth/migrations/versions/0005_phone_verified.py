@@ -1,7 +1,8 @@
 """When each account's phone number was verified (its first verified code).
 
 Accounts that signed in before this revision proved their number then: they count as
-verified from their first sign-in. The others are pending, as new accounts are.
+verified from their first sign-in; imported accounts count as verified too. Accounts
+that registered here and never completed a sign-in are pending, as new ones are.
 
 Revision ID: 0005
 Revises: 0004
@@ -31,6 +32,14 @@ def upgrade() -> None:
         "UPDATE users SET phone_verified_at = ("
         " SELECT MIN(created_at) FROM sessions WHERE sessions.user_id = users.id)"
         " WHERE phone_verified_at IS NULL"
+    )
+    # Accounts that did not register here (imported from an older system, which sent
+    # them codes) are not pending either: they would be removed as never verified.
+    op.execute(
+        "UPDATE users SET phone_verified_at = created_at"
+        " WHERE phone_verified_at IS NULL AND NOT EXISTS ("
+        " SELECT 1 FROM audit_events"
+        " WHERE audit_events.user_id = users.id AND event = 'registered')"
     )
     # Pending accounts are found by age, for their removal.
     op.create_index(

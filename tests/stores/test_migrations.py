@@ -1,0 +1,85 @@
+"""Upgrades keep what a deployment holds: accounts at the revision before verified numbers
+(0004) come out verified (signed in or imported) or pending (registered, never signed in)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.migrate import upgrade
+from tests.conftest import PostgresDatabases, service_unavailable
+
+CREATED = 1_700_000_000.0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url_at_0004(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+) -> Iterator[str]:
+    """An empty database created at revision 0004, migrated no further."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'old.db'}"
+    else:
+        if postgres_databases is None:
+            service_unavailable("PostgreSQL")
+        assert postgres_databases is not None
+        url = postgres_databases.new_empty()
+    upgrade(url, "0004")
+    yield url
+
+
+def add_user(engine: Engine, name: str) -> str:
+    user_id = str(uuid.uuid4())
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, username_canonical, password_hash, phone_e164,"
+                " created_at, disabled, otp_failures) VALUES (:id, :n, :n, 'h', '+972508464336',"
+                " :at, false, 0)"
+            ),
+            {"id": user_id, "n": name, "at": CREATED},
+        )
+    return user_id
+
+
+def audit(engine: Engine, user_id: str, event: str, at: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, event, outcome, user_id)"
+                " VALUES (:at, :event, 'success', :id)"
+            ),
+            {"at": at, "event": event, "id": user_id},
+        )
+
+
+def test_existing_accounts_are_verified_unless_registered_and_never_signed_in(
+    url_at_0004: str,
+) -> None:
+    engine = make_engine(url_at_0004)
+    try:
+        signed_in = add_user(engine, "signed.in.user")
+        audit(engine, signed_in, "registered", CREATED)
+        audit(engine, signed_in, "login_succeeded", CREATED + 60)
+        add_user(engine, "imported.user")  # users import writes no "registered"
+        pending = add_user(engine, "never.signed.in")
+        audit(engine, pending, "registered", CREATED)
+
+        upgrade(url_at_0004)
+
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT username, phone_verified_at FROM users")).all()
+            rows = {name: verified for name, verified in found}
+    finally:
+        engine.dispose()
+    assert rows == {
+        "signed.in.user": CREATED + 60,
+        "imported.user": CREATED,
+        "never.signed.in": None,
+    }
