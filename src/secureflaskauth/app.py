@@ -61,4 +61,6 @@ def create_app(
         app.register_blueprint(blueprint)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in
         app.register_blueprint(dev.bp)
+    elif not settings.is_production and settings.sms_backend == "outbox":
+        app.register_blueprint(dev.off)  # says why there is no outbox
     return app

@@ -28,6 +28,8 @@ def test_a_public_bind_hides_the_outbox_and_writes_codes_to_the_log(
     response = client.get("/dev/outbox", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+    detail = response.get_json()["detail"]
+    assert "SFA_HOST is not a loopback address" in detail and "SFA_DEV_OUTBOX_PUBLIC" in detail
     assert "/dev/outbox" not in client.get("/openapi.json").get_json()["paths"]
     echoed = [r.getMessage() for r in caplog.records if r.name == "secureflaskauth.sms.outbox"]
     assert len(echoed) == 1 and echoed[0].startswith("development outbox: SMS to +972"), echoed

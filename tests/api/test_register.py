@@ -369,3 +369,17 @@ def test_users_stored_under_earlier_rules_still_sign_in(app: Flask, client: Flas
         for attempt in (typed, nfkc, typed.upper()):
             response = client.post("/auth/login", json={"username": attempt, "password": PASSWORD})
             assert response.status_code == 200, (ascii(attempt), response.get_json())
+
+
+def test_a_name_that_reads_like_a_registered_one_is_taken(client: FlaskClient) -> None:
+    """UTS #39 skeletons: 1 for l, capital I for l, a dotless i, r n for m collide."""
+    suffix = secrets.token_hex(3)
+    assert post(client, username=f"paul.martin.{suffix}").status_code == 201
+    for look_alike in (
+        f"pauI.martin.{suffix}",
+        f"pau1.martin.{suffix}",
+        f"paul.mart\u0131n.{suffix}",
+        f"paul.rnartin.{suffix}",
+    ):
+        body = problem(post(client, username=look_alike), 409)
+        assert body["detail"] == "That username is already taken, or reads like one that is."

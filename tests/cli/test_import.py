@@ -169,7 +169,13 @@ def test_file_without_header_crlf_and_duplicates_inside_it(
     assert report == {
         "imported": 2,
         "skipped": [
-            {"line": 2, "reasons": ["May contain only letters, digits and the characters . _ -"]},
+            {
+                "line": 2,
+                "reasons": [
+                    "May contain only letters, digits and the characters . _ - "
+                    "(found U+0020 SPACE at position 4)."
+                ],
+            },
             {"line": 3, "reasons": ["username already exists"]},
         ],
     }
@@ -235,6 +241,11 @@ def test_import_applies_the_sms_countries_of_registration(cli: Cli, tmp_path: Pa
     assert report == {
         "imported": 0,
         "skipped": [
-            {"line": 1, "reasons": ["phone_number: Codes cannot be sent by SMS to this country."]}
+            {
+                "line": 1,
+                "reasons": [
+                    "phone_number: Codes cannot be sent by SMS to this country (only to: IL)."
+                ],
+            }
         ],
     }

@@ -83,3 +83,18 @@ def test_existing_accounts_are_verified_unless_registered_and_never_signed_in(
         "imported.user": CREATED,
         "never.signed.in": None,
     }
+
+
+def test_existing_names_that_read_alike_all_keep_working(url_at_0004: str) -> None:
+    engine = make_engine(url_at_0004)
+    try:
+        first = add_user(engine, "paul.martin")
+        second = add_user(engine, "pauI.martin")  # registered before skeletons were kept
+        upgrade(url_at_0004)
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT id, username_skeleton FROM users")).all()
+    finally:
+        engine.dispose()
+    skeletons = {user_id: value for user_id, value in found}
+    assert skeletons[first] == "paul.rnartin"  # m reads as r n (UTS #39)
+    assert skeletons[second] == f"paul.rnartin#{second}"

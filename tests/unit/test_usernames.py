@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 from precis_i18n import get_profile
 
+from secureflaskauth.domain import usernames
 from secureflaskauth.domain.usernames import (
     DIRECTION,
     FOLDED_LENGTH,
@@ -65,11 +66,18 @@ def test_length_outside_8_to_64_refused(name: str) -> None:
     ],
 )
 def test_characters_outside_letters_digits_and_dot_underscore_dash_refused(name: str) -> None:
-    assert problems(name) == [CHARS]
+    [found] = problems(name)
+    assert found.startswith(CHARS + " (found U+")  # the character is named, with its place
+
+
+def test_the_refused_character_is_named_with_its_position() -> None:
+    assert problems("alice.co\u200bhen") == [
+        CHARS + " (found U+200B ZERO WIDTH SPACE at position 9)."
+    ]
 
 
 def test_both_problems_reported() -> None:
-    assert problems("a b") == [LENGTH, CHARS]
+    assert problems("a b") == [LENGTH, CHARS + " (found U+0020 SPACE at position 2)."]
 
 
 def test_length_is_counted_on_the_display_form() -> None:
@@ -223,3 +231,32 @@ def test_names_refused_today_keep_their_old_canonical_form(name: str) -> None:
     # Such names may have been registered before: signing in with them still finds them.
     assert problems(name)
     assert canonical(name) == _legacy_canonical(name)
+
+
+@pytest.mark.parametrize(
+    ("look_alike", "original"),
+    [
+        ("a1ice.cohen", "alice.cohen"),  # digit one for l
+        ("pauI.martin", "paul.martin"),  # capital I for l
+        ("paul.martın", "paul.martin"),  # dotless i (U+0131)
+        ("pau\u01c0.martin", "paul.martin"),  # dental click for l
+        ("paul.rnartin", "paul.martin"),  # r n for m
+        ("0liver.twist", "oliver.twist"),  # zero for O
+    ],
+)
+def test_names_that_read_alike_have_one_skeleton(look_alike: str, original: str) -> None:
+    assert problems(look_alike) == []
+    assert usernames.skeleton(look_alike) == usernames.skeleton(original)
+
+
+@pytest.mark.parametrize("name", ["josé.garcia", "zoë.müller", "søren.kjær", "françois.l"])
+def test_ordinary_accented_names_keep_their_own_skeleton(name: str) -> None:
+    plain = name.encode("ascii", "ignore").decode()
+    assert usernames.skeleton(name) != usernames.skeleton(plain)
+
+
+@pytest.mark.parametrize(
+    "name", ["p\u0251ul.martin", "paul.\u1d0dartin", "paul\u02cdmartin", "pa\ua731l.martin"]
+)
+def test_phonetic_and_modifier_letters_are_refused(name: str) -> None:
+    assert problems(name) == [usernames.UNCOMMON]

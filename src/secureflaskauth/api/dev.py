@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, render_template_string, request
 
 from secureflaskauth import wiring
+from secureflaskauth.api.errors import problem
 from secureflaskauth.domain.clock import iso_utc
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")
@@ -38,3 +39,19 @@ def outbox() -> Response | str:
         response = Response(render_template_string(_PAGE, messages=messages), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# Development on a non-loopback bind with the outbox off: say why, not just 404.
+off = Blueprint("dev_off", __name__, url_prefix="/dev")
+
+
+@off.get("/outbox")
+def outbox_off() -> Response:
+    return problem(
+        404,
+        "Not found",
+        "The development outbox is off: SFA_HOST is not a loopback address, and the "
+        "outbox shows every code to anyone who can reach it. The codes are written to "
+        "the service's log; SFA_DEV_OUTBOX_PUBLIC=true serves the outbox anyway.",
+        slug="not-found",
+    )

@@ -28,6 +28,8 @@ class User:
     # When a code sent to the number for this account was first verified; None while
     # the account is pending (CONTRACT: Account lifecycle).
     phone_verified_at: float | None = None
+    # usernames.skeleton of the name: unique, so look-alike names collide
+    username_skeleton: str | None = None
 
     @property
     def phone_verified(self) -> bool:

@@ -68,6 +68,7 @@ class Registration:
             id=str(uuid.uuid4()),
             username=usernames.display_form(username),
             username_canonical=canonical,
+            username_skeleton=usernames.skeleton(username),
             password_hash=self.hasher.hash(password),
             phone_e164=str(phone),
             created_at=self.clock.now(),
@@ -96,7 +97,10 @@ class Registration:
             errors["phone_number"] = [str(exc)]
         else:
             if phones.region(phone) not in self.sms_regions:
-                errors["phone_number"] = ["Codes cannot be sent by SMS to this country."]
+                allowed = ", ".join(sorted(self.sms_regions))
+                errors["phone_number"] = [
+                    f"Codes cannot be sent by SMS to this country (only to: {allowed})."
+                ]
         return errors, phone
 
     def import_account(self, username: str, password_hash: str, phone_number: str) -> str:
@@ -115,6 +119,7 @@ class Registration:
             id=str(uuid.uuid4()),
             username=usernames.display_form(username),
             username_canonical=usernames.canonical(username),
+            username_skeleton=usernames.skeleton(username),
             password_hash=password_hash,
             phone_e164=str(phone),
             created_at=now,

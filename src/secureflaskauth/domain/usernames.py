@@ -24,6 +24,10 @@ FOLDED_LENGTH = (
     f"Must be at most {MAX_LENGTH} characters once letter case is folded (ß counts as ss)."
 )
 CHARACTERS = "May contain only letters, digits and the characters . _ -"
+UNCOMMON = (
+    "May not contain phonetic or modifier letters (such as \u1d0d, \u0251 or \u02cd): "
+    "they can imitate ordinary ones."
+)
 INVISIBLE = "May not contain invisible, compatibility (such as ligatures) or unassigned characters."
 DIRECTION = (
     "A right-to-left name must start with a right-to-left letter and may not contain "
@@ -134,6 +138,47 @@ def _script_problem(form: str) -> str | None:
     return None
 
 
+# Letters of phonetic and technical use that read as ordinary ones (small capital M
+# U+1D0D, Latin alpha U+0251, the modifier U+02CD); UTS #39 (Identifier_Type) counts
+# them "Technical" or "Uncommon_Use", outside identifiers. By block: IPA Extensions,
+# Spacing Modifier Letters, Phonetic Extensions (and Supplement), Letterlike Symbols,
+# Latin Extended-D and -E.
+_UNCOMMON_BLOCKS = (
+    (0x0250, 0x02FF),
+    (0x1D00, 0x1DBF),
+    (0x2100, 0x214F),
+    (0xA720, 0xA7FF),
+    (0xAB30, 0xAB6F),
+)
+
+
+def _uncommon(ch: str) -> bool:
+    return any(low <= ord(ch) <= high for low, high in _UNCOMMON_BLOCKS)
+
+
+def skeleton(raw: str) -> str:
+    """The UTS #39 skeleton (section 4) of the shown form, case-folded: each character
+    replaced by the prototype it is confusable with (confusables.txt, as the
+    confusable-homoglyphs data holds it: ``1`` and ``I`` become ``l``, a dotless i
+    (U+0131) becomes ``i``, ``m`` becomes ``rn``). Two names with the same skeleton
+    read alike, so only one of them can be registered."""
+    mapped = []
+    for ch in unicodedata.normalize("NFD", display_form(raw)):
+        glyphs = confusables.confusables_data.get(ch, ())
+        # One entry is the prototype this character maps to; a prototype itself lists
+        # every character that maps to it, and stays.
+        mapped.append(str(glyphs[0]["c"]).strip("\u200e") if len(glyphs) == 1 else ch)
+    return unicodedata.normalize("NFC", "".join(mapped).casefold())
+
+
+def _character_problem(form: str) -> str | None:
+    for position, ch in enumerate(form, start=1):
+        if not _allowed(ch):
+            name = unicodedata.name(ch, "unnamed")
+            return f"{CHARACTERS} (found U+{ord(ch):04X} {name} at position {position})."
+    return None
+
+
 def problems(raw: str) -> list[str]:
     """Reasons the username is not acceptable; empty when it is."""
     form = display_form(raw)
@@ -141,12 +186,14 @@ def problems(raw: str) -> list[str]:
     length_ok = MIN_LENGTH <= len(form) <= MAX_LENGTH
     if not length_ok:
         found.append(LENGTH)
-    if not all(_allowed(ch) for ch in form):
-        found.append(CHARACTERS)
+    if bad := _character_problem(form):
+        found.append(bad)
     elif not raw or len(raw) > _PRECIS_MAX_INPUT:
         pass  # refused for its length; the checks below cost time in proportion to it
     elif reason := _precis_problem(raw) or _script_problem(form):
         found.append(reason)
+    elif any(_uncommon(ch) for ch in form):
+        found.append(UNCOMMON)
     elif length_ok and len(canonical(raw)) > MAX_LENGTH:
         found.append(FOLDED_LENGTH)
     return found

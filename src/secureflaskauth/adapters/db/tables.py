@@ -24,6 +24,8 @@ users = Table(
     Column("id", String(36), primary_key=True),
     Column("username", String(64), nullable=False),
     Column("username_canonical", String(64), nullable=False, unique=True),
+    # UTS #39 skeleton: names that read alike collide (domain/usernames.py)
+    Column("username_skeleton", String(512), nullable=True),
     Column("password_hash", String(255), nullable=False),
     Column("phone_e164", String(20), nullable=False),
     Column("created_at", Float, nullable=False),
@@ -32,6 +34,7 @@ users = Table(
     Column("otp_locked_until", Float, nullable=True),
     # Set by the first verified code; NULL while the account is pending.
     Column("phone_verified_at", Float, nullable=True),
+    Index("ix_users_username_skeleton", "username_skeleton", unique=True),
     Index(
         "ix_users_pending_created_at",
         "created_at",

@@ -27,6 +27,7 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         otp_failures=m["otp_failures"],
         otp_locked_until=m["otp_locked_until"],
         phone_verified_at=m["phone_verified_at"],
+        username_skeleton=m["username_skeleton"],
     )
 
 
@@ -49,10 +50,13 @@ class SqlUserStore:
                         disabled=user.disabled,
                         otp_failures=0,
                         phone_verified_at=user.phone_verified_at,
+                        username_skeleton=user.username_skeleton,
                     )
                 )
         except IntegrityError:
-            raise UsernameTaken("That username is already taken.") from None
+            raise UsernameTaken(
+                "That username is already taken, or reads like one that is."
+            ) from None
 
     @fail_closed
     def by_canonical_username(self, canonical: str) -> User | None:
