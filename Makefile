@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Logs for a person at a terminal, unless SFA_LOG_FORMAT says otherwise.
 run: $(STAMP)
-	$(BIN)/secureflaskauth serve
+	SFA_LOG_FORMAT=$${SFA_LOG_FORMAT:-text} $(BIN)/secureflaskauth serve
 
 # The command line on the database of `make run`: make cli ARGS="users list"
 ARGS ?= --help
