@@ -46,6 +46,10 @@ class BadRequestBody(DomainError):
     title = "Malformed request body"
 
 
+class MissingToken(InvalidToken):
+    """No Bearer credential at all: no Authorization header, or another scheme."""
+
+
 class UnsupportedMediaType(DomainError):
     status = 415
     slug = "unsupported-media-type"
@@ -58,15 +62,22 @@ def _domain_error(exc: DomainError) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, InvalidToken):
         log.info("token refused: %s", exc.reason)
-        # RFC 6750 3: tell the client how to authenticate; no reason beyond the code.
-        headers["WWW-Authenticate"] = (
-            'Bearer realm="secureflaskauth", error="invalid_token", '
-            'error_description="The access token is missing, invalid or expired"'
-        )
+        headers["WWW-Authenticate"] = _bearer_challenge(exc)
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s", exc.store)
     return problem(
         exc.status, exc.title, exc.detail, slug=exc.slug, extra=exc.extra, headers=headers
+    )
+
+
+def _bearer_challenge(exc: InvalidToken) -> str:
+    """RFC 6750 3: how to authenticate. A request with no credential gets no error code
+    (RFC 6750 3.1); a bad token gets the code and no reason beyond it."""
+    if isinstance(exc, MissingToken):
+        return 'Bearer realm="secureflaskauth"'
+    return (
+        'Bearer realm="secureflaskauth", error="invalid_token", '
+        'error_description="The access token is invalid or expired"'
     )
 
 
