@@ -15,6 +15,19 @@ PROBLEM_TYPE_BASE = "urn:secureflaskauth:problem:"
 PROBLEM_JSON = "application/problem+json"
 
 
+def problem_document(
+    status: int, title: str, detail: str, slug: str | None = None
+) -> dict[str, Any]:
+    """The members of a problem (RFC 9457 3.1); the server uses it for the answers it
+    gives before the app is reached."""
+    return {
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+
+
 def problem(
     status: int,
     title: str,
@@ -24,12 +37,7 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
+    body = problem_document(status, title, detail, slug)
     body.update(extra or {})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
