@@ -1,4 +1,4 @@
-"""The real server process: ``secureflaskauth serve`` (gunicorn) on a free local port.
+"""The real server process: ``secureflaskauth serve`` on a free local port.
 
 One server per database kind is shared by the whole session (``server``); tests
 that restart a server start their own with ``launch`` on a ``fresh_store``.

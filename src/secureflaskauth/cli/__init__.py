@@ -18,7 +18,7 @@ def main() -> None:
 
 @main.command()
 def serve() -> None:
-    """Run the production server (gunicorn) with the SFA_* settings."""
+    """Run the production server (gunicorn with uvicorn workers) with the SFA_* settings."""
     from secureflaskauth.server import serve as run
 
     settings = load_settings()

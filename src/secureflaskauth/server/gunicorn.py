@@ -36,6 +36,8 @@ def _child_exit(_server: Any, worker: Any) -> None:
 
 
 class Application(BaseApplication):  # type: ignore[misc]
+    """gunicorn's arbiter, configured from the settings, running ``worker`` processes."""
+
     def __init__(self, settings: Settings, worker: WorkerKind) -> None:
         self._settings = settings
         self._worker = worker
@@ -53,6 +55,7 @@ class Application(BaseApplication):  # type: ignore[misc]
             "keepalive": 5,
             "accesslog": None,
             "errorlog": "-",
+            # gunicorn's own parser (gthread, asgi); uvicorn's limits are in protocol.py.
             "limit_request_line": 8190,
             "limit_request_field_size": 8190,
             # No proxy may set SCRIPT_NAME, PATH_INFO or the scheme through the server:
