@@ -10,6 +10,13 @@ from uvicorn_worker import UvicornWorker
 from secureflaskauth.server.protocol import GuardedHttpToolsProtocol
 
 
+def _plain(record: logging.LogRecord) -> bool:
+    # uvicorn adds a copy of some messages with terminal colour codes for its own
+    # console format; a JSON line needs only the message.
+    record.__dict__.pop("color_message", None)
+    return True
+
+
 class Worker(UvicornWorker):  # type: ignore[misc]
     """uvicorn (httptools parser, uvloop where installed) with the service's choices.
 
@@ -41,5 +48,6 @@ class Worker(UvicornWorker):  # type: ignore[misc]
             logger = logging.getLogger(name)
             logger.handlers.clear()
             logger.propagate = True
+            logger.addFilter(_plain)
         self.config.limit_concurrency = self.cfg.worker_connections
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
