@@ -72,7 +72,7 @@ def _row(name: str, r: Result, base: Result | None) -> str:
 
 def _server(opts: Options) -> str:
     name = opts.servers[0]
-    return "`secureflaskauth serve` (gunicorn gthread)" if name == "gunicorn" else name
+    return "`secureflaskauth serve`" if name == "serve" else name
 
 
 def _main_table(opts: Options, g: dict[str, Result], argon2: float) -> list[str]:
@@ -116,7 +116,7 @@ def _main_table(opts: Options, g: dict[str, Result], argon2: float) -> list[str]
 def _servers_table(opts: Options, results: dict[str, dict[str, Result]]) -> list[str]:
     lines = [
         "",
-        f"WSGI servers, same app and load, {opts.workers} workers x {opts.threads} threads "
+        f"Servers, same app and load, {opts.workers} workers x {opts.threads} threads "
         f"(waitress has no worker processes: 1 process x {opts.workers * opts.threads} "
         "threads):",
         "",

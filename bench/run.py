@@ -1,6 +1,6 @@
 """``make bench``: throughput and latency of the production server, as a Markdown table.
 
-Starts the service exactly as ``secureflaskauth serve`` does (gunicorn, temp SQLite
+Starts the service exactly as ``secureflaskauth serve`` does (temp SQLite
 database, outbox SMS, per-IP limits off), prepares users, codes and tokens through
 the HTTP API, then drives it from a separate load-generator process (bench/load.py).
 Options: ``make bench BENCH_ARGS="--duration 5 --servers all"``; see ``--help``.
@@ -50,15 +50,15 @@ def parse(argv: Sequence[str] | None) -> Options:
     p.add_argument("--threads", type=int, help="SFA_THREADS (default: the service's default)")
     p.add_argument(
         "--servers",
-        default="gunicorn",
-        help="also measure /healthz and /auth/private under other WSGI servers: "
-        "a comma-separated list of gunicorn,granian,waitress, or 'all'",
+        default="serve",
+        help="also measure /healthz and /auth/private under other servers: "
+        f"a comma-separated list of {','.join(SERVERS)}, or 'all'",
     )
     p.add_argument(
         "--main-server",
-        default="gunicorn",
+        default="serve",
         choices=SERVERS,
-        help="the server of the main table (default: gunicorn, as `secureflaskauth serve`)",
+        help="the server of the main table (default: serve, as `secureflaskauth serve`)",
     )
     p.add_argument("--endpoints", default=",".join(ENDPOINTS), help="a subset, comma-separated")
     p.add_argument("--verify-pool", type=int, default=1500, help="one-time codes for verify-otp")
@@ -203,7 +203,7 @@ def make_codes(
     """Live one-time codes, made by a helper server on the same database and keys."""
     log(f"preparing {count} one-time codes through the API ...")
     helper_env = {**env, **OWASP_FLOOR_ARGON2}
-    with Server("gunicorn", free_port(), helper_env, tmp, opts.workers, opts.threads) as helper:
+    with Server("serve", free_port(), helper_env, tmp, opts.workers, opts.threads) as helper:
         api = prepare.Api(helper.port)
         people = prepare.users("benchv", count, 0)
         prepare.register(api, people)

@@ -16,7 +16,13 @@ from types import TracebackType
 
 BIN = Path(sys.executable).parent
 FACTORY = "secureflaskauth.app:create_app"
-SERVERS = ("gunicorn", "granian", "waitress")
+# "serve" is `secureflaskauth serve` as shipped (uvicorn workers under gunicorn's
+# arbiter, Flask behind server/bridge.py); "gthread" and "gunicorn-asgi" are the same
+# command with gunicorn's own threaded worker (Flask as WSGI) and asyncio worker (Flask
+# behind the bridge); "granian" and "waitress" serve Flask as WSGI themselves, and
+# "granian-asgi" serves it behind the bridge on granian's asyncio interface.
+SERVERS = ("serve", "gthread", "gunicorn-asgi", "granian", "granian-asgi", "waitress")
+_LAUNCH = {"gthread": "gthread", "gunicorn-asgi": "asgi"}
 
 
 def free_port() -> int:
@@ -32,16 +38,20 @@ def _tool(name: str) -> str | None:
 
 
 def available(server: str) -> bool:
-    tool = {"gunicorn": "secureflaskauth", "granian": "granian", "waitress": "waitress-serve"}
+    if server in ("serve", *_LAUNCH):
+        return True
+    tool = {"granian": "granian", "granian-asgi": "granian", "waitress": "waitress-serve"}
     return _tool(tool[server]) is not None
 
 
 def command(server: str, port: int, workers: int, threads: int) -> list[str]:
     """The command line of ``server`` serving the app with this worker/thread budget."""
-    if server == "gunicorn":
-        # Exactly what `secureflaskauth serve` runs (gthread workers, SFA_* settings).
+    if server == "serve":
+        # Exactly what `secureflaskauth serve` runs (SFA_* settings).
         tool = _tool("secureflaskauth")
         return [tool, "serve"] if tool else [sys.executable, "-m", "secureflaskauth.cli", "serve"]
+    if server in _LAUNCH:
+        return [sys.executable, str(Path(__file__).with_name("launch.py")), _LAUNCH[server]]
     if server == "granian":
         return [
             str(_tool("granian")),
@@ -49,6 +59,16 @@ def command(server: str, port: int, workers: int, threads: int) -> list[str]:
             *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             *("--workers", str(workers), "--blocking-threads", str(threads)),
             FACTORY,
+        ]
+    if server == "granian-asgi":
+        # Flask behind the service's bridge, on granian's asyncio interface.
+        return [
+            str(_tool("granian")),
+            *("--interface", "asgi", "--factory", "--http", "1", "--no-ws"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            # The same head deadline as `serve` (server/protocol.py).
+            *("--workers", str(workers), "--http1-header-read-timeout", "10000"),
+            *("--working-dir", str(Path(__file__).parent), "launch:asgi_app"),
         ]
     if server == "waitress":
         # One process only: waitress has no worker processes, so it gets all the threads.

@@ -29,9 +29,11 @@ LAUNCH_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One chromium for the session; each test opens its own page (context)."""
+    """One chromium per test module; each test opens its own page (context). Not one
+    for the whole session: Playwright's sync API keeps an event loop running in the
+    thread while it is open, and tests of asyncio code after it need none."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

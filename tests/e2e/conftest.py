@@ -1,4 +1,4 @@
-"""The real server process: ``secureflaskauth serve`` (gunicorn) on a free local port.
+"""The real server process: ``secureflaskauth serve`` on a free local port.
 
 One server per database kind is shared by the whole session (``server``); tests
 that restart a server start their own with ``launch`` on a ``fresh_store``.
@@ -14,10 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import phonenumbers
 import pytest
@@ -85,7 +85,7 @@ class Store:
 class Server:
     """One running ``secureflaskauth serve`` process."""
 
-    def __init__(self, store: Store, workdir: Path) -> None:
+    def __init__(self, store: Store, workdir: Path, settings: dict[str, str] | None = None) -> None:
         self.store = store
         self.workdir = workdir
         self.port = _free_port()
@@ -96,7 +96,7 @@ class Server:
             self.process = subprocess.Popen(
                 [*_serve_command(), "serve"],
                 cwd=workdir,  # no stray .env file is read
-                env=_environment(store, self.port, workdir),
+                env={**_environment(store, self.port, workdir), **(settings or {})},
                 stdout=out,
                 stderr=err,
             )
@@ -189,10 +189,13 @@ def _environment(store: Store, port: int, workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_server(store: Store, workdir: Path, attempts: int = 3) -> Server:
-    """Start a server and wait until it answers; retry when its port was taken meanwhile."""
+def start_server(
+    store: Store, workdir: Path, settings: dict[str, str] | None = None, attempts: int = 3
+) -> Server:
+    """Start a server and wait until it answers; retry when its port was taken meanwhile.
+    ``settings``: SFA_* variables that differ from the tests' defaults."""
     for _ in range(attempts):
-        server = Server(store, workdir)
+        server = Server(store, workdir, settings)
         try:
             server.wait_until_healthy()
         except pytest.fail.Exception:
@@ -204,6 +207,11 @@ def start_server(store: Store, workdir: Path, attempts: int = 3) -> Server:
 
 
 # -- fixtures ---------------------------------------------------------------
+
+
+class Launch(Protocol):
+    def __call__(self, store: Store, settings: dict[str, str] | None = None) -> Server:
+        """A healthy server on ``store``; ``settings``: SFA_* variables to change."""
 
 
 def _new_store(
@@ -260,12 +268,12 @@ def fresh_store(
 
 
 @pytest.fixture
-def launch(tmp_path: Path) -> Iterator[Callable[[Store], Server]]:
+def launch(tmp_path: Path) -> Iterator[Launch]:
     """Start servers for one test; any still running are stopped at its end."""
     started: list[Server] = []
 
-    def factory(store: Store) -> Server:
-        started.append(start_server(store, tmp_path))
+    def factory(store: Store, settings: dict[str, str] | None = None) -> Server:
+        started.append(start_server(store, tmp_path, settings))
         return started[-1]
 
     yield factory

@@ -574,11 +574,15 @@ def private(client: FlaskClient, token: str | None = None, **kwargs: Any) -> Tes
 
 
 def assert_401(response: TestResponse, *, error_code: bool = True) -> None:
+    """A refusal; ``error_code``: whether the challenge names invalid_token (a token was
+    presented) or, with no Bearer credential at all, no error (RFC 6750 3.1)."""
     assert response.status_code == 401, response.get_data(as_text=True)[:300]
     challenge = response.headers.get("WWW-Authenticate", "")
     assert challenge.startswith("Bearer"), challenge
     if error_code:
         assert 'error="invalid_token"' in challenge, challenge
+    else:
+        assert challenge == 'Bearer realm="secureflaskauth"', challenge
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
     assert body["status"] == 401
@@ -628,28 +632,37 @@ def test_token_accepted_only_from_the_authorization_header(client: FlaskClient) 
     assert_granted(client, valid)
 
 
-MALFORMED_AUTHORIZATION = (
+# Another scheme, or none: no Bearer credential was presented (no error code).
+OTHER_SCHEMES = (
     "Basic dXNlcjpwYXNzd29yZA==",
     "Basic {valid}",
     "Token {valid}",
     "JWT {valid}",
     "{valid}",
+    "Bearer\t{valid}",
+    "Bearer=={valid}",
+)
+# A Bearer credential that is not a token (error="invalid_token").
+MALFORMED_BEARER = (
     "Bearer",
     "Bearer ",
     "Bearer {valid} {valid}",
     "Bearer {valid}x",
-    "Bearer\t{valid}",
-    "Bearer=={valid}",
 )
 
 
-def test_malformed_authorization_header_refused(client: FlaskClient) -> None:
+@pytest.mark.parametrize(
+    ("authorizations", "error_code"), [(OTHER_SCHEMES, False), (MALFORMED_BEARER, True)]
+)
+def test_malformed_authorization_header_refused(
+    client: FlaskClient, authorizations: tuple[str, ...], error_code: bool
+) -> None:
     valid = sign_in(client)
-    for authorization in MALFORMED_AUTHORIZATION:
+    for authorization in authorizations:
         response = client.get(
             "/auth/private", headers={"Authorization": authorization.format(valid=valid)}
         )
-        assert_401(response, error_code=False)
+        assert_401(response, error_code=error_code)
     assert_granted(client, valid)
 
 
@@ -659,7 +672,7 @@ def test_two_authorization_headers_refused(client: FlaskClient) -> None:
         "/auth/private",
         headers=[("Authorization", f"Bearer {valid}"), ("Authorization", f"Bearer {valid}")],
     )
-    assert_401(response, error_code=False)
+    assert_401(response)
     assert_granted(client, valid)
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from secureflaskauth import wiring
 from secureflaskauth.api.body import read_json
+from secureflaskauth.api.errors import MissingToken
 from secureflaskauth.api.schemas import (
     LoginRequest,
     RegisterRequest,
@@ -92,16 +93,20 @@ def resend_otp() -> Response:
 def bearer_token() -> str:
     """The token from the one Authorization header (RFC 6750 2.1); nowhere else."""
     values = request.headers.getlist("Authorization")
+    if not values:
+        raise MissingToken("no Authorization header")
     if len(values) != 1:
-        raise InvalidToken("missing or repeated Authorization header")
+        raise InvalidToken("repeated Authorization header")
     scheme, _, token = values[0].partition(" ")
+    if scheme.lower() != "bearer":
+        raise MissingToken("not a Bearer credential")
     token = token.strip()
     # Swagger UI adds "Bearer " itself; people following the seed's instructions
     # type "Bearer <token>" into it as well. Accept that one doubled prefix.
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        raise InvalidToken("not a Bearer credential")
+    if not token or " " in token:
+        raise InvalidToken("malformed Bearer credential")
     return token
 
 

@@ -15,6 +15,17 @@ PROBLEM_TYPE_BASE = "urn:secureflaskauth:problem:"
 PROBLEM_JSON = "application/problem+json"
 
 
+def problem_document(status: int, title: str, detail: str, slug: str) -> dict[str, Any]:
+    """The members of a problem (RFC 9457 3.1), its type in the project's namespace;
+    the server uses it for the answers it gives before the app is reached."""
+    return {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+
+
 def problem(
     status: int,
     title: str,
@@ -24,12 +35,7 @@ def problem(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
+    body = problem_document(status, title, detail, slug)
     body.update(extra or {})
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
@@ -46,6 +52,10 @@ class BadRequestBody(DomainError):
     title = "Malformed request body"
 
 
+class MissingToken(InvalidToken):
+    """No Bearer credential at all: no Authorization header, or another scheme."""
+
+
 class UnsupportedMediaType(DomainError):
     status = 415
     slug = "unsupported-media-type"
@@ -58,11 +68,7 @@ def _domain_error(exc: DomainError) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, InvalidToken):
         log.info("token refused: %s", exc.reason)
-        # RFC 6750 3: tell the client how to authenticate; no reason beyond the code.
-        headers["WWW-Authenticate"] = (
-            'Bearer realm="secureflaskauth", error="invalid_token", '
-            'error_description="The access token is missing, invalid or expired"'
-        )
+        headers["WWW-Authenticate"] = _bearer_challenge(exc)
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s (%s)", exc.store, exc.cause or "no detail")
     return problem(
@@ -78,6 +84,17 @@ _HTTP_PROBLEMS = {
     405: ("method-not-allowed", "Method not allowed", "This method is not allowed here."),
     413: ("content-too-large", "Content too large", "The request body is too large."),
 }
+
+
+def _bearer_challenge(exc: InvalidToken) -> str:
+    """RFC 6750 3: how to authenticate. A request with no credential gets no error code
+    (RFC 6750 3.1); a bad token gets the code and no reason beyond it."""
+    if isinstance(exc, MissingToken):
+        return 'Bearer realm="secureflaskauth"'
+    return (
+        'Bearer realm="secureflaskauth", error="invalid_token", '
+        'error_description="The access token is invalid or expired"'
+    )
 
 
 def _http_error(exc: HTTPException) -> Response:

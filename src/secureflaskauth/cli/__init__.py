@@ -32,7 +32,7 @@ def main() -> None:
 
 @main.command()
 def serve() -> None:
-    """Run the production server (gunicorn) with the SFA_* settings."""
+    """Run the production server (gunicorn with uvicorn workers) with the SFA_* settings."""
     from secureflaskauth.server import serve as run
     from secureflaskauth.startup import StartupFailed
 

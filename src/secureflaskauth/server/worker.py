@@ -1,0 +1,53 @@
+"""The worker process: uvicorn's asyncio HTTP server under gunicorn's arbiter."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from uvicorn_worker import UvicornWorker
+
+from secureflaskauth.server.protocol import GuardedHttpToolsProtocol
+
+
+def _plain(record: logging.LogRecord) -> bool:
+    # uvicorn adds a copy of some messages with terminal colour codes for its own
+    # console format; a JSON line needs only the message.
+    record.__dict__.pop("color_message", None)
+    return True
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]
+    """uvicorn (httptools parser, uvloop where installed) with the service's choices.
+
+    - the HTTP protocol bounds each request head in time and size (``protocol``);
+    - ``proxy_headers`` off: client addresses come from the app's own ProxyFix, by the
+      count of trusted proxies (SFA_TRUSTED_PROXIES); the server trusts no header;
+    - ``limit_concurrency``: past this many connections and requests at once a worker
+      answers 503 instead of taking more (gunicorn's ``worker_connections``, 1000);
+    - ``timeout_graceful_shutdown``: on SIGTERM, idle connections close at once and
+      the requests in flight get this long (gunicorn's ``graceful_timeout``).
+    """
+
+    CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn-worker's own class attribute
+        "loop": "auto",
+        "http": GuardedHttpToolsProtocol,
+        "ws": "none",
+        "interface": "asgi3",
+        "lifespan": "off",
+        "proxy_headers": False,
+        "server_header": False,
+        "access_log": False,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # uvicorn-worker hands uvicorn's loggers gunicorn's handlers; the service's
+        # handler (JSON) is on the root logger, as for gunicorn's own messages.
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            logger.addFilter(_plain)
+        self.config.limit_concurrency = self.cfg.worker_connections
+        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout

@@ -1,0 +1,186 @@
+"""The bridge between the event loop and the Flask app, driven as an ASGI server does.
+
+The end-to-end behaviour (through uvicorn and real sockets) is in
+tests/e2e/test_hostile_clients.py; here each rule is checked on its own, quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from secureflaskauth.server.bridge import DRAIN_LIMIT_BYTES, WsgiBridge
+
+LIMIT = 1024
+
+
+def echo(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """A WSGI app that reports what it was given, or 413 past LIMIT as Flask does."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    if length > LIMIT:
+        start_response("413 Request Entity Too Large", [("Content-Type", "text/plain")])
+        return [b"too large"]
+    body = environ["wsgi.input"].read(length)
+    seen = {
+        "body": body.decode(),
+        "length": environ.get("CONTENT_LENGTH"),
+        "script_name": environ["SCRIPT_NAME"],
+        "path": environ["PATH_INFO"],
+        "headers": sorted(k for k in environ if k.startswith("HTTP_")),
+    }
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
+
+
+class Exchange:
+    """One request through the bridge: what the app answered, and how much of the
+    request body the bridge took from the server."""
+
+    def __init__(self, body_parts: list[bytes] | None = None, *, stall: bool = False) -> None:
+        self.parts = list(body_parts or [b""])
+        self.stall = stall
+        self.received = 0
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.parts:
+            if self.stall:
+                await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}
+        part = self.parts.pop(0)
+        self.received += len(part)
+        more = bool(self.parts) or self.stall
+        return {"type": "http.request", "body": part, "more_body": more}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.sent[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.sent[0]["headers"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent[1:])
+
+
+def run(
+    exchange: Exchange,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    http_version: str = "1.1",
+    root_path: str = "",
+    body_timeout: float = 5.0,
+) -> Exchange:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": http_version,
+        "method": "POST",
+        "scheme": "http",
+        "path": "/auth/login",
+        "raw_path": b"/auth/login",
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 5000),
+    }
+    bridge = WsgiBridge(echo, threads=2, max_body_bytes=LIMIT, body_timeout=body_timeout)
+    asyncio.run(bridge(scope, exchange.receive, exchange.send))
+    return exchange
+
+
+HOST = (b"host", b"127.0.0.1:5000")
+
+
+def test_the_app_gets_the_whole_body_at_once_with_its_length() -> None:
+    # Sent in three parts without a length (chunked): the app sees one body and a length.
+    done = run(Exchange([b'{"a":', b" 1", b"}"]), [HOST])
+    assert done.status == 200
+    seen = json.loads(done.body)
+    assert seen["body"] == '{"a": 1}'
+    assert seen["length"] == "8"
+
+
+def test_a_body_over_the_limit_is_drained_and_the_connection_kept() -> None:
+    parts = [b"x" * 1000] * 5
+    done = run(Exchange(parts), [HOST, (b"content-length", b"5000")])
+    assert done.status == 413
+    assert done.received == 5000  # read to its end: the next request can follow
+    assert b"connection" not in done.headers
+
+
+def test_a_chunked_body_over_the_limit_gets_413_too() -> None:
+    done = run(Exchange([b"x" * 1000] * 3), [HOST])
+    assert done.status == 413
+    assert b"connection" not in done.headers
+
+
+def test_a_body_too_large_to_drain_is_not_read_and_the_connection_closes() -> None:
+    declared = str(DRAIN_LIMIT_BYTES + 1).encode()
+    done = run(Exchange([b"x" * 100]), [HOST, (b"content-length", declared)])
+    assert done.status == 413
+    assert done.received == 0
+    assert done.headers[b"connection"] == b"close"
+
+
+def test_a_stalled_body_gets_408_problem_json() -> None:
+    exchange = Exchange([b'{"a":'], stall=True)
+    done = run(exchange, [HOST, (b"content-length", b"100")], body_timeout=0.2)
+    assert done.status == 408
+    assert done.headers[b"content-type"] == b"application/problem+json"
+    assert done.headers[b"connection"] == b"close"
+    problem = json.loads(done.body)
+    assert problem["type"] == "urn:secureflaskauth:problem:request-timeout"
+    assert problem["status"] == 408
+
+
+def test_client_headers_never_move_the_app() -> None:
+    headers = [
+        HOST,
+        (b"script_name", b"/auth"),
+        (b"x_forwarded_for", b"203.0.113.9"),
+        (b"x-forwarded-prefix", b"/auth"),
+    ]
+    seen = json.loads(run(Exchange(), headers, root_path="/auth").body)
+    assert seen["script_name"] == ""
+    assert seen["path"] == "/auth/login"
+    # Names with "_" are dropped: they would be read as their "-" twins.
+    assert seen["headers"] == ["HTTP_HOST", "HTTP_X_FORWARDED_PREFIX"]
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [[], [b"a b"], [b"a", b"b"], [b"a/b"], [b"a:b"]],
+    ids=["none", "space", "two", "slash", "port"],
+)
+def test_a_request_needs_one_valid_host(hosts: list[bytes]) -> None:
+    done = run(Exchange(), [(b"host", h) for h in hosts])
+    assert done.status == 400
+    assert done.headers[b"content-type"] == b"application/problem+json"
+    assert json.loads(done.body)["type"] == "urn:secureflaskauth:problem:bad-host"
+
+
+@pytest.mark.parametrize("host", [b"auth.example.com", b"127.0.0.1:5000", b"[::1]:5000", b""])
+def test_valid_hosts_pass(host: bytes) -> None:
+    assert run(Exchange(), [(b"host", host)]).status == 200
+
+
+def test_http_1_0_needs_no_host() -> None:
+    assert run(Exchange(), [], http_version="1.0").status == 200
+
+
+@pytest.mark.parametrize("lengths", [[b"1x"], [b"1", b"2"]], ids=["not-a-number", "two"])
+def test_a_content_length_must_be_one_number(lengths: list[bytes]) -> None:
+    done = run(Exchange([b"x"]), [HOST, *((b"content-length", n) for n in lengths)])
+    assert done.status == 400
+    assert json.loads(done.body)["type"] == "urn:secureflaskauth:problem:bad-content-length"
