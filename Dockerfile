@@ -5,15 +5,19 @@
 # Set SFA_ENV=production and the production settings (see docker-compose.yml and the
 # README) for real use.
 
-# The service and its dependencies are installed into a virtual environment that the
-# final stage copies whole: the wheels, the sources and pip stay in this stage and in
-# no layer of the image.
+# The service and its dependencies, at the versions and hashes uv.lock pins, are
+# installed into a virtual environment that the final stage copies whole: the wheels,
+# the sources, pip and uv stay in this stage and in no layer of the image.
 FROM python:3.11-slim AS build
-RUN python -m venv --without-pip /opt/venv
+ARG UV_VERSION=0.13.9
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
-RUN pip --python /opt/venv/bin/python install --no-cache-dir .
+# Every provider is in the image (sns too): the operator chooses one by its setting.
+# The system's certificates, as pip uses them (a proxy's CA where there is one).
+RUN UV_PROJECT_ENVIRONMENT=/opt/venv UV_SYSTEM_CERTS=1 uv sync --frozen --no-dev \
+      --no-editable --extra sns --no-cache --python /usr/local/bin/python
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \

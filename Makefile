@@ -5,13 +5,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck unit bench clean
+.PHONY: run cli test lint typecheck deps lock unit bench clean
 
-$(STAMP): pyproject.toml
+# Every package at the version and hash uv.lock pins (uv itself pinned here): the
+# service with the sns extra, and the dev group of pyproject.toml for the tests.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+# uv trusts the system's certificates, as pip does (a proxy's CA where there is one).
+export UV_SYSTEM_CERTS ?= 1
+
+$(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --quiet --frozen --inexact --extra sns
 	@touch $(STAMP)
+
+# Refresh uv.lock to the newest versions pyproject.toml allows (then run make test).
+lock: $(STAMP)
+	$(UV) lock --upgrade
 
 # Logs for a person at a terminal, unless SFA_LOG_FORMAT says otherwise.
 run: $(STAMP)
@@ -29,7 +40,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# Every import is a declared dependency and every dependency is imported (deptry).
+deps: $(STAMP)
+	$(BIN)/deptry src
+
+test: lint typecheck deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -44,7 +44,7 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app_metrics = Metrics(
-        sms_provider=settings.sms_backend
+        sms_provider=settings.sms.backend
     )  # one registry per app: many apps can share a process
     app.extensions[wiring.EXTENSION] = wiring.build(
         settings, clock=clock, sms=sms, metrics=app_metrics
@@ -61,6 +61,6 @@ def create_app(
         app.register_blueprint(blueprint)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in
         app.register_blueprint(dev.bp)
-    elif not settings.is_production and settings.sms_backend == "outbox":
+    elif not settings.is_production and settings.sms.backend == "outbox":
         app.register_blueprint(dev.off)  # says why there is no outbox
     return app

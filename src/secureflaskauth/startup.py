@@ -62,7 +62,7 @@ def prepare(settings: Settings) -> None:
         upgrade(settings.database_url)
         engine = make_engine(settings.database_url)
         try:
-            ensure_signing_key(SqlKeyStore(engine), settings, SystemClock())
+            ensure_signing_key(SqlKeyStore(engine), settings.jwt, SystemClock())
         finally:
             engine.dispose()
 
@@ -212,7 +212,7 @@ def announce(settings: Settings, database_file: Path | None) -> None:
         host = "127.0.0.1" if wildcard else settings.host
         base = f"http://{host}:{settings.port}"
         where = f"Swagger UI at {base}/swagger/"
-        if settings.serves_dev_outbox and settings.sms_backend == "outbox":
+        if settings.serves_dev_outbox and settings.sms.backend == "outbox":
             where += f", text messages at {base}/dev/outbox"
         log.info("development mode: %s", where)
     announce_outbox(settings)
@@ -220,7 +220,7 @@ def announce(settings: Settings, database_file: Path | None) -> None:
 
 def announce_outbox(settings: Settings) -> None:
     """Say once at start where development codes go when the bind is not loopback."""
-    if settings.is_production or settings.sms_backend != "outbox" or settings.binds_loopback_only:
+    if settings.is_production or settings.sms.backend != "outbox" or settings.binds_loopback_only:
         return
     if settings.serves_dev_outbox:
         log.warning(

@@ -48,9 +48,9 @@ def rotate(app: Flask, clock: FrozenClock, passphrase: str | None = None) -> Sig
     w = wiring_of(app)
     record = rotate_keys(
         w.key_store,
-        algorithm=w.settings.jwt_algorithm,
+        algorithm=w.settings.jwt.algorithm,
         now=clock.now(),
-        access_ttl=w.settings.access_token_ttl_seconds,
+        access_ttl=w.settings.jwt.access_token_ttl_seconds,
         passphrase=passphrase,
     )
     w.keyring.reload()

@@ -132,7 +132,7 @@ def test_reuse_detection_that_fails_to_end_the_session_is_repeated_by_the_next_r
 ) -> None:
     body = signed_in(client)
     newer = refreshed(client, body["refresh_token"])
-    clock.advance(wiring_of(app).settings.refresh_grace_seconds + 1)
+    clock.advance(wiring_of(app).settings.sessions.refresh_grace_seconds + 1)
     with failing_writes(wiring_of(app).engine, table):
         problem(refresh(client, body["refresh_token"]), 503)
     assert private(client, newer["access_token"]).status_code == 200
@@ -190,7 +190,7 @@ def test_a_marker_that_cannot_be_written_still_ends_the_sessions_everywhere(
         == 204
     )
     assert_all_refused(client_one, bodies)  # the process that ended them: at once
-    clock.advance(wiring_of(two).settings.revocation_max_age_seconds)
+    clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
     assert_all_refused(client_two, bodies)  # every other one: within the max age
 
 
@@ -234,7 +234,7 @@ def test_a_process_that_dies_after_its_commit_leaves_the_sessions_ended_everywhe
         reason="logout-all",
         until=w.sessions.revoked_until(now),
     )
-    clock.advance(w.settings.revocation_max_age_seconds)
+    clock.advance(w.settings.sessions.revocation_max_age_seconds)
     assert_all_refused(client_two, bodies)
     assert_all_refused(make_app().test_client(), bodies)  # and a process started later
 
@@ -263,7 +263,7 @@ def test_a_redis_refusing_writes_does_not_keep_ended_sessions_alive(
         ended = client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"]))
         assert ended.status_code == 204, ended.get_data(as_text=True)
         assert_all_refused(client_one, bodies)
-        clock.advance(wiring_of(two).settings.revocation_max_age_seconds)
+        clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
         for body in bodies:  # refused from the database; a 503 is fail-closed too
             assert private(client_two, body["access_token"]).status_code in (401, 503)
     finally:
@@ -301,7 +301,7 @@ def test_with_redis_short_of_a_revocation_a_process_that_cannot_read_the_databas
             raise StoreUnavailable("database", "injected")
 
         monkeypatch.setattr(db_revocations.SqlRevocationArchive, "active", database_away)
-        clock.advance(wiring_of(two).settings.revocation_max_age_seconds)
+        clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
         for body in bodies:
             problem(private(client_two, body["access_token"]), 503)
     finally:

@@ -217,7 +217,7 @@ def test_a_node_without_the_shared_var_dir_refuses_within_the_max_age(
     assert private(client_two, body["access_token"]).status_code == 200
 
     assert client_one.post("/auth/logout", headers=bearer(body["access_token"])).status_code == 204
-    clock.advance(wiring_of(two).settings.revocation_max_age_seconds)
+    clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
 
     assert_access_refused(client_two, body["access_token"])
 

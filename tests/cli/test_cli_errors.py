@@ -58,26 +58,32 @@ def test_production_lists_every_missing_setting_at_once(tmp_path: Path) -> None:
     }
 
 
-def test_serve_refuses_provider_settings_and_a_busy_port_before_writing_anything(
+def test_serve_refuses_provider_settings_and_argon2_together_before_writing_anything(
     tmp_path: Path,
 ) -> None:
+    done = run(
+        tmp_path, "serve", sms_backend="twilio", argon2_time_cost="1", var_dir=str(tmp_path / "var")
+    )
+    text = "\n".join(error_lines(done))
+    assert (
+        "SFA_SMS_BACKEND=twilio needs SFA_TWILIO_ACCOUNT_SID, SFA_TWILIO_AUTH_TOKEN and "
+        "SFA_TWILIO_FROM or SFA_TWILIO_MESSAGING_SERVICE_SID"
+    ) in text
+    assert "argon2 parameters below the OWASP floor" in text
+    assert not (tmp_path / "var").exists()  # nothing written: no database, no key
+
+
+def test_serve_refuses_a_busy_port_before_writing_anything(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = run(
-            tmp_path,
-            "serve",
-            port=str(port),
-            sms_backend="twilio",
-            argon2_time_cost="1",
-            var_dir=str(tmp_path / "var"),
-        )
+        done = run(tmp_path, "serve", port=str(port), var_dir=str(tmp_path / "var"))
     lines = error_lines(done)
-    text = "\n".join(lines)
-    assert "SFA_SMS_BACKEND=twilio needs SFA_TWILIO_ACCOUNT_SID" in text
-    assert "argon2 parameters below the OWASP floor" in text
-    assert f"cannot listen on 127.0.0.1:{port}" in text and "set SFA_PORT" in text
+    assert lines[-1] == (
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+        "set SFA_PORT (or SFA_HOST) to a free address"
+    )
     # Nothing written: no database, no signing key, no OTP key.
     assert not list((tmp_path / "var").glob("*")), list((tmp_path / "var").glob("*"))
 

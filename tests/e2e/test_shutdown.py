@@ -114,6 +114,10 @@ def test_sigterm_lets_every_request_in_flight_finish(production_cost_server: Ser
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert "Handling signal: term" in messages, messages
     assert any(m.startswith("Shutting down") for m in messages), messages
+    # One access line per request, the service's own; the server's would repeat it.
+    loggers = {e["logger"] for e in entries}
+    assert "secureflaskauth.access" in loggers, loggers
+    assert "uvicorn.access" not in loggers, loggers
 
 
 def _all_in_flight(server: Server, answers: list[Future[Answer]]) -> bool:

@@ -233,19 +233,18 @@ def test_a_provider_without_its_settings_refuses_to_start(
 def test_a_fallback_without_its_settings_refuses_to_start(
     make_app: Callable[..., Flask], fake_vonage: FakeVonage
 ) -> None:
-    with pytest.raises(ConfigurationError, match="SFA_SMS_BACKEND=webhook needs"):
+    with pytest.raises(ConfigurationError, match="SFA_SMS_FALLBACK_BACKEND=webhook needs"):
         make_app(**vonage_settings(fake_vonage), sms_fallback_backend="webhook")
 
 
 @pytest.mark.parametrize(("backend", "fallback"), [("vonage", "vonage"), ("outbox", "webhook")])
 def test_a_fallback_must_be_another_provider(backend: str, fallback: str) -> None:
-    settings = Settings(sms_backend=backend, sms_fallback_backend=fallback)
     with pytest.raises(ConfigurationError, match="SFA_SMS_FALLBACK_BACKEND"):
-        settings.check()
+        Settings(sms_backend=backend, sms_fallback_backend=fallback)
 
 
 def test_an_empty_fallback_setting_is_no_fallback() -> None:
-    assert Settings(sms_fallback_backend="").sms_fallback_backend is None
+    assert Settings(sms_fallback_backend="").sms.fallback_backend is None
 
 
 def test_an_unknown_provider_is_refused() -> None:

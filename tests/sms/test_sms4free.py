@@ -224,7 +224,7 @@ def test_missing_settings_refuse_to_start(missing: str, setting: str) -> None:
         missing: None,
     }
     with pytest.raises(ConfigurationError, match=f"needs {setting}$"):
-        Sms4FreeSender.from_settings(Settings(**values))
+        Settings(**values)  # refused when the settings are read
 
 
 # -- through the app ------------------------------------------------------------

@@ -98,14 +98,14 @@ def test_a_webotp_host_must_be_a_bare_host_name(host: str) -> None:
 
 
 def test_an_empty_webotp_host_is_no_host() -> None:
-    assert Settings(webotp_host="  ").webotp_host is None
+    assert Settings(webotp_host="  ").sms.webotp_host is None
 
 
 def test_production_needs_a_webotp_host_or_the_line_off() -> None:
     with pytest.raises(ConfigurationError, match="SFA_WEBOTP_HOST"):
-        Settings(**PRODUCTION).check()
-    Settings(**PRODUCTION, webotp_host="auth.example.com").check()
-    Settings(**PRODUCTION, sms_webotp=False).check()
+        Settings(**PRODUCTION)
+    assert Settings(**PRODUCTION, webotp_host="auth.example.com").sms.webotp_host
+    assert not Settings(**PRODUCTION, sms_webotp=False).sms.webotp
 
 
 # -- through the app (the development outbox) ----------------------------------------

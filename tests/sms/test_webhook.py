@@ -197,8 +197,8 @@ def test_an_unreachable_receiver_raises(refused_url: str) -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"webhook_url": None}, "needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"),
-        ({"webhook_secret": None}, "needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"),
+        ({"webhook_url": None}, "SFA_SMS_BACKEND=webhook needs SFA_WEBHOOK_URL"),
+        ({"webhook_secret": None}, "SFA_SMS_BACKEND=webhook needs SFA_WEBHOOK_SECRET"),
         ({"webhook_secret": "s" * 31}, "at least 32"),
         ({"webhook_url": "ftp://hooks.example.com/sms"}, "http"),
         ({"webhook_url": "https:///sms"}, "http"),
@@ -213,7 +213,7 @@ def test_unsafe_or_missing_settings_refuse_to_start(overrides: dict[str, Any], r
         **overrides,
     }
     with pytest.raises(ConfigurationError, match=reason):
-        WebhookSender.from_settings(Settings(**values))
+        Settings(**values)  # refused when the settings are read, before any sender
 
 
 # -- through the app --------------------------------------------------------------

@@ -42,16 +42,18 @@ def test_values_come_from_the_named_files(monkeypatch: pytest.MonkeyPatch, tmp_p
 
     settings = Settings()
 
-    assert settings.secret_key == SECRET
-    assert settings.twilio_auth_token == TOKEN
-    assert settings.key_encryption_key == "k" * 20
-    assert settings.webhook_secret == "w" * 32
+    assert settings.secret("secret_key") == SECRET
+    assert settings.sms.twilio.auth_token is not None
+    assert settings.sms.twilio.auth_token.get_secret_value() == TOKEN
+    assert settings.jwt.passphrase == "k" * 20
+    assert settings.sms.webhook.secret is not None
+    assert settings.sms.webhook.secret.get_secret_value() == "w" * 32
 
 
 def test_a_file_named_in_the_env_file_is_read_too(tmp_path: Path) -> None:
     path = secret_file(tmp_path, "key", SECRET)
     (tmp_path / ".env").write_text(f"SFA_SECRET_KEY_FILE={path}\n", encoding="utf-8")
-    assert Settings().secret_key == SECRET
+    assert Settings().secret("secret_key") == SECRET
 
 
 def test_a_value_and_its_file_together_are_refused(

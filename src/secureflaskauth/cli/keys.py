@@ -38,13 +38,13 @@ def keys_rotate() -> None:
     """Add a new signing key; new tokens are signed with it. Older keys stay published
     until every token they signed has expired."""
     w = load_wiring()
-    s = w.settings
+    jwt = w.settings.jwt
     key = rotate_keys(
         w.key_store,
-        algorithm=s.jwt_algorithm,
+        algorithm=jwt.algorithm,
         now=w.clock.now(),
-        access_ttl=s.access_token_ttl_seconds,
-        passphrase=s.key_encryption_key,
+        access_ttl=jwt.access_token_ttl_seconds,
+        passphrase=jwt.passphrase,
     )
     w.audit.emit("key_rotated", "success", detail={"kid": key.kid, "by": "cli"})
     click.echo(f"new signing key {key.kid} ({key.alg}); older keys retire once their tokens expire")

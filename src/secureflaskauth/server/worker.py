@@ -44,10 +44,16 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         # uvicorn-worker hands uvicorn's loggers gunicorn's handlers; the service's
         # handler (JSON) is on the root logger, as for gunicorn's own messages.
-        for name in ("uvicorn.error", "uvicorn.access"):
-            logger = logging.getLogger(name)
-            logger.handlers.clear()
-            logger.propagate = True
-            logger.addFilter(_plain)
+        errors = logging.getLogger("uvicorn.error")
+        errors.handlers.clear()
+        errors.propagate = True
+        errors.addFilter(_plain)
+        # The app writes its own access line (observability/): uvicorn's would repeat it.
+        # uvicorn's HTTP protocol logs access whenever "uvicorn.access" has a handler
+        # anywhere up its chain, so that logger gets none and does not propagate.
+        access = logging.getLogger("uvicorn.access")
+        access.handlers.clear()
+        access.propagate = False
+        self.config.access_log = False
         self.config.limit_concurrency = self.cfg.worker_connections
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout

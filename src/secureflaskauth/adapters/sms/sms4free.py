@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from secureflaskauth.adapters.sms import http
-from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+from secureflaskauth.domain.errors import SmsProviderError
 
 if TYPE_CHECKING:
-    from secureflaskauth.settings import Settings
+    from secureflaskauth.settings.sections import Sms4FreeSettings
 
 log = logging.getLogger("secureflaskauth.sms.sms4free")
 
@@ -65,23 +65,16 @@ class Sms4FreeSender:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Sms4FreeSender:
-        required = {
-            "SFA_SMS4FREE_KEY": settings.sms4free_key,
-            "SFA_SMS4FREE_USER": settings.sms4free_user,
-            "SFA_SMS4FREE_PASSWORD": settings.sms4free_password,
-            "SFA_SMS4FREE_SENDER": settings.sms4free_sender,
-        }
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise ConfigurationError(f"SFA_SMS_BACKEND=sms4free needs {', '.join(missing)}")
+    def from_settings(cls, section: Sms4FreeSettings, timeout: float) -> Sms4FreeSender:
+        """From its settings, which were checked when they were read."""
+        assert section.key and section.user and section.password and section.sender
         return cls(
-            key=settings.sms4free_key or "",
-            user=settings.sms4free_user or "",
-            password=settings.sms4free_password or "",
-            sender=settings.sms4free_sender or "",
-            base_url=settings.sms4free_base_url,
-            timeout=settings.sms_timeout_seconds,
+            key=section.key.get_secret_value(),
+            user=section.user,
+            password=section.password.get_secret_value(),
+            sender=section.sender,
+            base_url=section.base_url,
+            timeout=timeout,
         )
 
     def send(self, to_e164: str, body: str) -> None:

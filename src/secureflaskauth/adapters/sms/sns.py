@@ -24,7 +24,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 
 if TYPE_CHECKING:
-    from secureflaskauth.settings import Settings
+    from secureflaskauth.settings.sections import SnsSettings
 
 log = logging.getLogger("secureflaskauth.sms.sns")
 
@@ -95,12 +95,12 @@ class SnsSender:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SnsSender:
+    def from_settings(cls, section: SnsSettings, timeout: float) -> SnsSender:
         return cls(
-            region=settings.sns_region,
-            endpoint_url=settings.sns_endpoint_url,
-            sender_id=settings.sns_sender_id or None,
-            timeout=settings.sms_timeout_seconds,
+            region=section.region,
+            endpoint_url=section.endpoint_url,
+            sender_id=section.sender_id or None,
+            timeout=timeout,
         )
 
     def send(self, to_e164: str, body: str) -> None:

@@ -10,7 +10,7 @@ import httpx
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 
 if TYPE_CHECKING:
-    from secureflaskauth.settings import Settings
+    from secureflaskauth.settings.sections import TwilioSettings
 
 log = logging.getLogger("secureflaskauth.sms.twilio")
 
@@ -45,18 +45,16 @@ class TwilioSender:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TwilioSender:
-        if not settings.twilio_account_sid or not settings.twilio_auth_token:
-            raise ConfigurationError(
-                "SFA_SMS_BACKEND=twilio needs SFA_TWILIO_ACCOUNT_SID and SFA_TWILIO_AUTH_TOKEN"
-            )
+    def from_settings(cls, section: TwilioSettings, timeout: float) -> TwilioSender:
+        """From its settings, which were checked when they were read."""
+        assert section.account_sid and section.auth_token
         return cls(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
-            sender=settings.twilio_from,
-            messaging_service_sid=settings.twilio_messaging_service_sid,
-            base_url=settings.twilio_base_url,
-            timeout=settings.sms_timeout_seconds,
+            account_sid=section.account_sid,
+            auth_token=section.auth_token.get_secret_value(),
+            sender=section.sender,
+            messaging_service_sid=section.messaging_service_sid,
+            base_url=section.base_url,
+            timeout=timeout,
         )
 
     def send(self, to_e164: str, body: str) -> None:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from secureflaskauth.adapters.sms import http
-from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
+from secureflaskauth.domain.errors import SmsProviderError
 
 if TYPE_CHECKING:
-    from secureflaskauth.settings import Settings
+    from secureflaskauth.settings.sections import VonageSettings
 
 log = logging.getLogger("secureflaskauth.sms.vonage")
 
@@ -54,21 +54,15 @@ class VonageSender:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> VonageSender:
-        if not settings.vonage_api_key or not settings.vonage_api_secret:
-            raise ConfigurationError(
-                "SFA_SMS_BACKEND=vonage needs SFA_VONAGE_API_KEY and SFA_VONAGE_API_SECRET"
-            )
-        if not settings.vonage_from:
-            raise ConfigurationError(
-                "SFA_SMS_BACKEND=vonage needs SFA_VONAGE_FROM (a number or a sender name)"
-            )
+    def from_settings(cls, section: VonageSettings, timeout: float) -> VonageSender:
+        """From its settings, which were checked when they were read."""
+        assert section.api_key and section.api_secret and section.sender
         return cls(
-            api_key=settings.vonage_api_key,
-            api_secret=settings.vonage_api_secret,
-            sender=settings.vonage_from,
-            base_url=settings.vonage_base_url,
-            timeout=settings.sms_timeout_seconds,
+            api_key=section.api_key,
+            api_secret=section.api_secret.get_secret_value(),
+            sender=section.sender,
+            base_url=section.base_url,
+            timeout=timeout,
         )
 
     def send(self, to_e164: str, body: str) -> None:

@@ -23,15 +23,13 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import httpx
 
 from secureflaskauth.adapters.sms import http
-from secureflaskauth.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from secureflaskauth.settings import Settings
+    from secureflaskauth.settings.sections import WebhookSettings
 
 log = logging.getLogger("secureflaskauth.sms.webhook")
 
@@ -64,23 +62,15 @@ class WebhookSender:
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebhookSender:
-        url, secret = settings.webhook_url, settings.webhook_secret
-        if not url or not secret:
-            raise ConfigurationError(
-                "SFA_SMS_BACKEND=webhook needs SFA_WEBHOOK_URL and SFA_WEBHOOK_SECRET"
-            )
-        scheme = urlsplit(url).scheme
-        if scheme not in ("https", "http") or not urlsplit(url).hostname:
-            raise ConfigurationError("SFA_WEBHOOK_URL must be an http(s) URL")
-        if settings.is_production and scheme != "https":
-            # The body carries the code: never in clear text in production.
-            raise ConfigurationError("SFA_WEBHOOK_URL must use https in production")
-        if len(secret) < MIN_SECRET_CHARS:
-            raise ConfigurationError(
-                f"SFA_WEBHOOK_SECRET must be at least {MIN_SECRET_CHARS} random characters"
-            )
-        return cls(url=url, secret=secret, timeout=settings.sms_timeout_seconds)
+    def from_settings(cls, section: WebhookSettings, timeout: float) -> WebhookSender:
+        """From its settings, which were checked when they were read (an http(s) URL,
+        https in production, a secret of MIN_WEBHOOK_SECRET characters or more)."""
+        assert section.url and section.secret
+        return cls(
+            url=section.url.get_secret_value(),
+            secret=section.secret.get_secret_value(),
+            timeout=timeout,
+        )
 
     def send(self, to_e164: str, body: str) -> None:
         sent_at = int(self._now())

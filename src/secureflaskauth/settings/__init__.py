@@ -1,0 +1,290 @@
+"""One typed settings object, read once at start from SFA_* environment variables, a
+.env file, and ``SFA_<NAME>_FILE`` files; nested by concern (``settings.sms.twilio``,
+``settings.limits``, ``settings.otp``...) while every variable keeps its flat name.
+
+Each setting is declared once, as a field of ``Settings`` or of one of its sections
+(settings/sections.py); its variable, its type, its default and its checks follow from
+that declaration. Rules across settings are checked when the object is made: every
+problem at once, one line each (ConfigurationError).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.settings.sections import (
+    Argon2Settings,
+    JwtSettings,
+    LimitSettings,
+    LockoutSettings,
+    OtpSettings,
+    PumpingSettings,
+    Section,
+    SessionSettings,
+    SmsProvider,
+    SmsSettings,
+)
+from secureflaskauth.settings.sources import VariablesSource, password_into_url
+
+__all__ = ["DATABASE_FILE", "Settings", "SmsProvider", "describe_errors", "flat_names"]
+
+_VAR = Path("var")
+DATABASE_FILE = "secureflaskauth.db"
+PREFIX = "SFA_"
+
+
+def _origins(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")):
+            raise ValueError(f"not an origin: {origin!r} (e.g. https://app.example.com)")
+    return origins
+
+
+class Settings(BaseSettings):
+    """Every setting of the service. The README's configuration table lists them."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    # Worker processes, and threads per worker that run the app
+    workers: int = Field(2, ge=1, le=64)
+    threads: int = Field(8, ge=1, le=256)
+    app_name: str = "SecureFlaskAuth"
+    default_region: str = "IL"
+
+    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database)
+    database_url: str = ""
+    # Put into the database URL (which then has none), so the password can come from a
+    # file (SFA_DATABASE_PASSWORD_FILE) shared with the database server's own setup
+    database_password: SecretStr | None = None
+    # `serve` retries an unreachable database (with backoff) this long before giving up
+    startup_timeout_seconds: float = Field(60.0, ge=0, le=3600)
+    allow_sqlite_in_production: bool = False
+    redis_url: str | None = None
+    # Every Redis key starts with this, so several services (or tests) can share one Redis
+    redis_prefix: str = "sfa:"
+    var_dir: Path = _VAR
+    # Key of the OTP hashes; generated under var_dir in development
+    secret_key: SecretStr | None = None
+    trusted_proxies: int = Field(0, ge=0, le=10)
+    max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+    # Origins allowed to call the API from a browser (comma-separated); none by default
+    cors_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = ()
+    # Logs: one JSON object a line by default (for log collectors); "text" for people
+    log_format: Literal["json", "text"] = "json"
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+    ] = "INFO"
+    # /dev/outbox shows every code sent: served on a non-loopback bind only when true
+    dev_outbox_public: bool = False
+    # Accounts that never verify their number are removed after this (default a day)
+    pending_account_ttl_seconds: int = Field(86400, ge=600, le=30 * 86400)
+
+    sms: SmsSettings = SmsSettings()
+    pumping: PumpingSettings = PumpingSettings()
+    limits: LimitSettings = LimitSettings()
+    lockout: LockoutSettings = LockoutSettings()
+    otp: OtpSettings = OtpSettings()
+    argon2: Argon2Settings = Argon2Settings()
+    jwt: JwtSettings = JwtSettings()
+    sessions: SessionSettings = SessionSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments first, then SFA_* variables, SFA_*_FILE files and the .env file.
+        return init_settings, VariablesSource(settings_cls, PREFIX, flat_names())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, data: Any) -> Any:
+        """Flat names (``limit_login_ip``, as in SFA_LIMIT_LOGIN_IP) put where they
+        belong (``limits.login_ip``); then the default database and its password."""
+        if not isinstance(data, dict):
+            return data
+        nested = nest(data)
+        if not str(nested.get("database_url") or "").strip():
+            var_dir = Path(nested.get("var_dir") or _VAR).absolute()
+            nested["database_url"] = f"sqlite:///{var_dir / DATABASE_FILE}"
+        return password_into_url(nested)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Settings:
+        object.__setattr__(self, "var_dir", self.var_dir.absolute())  # fixed at start
+        if found := self.problems():
+            raise ConfigurationError("\n".join(found))
+        return self
+
+    # -- what the settings say together -------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def allowed_sms_regions(self) -> frozenset[str]:
+        return frozenset(self.pumping.allowed_regions or (self.default_region.upper(),))
+
+    @property
+    def binds_loopback_only(self) -> bool:
+        """Whether SFA_HOST is a loopback address (only this machine can connect)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a host name, resolved by the server: it may be any address
+            return False
+
+    @property
+    def serves_dev_outbox(self) -> bool:
+        """/dev/outbox shows every code: development mode, and only to this machine
+        unless SFA_DEV_OUTBOX_PUBLIC says otherwise."""
+        return not self.is_production and (self.binds_loopback_only or self.dev_outbox_public)
+
+    def secret(self, name: Literal["secret_key"]) -> str | None:
+        value: SecretStr | None = getattr(self, name)
+        return value.get_secret_value() if value else None
+
+    def problems(self) -> list[str]:
+        """Rules across settings, for every mode, then production's: every problem at
+        once, one line each, so one start tells all that must change."""
+        found = []
+        if self.sessions.idle_seconds < self.jwt.access_token_ttl_seconds:
+            found.append("SFA_SESSION_IDLE_SECONDS must be at least SFA_ACCESS_TOKEN_TTL_SECONDS")
+        if self.sessions.idle_seconds > self.sessions.lifetime_seconds:
+            found.append("SFA_SESSION_IDLE_SECONDS must not exceed SFA_SESSION_LIFETIME_SECONDS")
+        if self.pumping.unverified_hourly_budget >= self.pumping.hourly_budget:
+            found.append(
+                "SFA_SMS_UNVERIFIED_HOURLY_BUDGET must be below SFA_SMS_HOURLY_BUDGET "
+                "(the rest is kept for accounts with a verified number)"
+            )
+        passphrase = self.jwt.passphrase
+        if passphrase is not None and len(passphrase) < 16:
+            found.append("SFA_KEY_ENCRYPTION_KEY must be at least 16 characters")
+        try:
+            self.argon2.parameters.check_floor()
+        except ConfigurationError as exc:
+            found.append(str(exc))
+        found.extend(self.sms.problems(self.is_production))
+        return found + self._production_problems()
+
+    def _production_problems(self) -> list[str]:
+        """What production refuses, one line each (nothing outside production)."""
+        if not self.is_production:
+            return []
+        found = []
+        if self.sms.backend == "outbox":
+            found.append(
+                "SFA_SMS_BACKEND=outbox is for development only; choose a real SMS provider"
+            )
+        secret = self.secret("secret_key")
+        if not secret or len(secret) < 32:
+            found.append(
+                "SFA_SECRET_KEY must be set to at least 32 random characters in production"
+            )
+        if not self.limits.per_ip:
+            found.append("SFA_RATE_LIMITS=off is refused in production")
+        if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+            found.append(
+                "SQLite serves one machine only; use PostgreSQL in production "
+                "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"
+            )
+        if self.sms.webotp and not self.sms.webotp_host:
+            found.append(
+                "SFA_WEBOTP_HOST must name the host of the sign-in page in production "
+                "(or set SFA_SMS_WEBOTP=false to send codes without the WebOTP line)"
+            )
+        return found
+
+
+# -- flat names --------------------------------------------------------------------------
+
+
+@cache
+def flat_names() -> dict[str, tuple[str, ...]]:
+    """Every setting's flat name (its variable without SFA_, lower case) and its path in
+    the nested object: ``{"twilio_auth_token": ("sms", "twilio", "auth_token"), ...}``."""
+    names: dict[str, tuple[str, ...]] = {}
+
+    def walk(model: type[Any], path: tuple[str, ...], prefix: str) -> None:
+        for field, info in model.model_fields.items():
+            kind = info.annotation
+            if isinstance(kind, type) and issubclass(kind, Section):
+                walk(kind, (*path, field), kind.ENV_PREFIX)
+                continue
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            names[str(extra.get("env") or prefix + field)] = (*path, field)
+
+    walk(Settings, (), "")
+    return names
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat names moved to their place; nested values (``{"sms": {...}}``) kept."""
+    table = flat_names()
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        path = table.get(key)
+        if path is None or len(path) == 1:
+            if isinstance(value, dict) and isinstance(nested.get(key), dict):
+                nested[key] = {**value, **nested[key]}
+            else:
+                nested.setdefault(key, value)
+            continue
+        branch = nested
+        for part in path[:-1]:
+            existing = branch.get(part)
+            if not isinstance(existing, dict):
+                existing = dict(existing.model_dump()) if isinstance(existing, Section) else {}
+                branch[part] = existing
+            branch = existing
+        branch[path[-1]] = value
+    return nested
+
+
+_SECRET_WORDS = ("secret", "password", "token", "key")
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per setting that failed: its variable, why, and the value given (unless
+    it is a secret): ``SFA_PORT: must be an integer (got 'abc')``."""
+    by_variable: dict[str, list[str]] = {}
+    given: dict[str, object] = {}
+    paths = {path: name for name, path in flat_names().items()}
+    for error in exc.errors(include_url=False):
+        loc = tuple(str(part) for part in error["loc"])
+        name = next((paths[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in paths), None)
+        variable = PREFIX + name.upper() if name else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        message = message[0].lower() + message[1:] if message else message
+        if error["type"] == "literal_error":
+            expected = str(error.get("ctx", {}).get("expected", ""))
+            message = f"must be {expected.replace(chr(39), '')}"
+        if message not in by_variable.setdefault(variable, []):
+            by_variable[variable].append(message)
+        given.setdefault(variable, error.get("input"))
+    lines = []
+    for variable, messages in by_variable.items():
+        secret = any(word in variable.lower() for word in _SECRET_WORDS)
+        shown = "" if secret else f" (got {given[variable]!r})"
+        lines.append(f"{variable}: {' or '.join(messages)}{shown}")
+    return lines

@@ -1,0 +1,182 @@
+"""The composition root: every adapter and domain object, built from the settings.
+
+``build`` puts the parts together; each part is made by a small function of its own
+concern (stores.py, sms.py, policies.py, keys.py), which receives only its section
+of the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from secureflaskauth.adapters.db.audit import SqlAuditLog
+from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.failures import SqlFailureStore
+from secureflaskauth.adapters.db.keys import SqlKeyStore
+from secureflaskauth.adapters.db.sessions import SqlSessionStore
+from secureflaskauth.adapters.db.users import SqlUserStore
+from secureflaskauth.adapters.sms.outbox import OutboxSender
+from secureflaskauth.domain.accounts import Accounts
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.lockout import AccountGuard
+from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
+from secureflaskauth.domain.pending import PendingAccounts
+from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
+from secureflaskauth.domain.ratelimit import RateMeter, Throttle
+from secureflaskauth.domain.registration import Registration
+from secureflaskauth.domain.sessions import Sessions
+from secureflaskauth.domain.signin import SignIn
+from secureflaskauth.domain.smsguard import SmsGuard
+from secureflaskauth.domain.tokens import AccessTokens, KeyRing
+from secureflaskauth.observability.metrics import ActiveSessions, MeteredAuditLog, Metrics
+from secureflaskauth.settings import Settings
+from secureflaskauth.wiring import policies
+from secureflaskauth.wiring.checks import preflight, protect_at_rest
+from secureflaskauth.wiring.keys import ensure_signing_key, otp_key
+from secureflaskauth.wiring.sms import SMS_PROVIDERS, make_sms_sender, sms_provider
+from secureflaskauth.wiring.stores import shared_stores
+
+__all__ = [
+    "EXTENSION",
+    "SMS_PROVIDERS",
+    "Wiring",
+    "build",
+    "current",
+    "ensure_signing_key",
+    "otp_key",
+    "preflight",
+    "protect_at_rest",
+    "sms_provider",
+]
+
+EXTENSION = "secureflaskauth"
+
+
+@dataclass
+class Wiring:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    users: UserStore
+    registration: Registration
+    signin: SignIn
+    guard: AccountGuard
+    sessions: Sessions
+    accounts: Accounts
+    audit: Audit
+    audit_log: AuditLog
+    tokens: AccessTokens
+    keyring: KeyRing
+    key_store: KeyStore
+    outbox: Outbox | None
+    readiness: dict[str, Callable[[], None]] = field(default_factory=dict)
+
+
+def current() -> Wiring:
+    wiring: Wiring = current_app.extensions[EXTENSION]
+    return wiring
+
+
+def _tokens(
+    settings: Settings, engine: Engine, clock: Clock
+) -> tuple[SqlKeyStore, KeyRing, AccessTokens]:
+    key_store = SqlKeyStore(engine)
+    ensure_signing_key(key_store, settings.jwt, clock)
+    keyring = KeyRing(key_store.all, clock.now, passphrase=settings.jwt.passphrase)
+    access = AccessTokens(policies.token_settings(settings.jwt), keyring, clock.now)
+    return key_store, keyring, access
+
+
+def _audit(engine: Engine, clock: Clock, metrics: Metrics | None) -> tuple[AuditLog, Audit]:
+    audit_log: AuditLog = SqlAuditLog(engine)
+    if metrics is not None:
+        # The sign-in counters count the audit events: the domain has no metrics code.
+        audit_log = MeteredAuditLog(audit_log, metrics)
+        active, now = SqlSessionStore(engine), clock.now
+        metrics.add_scrape_collector(ActiveSessions(lambda: active.count_active(now())))
+    return audit_log, Audit(audit_log, clock)
+
+
+def build(
+    settings: Settings,
+    clock: Clock | None = None,
+    sms: SmsSender | None = None,
+    metrics: Metrics | None = None,
+) -> Wiring:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    key_store, keyring, access = _tokens(settings, engine, clock)
+    sender = sms or make_sms_sender(settings, engine, clock)
+    audit_log, audit = _audit(engine, clock, metrics)
+    shared = shared_stores(settings, engine, clock)
+    sessions = Sessions(
+        store=SqlSessionStore(engine),
+        revocations=shared.revocations,
+        tokens=access,
+        clock=clock,
+        policy=policies.session_policy(settings.sessions),
+        audit=audit,
+        access_ttl=settings.jwt.access_token_ttl_seconds,
+    )
+    users = SqlUserStore(engine)
+    hasher = PasswordHasher(settings.argon2.parameters)
+    meter = RateMeter(shared.counters)
+    limits = policies.request_limits(settings.limits, explain=not settings.is_production)
+    throttle = Throttle(meter, clock, limits)
+    guard = AccountGuard(SqlFailureStore(engine), clock, policies.lockout_policy(settings.lockout))
+    pending = PendingAccounts(users, clock, settings.pending_account_ttl_seconds)
+    registration = Registration(
+        users=users,
+        hasher=hasher,
+        password_policy=PasswordPolicy(CommonPasswords.bundled()),
+        throttle=throttle,
+        audit=audit,
+        clock=clock,
+        default_region=settings.default_region,
+        sms_regions=settings.allowed_sms_regions,
+        pending=pending,
+        guard=guard,
+    )
+    signin = SignIn(
+        users=users,
+        challenges=shared.challenges,
+        sms=sender,
+        throttle=throttle,
+        guard=guard,
+        sms_guard=SmsGuard(meter, clock, policies.sms_policy(settings), audit),
+        hasher=hasher,
+        sessions=sessions,
+        audit=audit,
+        clock=clock,
+        otp_policy=policies.otp_policy(settings.otp),
+        otp_key=otp_key(settings),
+        pending=pending,
+        app_name=settings.app_name,
+        sms_template=policies.sms_template(settings.sms),
+    )
+    outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
+    return Wiring(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        users=users,
+        registration=registration,
+        signin=signin,
+        guard=guard,
+        sessions=sessions,
+        accounts=Accounts(
+            users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
+        ),
+        audit=audit,
+        audit_log=audit_log,
+        tokens=access,
+        keyring=keyring,
+        key_store=key_store,
+        outbox=outbox,
+        readiness=shared.readiness,
+    )
