@@ -36,7 +36,7 @@ def create_app(
         wiring.protect_at_rest(settings)
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # every file served is a route of api/
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         PROPAGATE_EXCEPTIONS=False,
