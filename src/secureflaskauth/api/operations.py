@@ -25,7 +25,7 @@ each would leave it doing little more than this module and api/openapi.py do.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ from secureflaskauth.api.answers import Answer
 from secureflaskauth.api.bearer import authenticate
 from secureflaskauth.api.body import read_json
 
-Method = Literal["GET", "POST", "DELETE"]
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 View = Callable[..., Any]
 _ATTRIBUTE = "declared_operation"
 
@@ -63,15 +63,10 @@ class Operation:
         """Every answer of the route, by status."""
         result = dict(self.responses)
         if self.cache:
-            header = answers.cache_control(self.cache)
+            name, header = answers.cache_control(self.cache)
             for status, answer in result.items():
-                if not answer.problem:
-                    result[status] = Answer(
-                        answer.description,
-                        answer.model,
-                        media=answer.media,
-                        headers={**answer.headers, header[0]: header[1]},
-                    )
+                if not answer.problem:  # a problem is never stored (api/caching.py)
+                    result[status] = replace(answer, headers={**answer.headers, name: header})
         shared = [
             answers.BODY if self.body else {},
             answers.BEARER if self.bearer else {},
@@ -86,8 +81,10 @@ class Operation:
 
     def success(self) -> tuple[int, Answer]:
         """The answer a view's return value stands for: the first 2xx declared."""
-        status = min(s for s in self.responses if 200 <= s < 300)
-        return status, self.responses[status]
+        successes = [s for s in self.responses if 200 <= s < 300]
+        if not successes:
+            raise ValueError(f"{self.summary!r} declares no 2xx answer")
+        return min(successes), self.responses[min(successes)]
 
 
 def operation_of(view: Callable[..., Any] | None) -> Operation | None:
@@ -121,16 +118,16 @@ class Routes:
     ) -> Callable[[View], View]:
         """Declare and register a route (see the module's docstring)."""
         operation = Operation(
-            tag or self.tag,
-            summary,
-            responses,
-            description,
-            body,
-            bearer,
-            throttled,
-            store,
-            cache,
-            params or {},
+            tag=tag or self.tag,
+            summary=summary,
+            responses=responses,
+            description=description,
+            body=body,
+            bearer=bearer,
+            throttled=throttled,
+            store=store,
+            cache=cache,
+            params=params or {},
         )
 
         def register(func: View) -> View:
@@ -148,7 +145,8 @@ def _handler(func: View, operation: Operation) -> View:
 
     @wraps(func)
     def view(**kwargs: Any) -> ResponseReturnValue:
-        if operation.bearer:  # RFC 6750: the credential before anything else
+        # The token before the body: without one, nothing is said about the body.
+        if operation.bearer:
             kwargs["claims"] = authenticate()
         if operation.body is not None:
             kwargs["body"] = read_json(operation.body)
