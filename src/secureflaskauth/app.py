@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from secureflaskauth import observability, wiring
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.api import auth, dev, docs, headers, meta, metrics, sessions
+from secureflaskauth.api import auth, caching, dev, docs, headers, meta, metrics, sessions
 from secureflaskauth.api.errors import register_error_handlers
 from secureflaskauth.domain.ports import Clock, SmsSender
 from secureflaskauth.observability.logs import configure_logging
@@ -36,7 +36,7 @@ def create_app(
         wiring.protect_at_rest(settings)
     if migrate if migrate is not None else not settings.is_production:
         upgrade(settings.database_url)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # every file served is a route of api/
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         PROPAGATE_EXCEPTIONS=False,
@@ -57,10 +57,12 @@ def create_app(
         )
     register_error_handlers(app)
     headers.install(app, settings.cors_origins)
-    for blueprint in (auth.bp, sessions.bp, meta.bp, metrics.bp, docs.bp):
-        app.register_blueprint(blueprint)
+    caching.install(app)
+    for routes in (auth.routes, sessions.routes, meta.routes, metrics.routes, docs.routes):
+        app.register_blueprint(routes.blueprint)
+    app.register_blueprint(docs.bp)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in
-        app.register_blueprint(dev.bp)
+        app.register_blueprint(dev.routes.blueprint)
     elif not settings.is_production and settings.sms.backend == "outbox":
         app.register_blueprint(dev.off)  # says why there is no outbox
     return app

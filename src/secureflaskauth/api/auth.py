@@ -2,115 +2,123 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, Response, jsonify, request
+from flask import request
 
 from secureflaskauth import wiring
-from secureflaskauth.api.body import read_json
-from secureflaskauth.api.errors import MissingToken
+from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
+from secureflaskauth.api.operations import Routes
 from secureflaskauth.api.schemas import (
+    ChallengeResponse,
     LoginRequest,
+    MessageResponse,
     RegisterRequest,
+    RegisterResponse,
     ResendRequest,
+    TokenResponse,
     VerifyRequest,
 )
-from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import Client
-from secureflaskauth.domain.signin import ChallengeState
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+routes = Routes("auth", __name__, url_prefix="/auth", tag="auth")
+SMS_FAILED = problem("The SMS could not be sent (`sms-delivery-failed`).")
 
 
 def client_info() -> Client:
     return Client(ip=request.remote_addr or "unknown", user_agent=request.user_agent.string[:256])
 
 
-def no_store(response: Response) -> Response:
-    """Token and challenge answers must not be cached (RFC 6749 5.1)."""
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
-
-
-def _json(payload: dict[str, Any], status: int = 200) -> Response:
-    response = jsonify(payload)
-    response.status_code = status
-    return no_store(response)
-
-
-def _challenge(state: ChallengeState, message: str) -> Response:
-    return _json(
-        {
-            "message": message,
-            "session_id": state.session_id,
-            "expires_in": state.expires_in,
-            "resend_after": state.resend_after,
-            "sent_to": state.sent_to,
-            "attempts_remaining": state.attempts_remaining,
-        }
-    )
-
-
-@bp.post("/register")
-def register() -> Response:
-    body = read_json(RegisterRequest)
+@routes.route(
+    "POST",
+    "/register",
+    summary="Register a user",
+    body=RegisterRequest,
+    responses={
+        201: ok("User registered.", RegisterResponse),
+        409: problem("Username taken, or one that reads like it (`username-taken`)."),
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def register(body: RegisterRequest) -> RegisterResponse:
     user_id = wiring.current().registration.register(
         body.username, body.password, body.phone_number, client_info()
     )
-    return _json({"message": "User registered successfully.", "user_id": user_id}, 201)
+    return RegisterResponse(message="User registered successfully.", user_id=user_id)
 
 
-@bp.post("/login")
-def login() -> Response:
-    body = read_json(LoginRequest)
+@routes.route(
+    "POST",
+    "/login",
+    summary="Check the password and send a one-time code by SMS",
+    body=LoginRequest,
+    responses={
+        200: ok("Code sent; pass session_id to /auth/verify-otp.", ChallengeResponse),
+        401: problem("Wrong username or password, one answer for both (`invalid-credentials`)."),
+        423: problem(
+            "Sign-in disabled after too many failed attempts, until an admin acts "
+            "(`sign-in-disabled`)."
+        ),
+        502: SMS_FAILED,
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def login(body: LoginRequest) -> ChallengeResponse:
     state = wiring.current().signin.login(body.username, body.password, client_info())
-    return _challenge(state, "A one-time code was sent by SMS.")
+    return ChallengeResponse.of(state, "A one-time code was sent by SMS.")
 
 
-@bp.post("/verify-otp")
-def verify_otp() -> Response:
-    body = read_json(VerifyRequest)
+@routes.route(
+    "POST",
+    "/verify-otp",
+    summary="Check the one-time code and get an access token",
+    body=VerifyRequest,
+    responses={
+        200: ok("Signed in.", TokenResponse),
+        401: problem(
+            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when "
+            "too many wrong codes locked the account's sign-in for a while), or a sign-in "
+            "that is over: expired, used or out of tries (`sign-in-expired`).",
+            retry_after,
+        ),
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def verify_otp(body: VerifyRequest) -> TokenResponse:
     signed_in = wiring.current().signin.verify(body.session_id, body.otp, client_info())
-    return _json(
-        {
-            "message": "Authentication successful.",
-            "access_token": signed_in.tokens.access_token,
-            "token_type": "Bearer",
-            "expires_in": signed_in.tokens.expires_in,
-            "refresh_token": signed_in.tokens.refresh_token,
-        }
-    )
+    return TokenResponse.of(signed_in.tokens, "Authentication successful.")
 
 
-@bp.post("/resend-otp")
-def resend_otp() -> Response:
-    body = read_json(ResendRequest)
+@routes.route(
+    "POST",
+    "/resend-otp",
+    summary="Send a new one-time code; the previous one stops working",
+    body=ResendRequest,
+    responses={
+        200: ok("New code sent.", ChallengeResponse),
+        401: problem("The sign-in is over: expired, used or out of tries (`sign-in-expired`)."),
+        429: problem(
+            "Not yet (see `resend_after`), or no more codes for this sign-in "
+            "(`resend_after` is null)."
+        ),
+        502: SMS_FAILED,
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def resend_otp(body: ResendRequest) -> ChallengeResponse:
     state = wiring.current().signin.resend(body.session_id, client_info())
-    return _challenge(state, "A new one-time code was sent by SMS.")
+    return ChallengeResponse.of(state, "A new one-time code was sent by SMS.")
 
 
-def bearer_token() -> str:
-    """The token from the one Authorization header (RFC 6750 2.1); nowhere else."""
-    values = request.headers.getlist("Authorization")
-    if not values:
-        raise MissingToken("no Authorization header")
-    if len(values) != 1:
-        raise InvalidToken("repeated Authorization header")
-    scheme, _, token = values[0].partition(" ")
-    if scheme.lower() != "bearer":
-        raise MissingToken("not a Bearer credential")
-    token = token.strip()
-    # Swagger UI adds "Bearer " itself; people following the seed's instructions
-    # type "Bearer <token>" into it as well. Accept that one doubled prefix.
-    if token[:7].lower() == "bearer ":
-        token = token[7:].strip()
-    if not token or " " in token:
-        raise InvalidToken("malformed Bearer credential")
-    return token
-
-
-@bp.get("/private")
-def private() -> Response:
-    wiring.current().sessions.authenticate(bearer_token())
-    return _json({"message": "Access granted."})
+@routes.route(
+    "GET",
+    "/private",
+    summary="A protected resource",
+    responses={200: ok("Access granted.", MessageResponse)},
+    bearer=True,
+    cache=NO_STORE,
+)
+def private(claims: dict[str, object]) -> MessageResponse:
+    return MessageResponse(message="Access granted.")

@@ -1,15 +1,21 @@
-"""/openapi.json and the Swagger UI at /swagger/, every asset served locally."""
+"""/openapi.json and the Swagger UI at /swagger/, every asset served locally.
+
+The Swagger page, its script and its assets are files for a browser, not operations
+of the API: plain Flask routes, left out of the OpenAPI document."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, send_from_directory
+from flask import Blueprint, Response, abort, current_app, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from secureflaskauth import wiring
+from secureflaskauth.api.answers import ok
 from secureflaskauth.api.openapi import document
+from secureflaskauth.api.operations import Routes
 
+routes = Routes("openapi", __name__, tag="documentation")
 bp = Blueprint("docs", __name__)
 _ASSETS = frozenset(
     {
@@ -43,9 +49,15 @@ _INIT = """window.onload = function () {
 };"""
 
 
-@bp.get("/openapi.json")
+@routes.route(
+    "GET",
+    "/openapi.json",
+    summary="This document (OpenAPI 3.1)",
+    responses={200: ok("The OpenAPI document of the routes this server serves.", dict[str, Any])},
+    store=False,
+)
 def openapi_json() -> Response:
-    return jsonify(document(wiring.current().outbox is not None))
+    return jsonify(document(current_app))
 
 
 @bp.get("/swagger/")

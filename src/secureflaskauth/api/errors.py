@@ -37,8 +37,8 @@ def problem(
 ) -> Response:
     body = problem_document(status, title, detail, slug)
     body.update(extra or {})
+    # Cache-Control: no-store is added by api/caching.py, as for every problem.
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-    response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

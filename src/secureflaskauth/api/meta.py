@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Response, jsonify
 
 from secureflaskauth import wiring
-from secureflaskauth.api.errors import problem
+from secureflaskauth.api.answers import ok, problem, retry_after
+from secureflaskauth.api.errors import problem as problem_response
+from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.schemas import Health, KeySet, Readiness
 from secureflaskauth.domain.errors import StoreUnavailable
 
-bp = Blueprint("meta", __name__)
+routes = Routes("meta", __name__, tag="operations")
 log = logging.getLogger("secureflaskauth.readiness")
 
 
@@ -21,13 +24,28 @@ def _cause(exc: Exception) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-@bp.get("/healthz")
-def healthz() -> Response:
-    return jsonify({"status": "ok"})
+@routes.route(
+    "GET",
+    "/healthz",
+    summary="Liveness",
+    responses={200: ok("The process is alive.", Health)},
+    store=False,
+)
+def healthz() -> Health:
+    return Health(status="ok")
 
 
-@bp.get("/readyz")
-def readyz() -> Response:
+@routes.route(
+    "GET",
+    "/readyz",
+    summary="Readiness: every backing store answers",
+    responses={
+        200: ok("Ready.", Readiness),
+        503: problem("A store is down; `checks` says which (`not-ready`).", retry_after),
+    },
+    store=False,  # its own 503 says which store
+)
+def readyz() -> Readiness | Response:
     checks: dict[str, str] = {}
     for name, check in wiring.current().readiness.items():
         try:
@@ -37,9 +55,9 @@ def readyz() -> Response:
             checks[name] = "unavailable"
             log.warning("not ready: %s unavailable (%s)", name, _cause(exc))
     if all(state == "ok" for state in checks.values()):
-        return jsonify({"status": "ready", "checks": checks})
+        return Readiness(status="ready", checks=checks)
     down = ", ".join(name for name, state in checks.items() if state != "ok")
-    return problem(
+    return problem_response(
         503,
         "Service unavailable",
         f"Not ready: {down} unavailable.",
@@ -49,10 +67,16 @@ def readyz() -> Response:
     )
 
 
-@bp.get("/.well-known/jwks.json")
-def jwks() -> Response:
-    response = jsonify(wiring.current().keyring.jwks())
+@routes.route(
+    "GET",
+    "/.well-known/jwks.json",
+    summary="Public signing keys (RFC 7517)",
+    responses={200: ok("The JSON Web Key Set.", KeySet)},
+    tag="keys",
     # Short, because a rotated key signs at once: verifiers refetch on an unknown kid
     # anyway, and a short cache bounds the wait for those that do not.
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response
+    cache="public, max-age=60",
+)
+def jwks() -> Response:
+    # The keys as stored, members in their stored order: not re-serialised by KeySet.
+    return jsonify(wiring.current().keyring.jwks())

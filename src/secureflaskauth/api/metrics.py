@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
 from secureflaskauth import observability
+from secureflaskauth.api.answers import NO_STORE, ok
+from secureflaskauth.api.operations import Routes
 
-bp = Blueprint("metrics", __name__)
+routes = Routes("metrics", __name__, tag="operations")
+_TEXT = {"type": "string"}
 
 
-@bp.get("/metrics")
+@routes.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics of every worker",
+    description="Requests by route, method and status with latency histograms; sign-ins, "
+    "codes sent, wrong codes, lockouts, SMS provider errors, refresh-token reuse, active "
+    "sessions. OpenMetrics when the Accept header asks for application/openmetrics-text.",
+    responses={
+        200: ok(
+            "The Prometheus text exposition format, or OpenMetrics.",
+            media={"text/plain": _TEXT, "application/openmetrics-text": _TEXT},
+        )
+    },
+    store=False,
+    cache=NO_STORE,
+)
 def metrics() -> Response:
     body, content_type = observability.current_metrics().exposition(request.headers.get("Accept"))
-    response = Response(body, content_type=content_type)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return Response(body, content_type=content_type)

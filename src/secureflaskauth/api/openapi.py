@@ -1,285 +1,151 @@
-"""The OpenAPI 3.1 document, built from the pydantic schemas.
+"""The OpenAPI 3.1 document, generated from the routes the app serves.
 
-Assembled here (rather than by a framework) so the HTTP layer keeps full control
-of parsing and error answers; the schemas come from pydantic, not by hand.
+Each route is declared once (api/operations.py): the document walks ``app.url_map``
+and describes every declared route from its declaration, so a route that is not
+served (the development outbox in production) is not described, and nothing is
+described that is not served. Schemas come from the pydantic models.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
 from typing import Any
 
-from pydantic import BaseModel
+from flask import Flask
+from pydantic import BaseModel, TypeAdapter
+from werkzeug.routing import Rule
 
 from secureflaskauth import __version__
-from secureflaskauth.api import schemas
+from secureflaskauth.api.answers import Answer, Header
+from secureflaskauth.api.errors import PROBLEM_JSON
+from secureflaskauth.api.operations import Operation, operation_of
+from secureflaskauth.api.schemas import Problem
 
 _REF = "#/components/schemas/{model}"
-_MODELS: tuple[type[BaseModel], ...] = (
-    schemas.RegisterRequest,
-    schemas.RegisterResponse,
-    schemas.LoginRequest,
-    schemas.ChallengeResponse,
-    schemas.VerifyRequest,
-    schemas.TokenResponse,
-    schemas.ResendRequest,
-    schemas.MessageResponse,
-    schemas.RefreshRequest,
-    schemas.SessionInfo,
-    schemas.Problem,
+_EXTENSION = "secureflaskauth.openapi"
+_BEARER = "bearerAuth"
+# Flask's automatic methods: HEAD answers as GET without a body, OPTIONS lists the methods.
+AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
+_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_CONVERTERS = {"int": {"type": "integer"}, "float": {"type": "number"}}
+_DESCRIPTION = (
+    "Password plus SMS one-time-code sign-in that issues short-lived JWTs. Every error "
+    "is an RFC 9457 problem (`application/problem+json`) whose `type` names it, and is "
+    "never cached (`Cache-Control: no-store`)."
 )
 
-_PROBLEMS = {
-    "400": "Malformed JSON body.",
-    "413": "Body larger than the limit.",
-    "415": "Body is not JSON.",
-    "422": "Invalid, missing or unknown fields.",
-    "429": "Too many requests; see Retry-After.",
-    "503": "A backing store is unavailable; see Retry-After.",
-}
+
+def openapi_path(rule: str) -> str:
+    """A Flask rule as an OpenAPI path: ``/sessions/<session_id>`` is ``/sessions/{session_id}``."""
+    return _ARGUMENT.sub(lambda m: "{" + m["name"] + "}", rule)
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
+def document(app: Flask) -> dict[str, Any]:
+    """The document of ``app``, built once per app (its routes are fixed by then)."""
+    built: dict[str, Any] | None = app.extensions.get(_EXTENSION)
+    if built is None:
+        built = app.extensions[_EXTENSION] = _build(app)
+    return built
 
 
-def _json(model: type[BaseModel]) -> dict[str, Any]:
-    return {"application/json": {"schema": _ref(model)}}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}},
-    }
-
-
-def _post(
-    summary: str,
-    request: type[BaseModel],
-    status: str,
-    response: type[BaseModel],
-    description: str,
-    extra: dict[str, str],
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {status: {"description": description, "content": _json(response)}}
-    responses.update({code: _problem(text) for code, text in {**_PROBLEMS, **extra}.items()})
-    return {
-        "post": {
-            "tags": ["auth"],
-            "summary": summary,
-            "requestBody": {"required": True, "content": _json(request)},
-            "responses": dict(sorted(responses.items())),
-        }
-    }
-
-
-def _bearer(
-    method: str,
-    summary: str,
-    status: str,
-    description: str,
-    content: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    ok: dict[str, Any] = {"description": description}
-    if content:
-        ok["content"] = content
-    responses = {
-        status: ok,
-        "401": _problem("Missing, invalid or expired access token, or a revoked session."),
-        **(extra or {}),
-    }
-    return {
-        method: {
-            "tags": ["sessions"],
-            "summary": summary,
-            "security": [{"bearerAuth": []}],
-            "responses": dict(sorted(responses.items())),
-        }
-    }
-
-
-def _paths() -> dict[str, Any]:
-    return {
-        "/auth/register": _post(
-            "Register a user",
-            schemas.RegisterRequest,
-            "201",
-            schemas.RegisterResponse,
-            "User registered.",
-            {"409": "Username taken."},
-        ),
-        "/auth/login": _post(
-            "Check the password and send a one-time code by SMS",
-            schemas.LoginRequest,
-            "200",
-            schemas.ChallengeResponse,
-            "Code sent; pass session_id to /auth/verify-otp.",
-            {
-                "401": "Wrong username or password (one answer for both).",
-                "423": "Sign-in disabled after too many failed attempts, until an admin acts.",
-                "502": "The SMS could not be sent.",
-            },
-        ),
-        "/auth/verify-otp": _post(
-            "Check the one-time code and get an access token",
-            schemas.VerifyRequest,
-            "200",
-            schemas.TokenResponse,
-            "Signed in.",
-            {
-                "401": "Wrong code (`invalid-otp`, see attempts_remaining), or a sign-in "
-                "that is over: expired, used or out of tries (`sign-in-expired`)."
-            },
-        ),
-        "/auth/resend-otp": _post(
-            "Send a new one-time code; the previous one stops working",
-            schemas.ResendRequest,
-            "200",
-            schemas.ChallengeResponse,
-            "New code sent.",
-            {
-                "401": "The sign-in is over: expired, used or out of tries (`sign-in-expired`).",
-                "502": "The SMS could not be sent.",
-            },
-        ),
-        "/auth/private": {
-            "get": {
-                "tags": ["auth"],
-                "summary": "A protected resource",
-                "security": [{"bearerAuth": []}],
-                "responses": {
-                    "200": {
-                        "description": "Access granted.",
-                        "content": _json(schemas.MessageResponse),
-                    },
-                    "401": _problem("Missing, invalid or expired access token."),
-                },
-            }
-        },
-        "/auth/refresh": _post(
-            "Exchange a refresh token for a new pair (the old one stops working)",
-            schemas.RefreshRequest,
-            "200",
-            schemas.TokenResponse,
-            "New access and refresh token. Repeats within a few seconds get the same pair.",
-            {"401": "Invalid, expired or revoked; a reused rotated token ends its session."},
-        ),
-        "/auth/logout": _bearer("post", "End this session", "204", "Signed out."),
-        "/auth/logout-all": _bearer(
-            "post", "End every session of the user", "204", "Every session ended."
-        ),
-        "/auth/sessions": _bearer(
-            "get",
-            "The user's active sessions",
-            "200",
-            "Newest first; `current` marks the session of this token.",
-            {"application/json": {"schema": {"type": "array", "items": _ref(schemas.SessionInfo)}}},
-        ),
-        "/auth/sessions/{session_id}": {
-            **_bearer(
-                "delete",
-                "End one of the user's sessions",
-                "204",
-                "Session ended.",
-                extra={"404": _problem("No such active session of this user.")},
-            ),
-            "parameters": [
-                {"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-        },
-        "/.well-known/jwks.json": {
-            "get": {
-                "tags": ["keys"],
-                "summary": "Public signing keys (RFC 7517)",
-                "responses": {"200": {"description": "The JSON Web Key Set."}},
-            }
-        },
-        "/healthz": {
-            "get": {
-                "tags": ["operations"],
-                "summary": "Liveness",
-                "responses": {"200": {"description": "The process is alive."}},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "tags": ["operations"],
-                "summary": "Readiness: every backing store answers",
-                "responses": {
-                    "200": {"description": "Ready."},
-                    "503": _problem("A store is down; `checks` says which."),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "tags": ["operations"],
-                "summary": "Prometheus metrics of every worker",
-                "description": "Requests by route, method and status with latency "
-                "histograms; sign-ins, codes sent, wrong codes, lockouts, SMS provider "
-                "errors, refresh-token reuse, active sessions. OpenMetrics when the "
-                "Accept header asks for application/openmetrics-text.",
-                "responses": {
-                    "200": {
-                        "description": "The Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-    }
-
-
-@lru_cache(maxsize=4)
-def document(with_dev_outbox: bool) -> dict[str, Any]:
-    components = {name: schema for model in _MODELS for name, schema in _component(model).items()}
-    paths = _paths()
-    if with_dev_outbox:
-        components.update(_component(schemas.OutboxMessage))
-        paths["/dev/outbox"] = _dev_outbox()
+def _build(app: Flask) -> dict[str, Any]:
+    schemas = _Schemas()
+    schemas.ref(Problem)
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in app.url_map.iter_rules():
+        operation = operation_of(app.view_functions.get(rule.endpoint))
+        if operation is None:
+            continue
+        item = paths.setdefault(openapi_path(rule.rule), {})
+        for method in sorted((rule.methods or set()) - AUTOMATIC_METHODS):
+            item[method.lower()] = _operation(operation, rule, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": "SecureFlaskAuth",
-            "version": __version__,
-            "description": "Password plus SMS one-time-code sign-in that issues short-lived JWTs.",
-        },
+        "info": {"title": "SecureFlaskAuth", "version": __version__, "description": _DESCRIPTION},
         "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": schemas.found,
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                _BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
         },
     }
 
 
-def _dev_outbox() -> dict[str, Any]:
-    # JSON first: Swagger UI sends the Accept of the media type chosen under the
-    # response, which starts at the first listed, so "Try it out" shows JSON.
-    messages = {"type": "array", "items": _ref(schemas.OutboxMessage)}
-    return {
-        "get": {
-            "tags": ["development"],
-            "summary": "SMS messages of the development outbox, newest first",
-            "description": "Development mode only. JSON for `Accept: application/json`, "
-            "an HTML page for a browser.",
-            "responses": {
-                "200": {
-                    "description": "The messages, newest first.",
-                    "content": {
-                        "application/json": {"schema": messages},
-                        "text/html": {"schema": {"type": "string"}},
-                    },
-                }
-            },
+def _operation(operation: Operation, rule: Rule, schemas: _Schemas) -> dict[str, Any]:
+    result: dict[str, Any] = {"tags": [operation.tag], "summary": operation.summary}
+    if operation.description:
+        result["description"] = operation.description
+    parameters = [
+        {
+            "name": match["name"],
+            "in": "path",
+            "required": True,
+            **(
+                {"description": operation.params[match["name"]]}
+                if match["name"] in operation.params
+                else {}
+            ),
+            "schema": _CONVERTERS.get(match["converter"] or "", {"type": "string"}),
         }
+        for match in _ARGUMENT.finditer(rule.rule)
+    ]
+    if parameters:
+        result["parameters"] = parameters
+    if operation.body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.ref(operation.body)}},
+        }
+    if operation.bearer:
+        result["security"] = [{_BEARER: []}]
+    result["responses"] = {
+        str(status): _answer(answer, schemas) for status, answer in operation.answers().items()
     }
+    return result
 
 
-def _component(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template=_REF)
-    nested = schema.pop("$defs", {})
-    return {model.__name__: schema, **nested}
+def _answer(answer: Answer, schemas: _Schemas) -> dict[str, Any]:
+    result: dict[str, Any] = {"description": answer.description}
+    if answer.headers:
+        result["headers"] = {name: _header(header) for name, header in answer.headers.items()}
+    content: dict[str, Any] = {}
+    if answer.problem:
+        content[PROBLEM_JSON] = {"schema": schemas.ref(Problem)}
+    if answer.model is not None:
+        content["application/json"] = {"schema": schemas.ref(answer.model)}
+    content.update({media: {"schema": dict(schema)} for media, schema in answer.media.items()})
+    if content:
+        result["content"] = content
+    return result
+
+
+def _header(header: Header) -> dict[str, Any]:
+    result: dict[str, Any] = {"description": header.description, "schema": dict(header.schema)}
+    if header.required:
+        result["required"] = True
+    return result
+
+
+class _Schemas:
+    """The components' schemas, collected as the operations refer to models."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, Any] = {}
+
+    def ref(self, model: Any) -> dict[str, Any]:
+        """A reference to ``model`` (a pydantic model), or the schema of another type
+        (``list[Model]``) whose models become components."""
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            schema = model.model_json_schema(ref_template=_REF)
+            self._add(schema.pop("$defs", {}))
+            self._add({model.__name__: schema})
+            return {"$ref": _REF.format(model=model.__name__)}
+        schema = TypeAdapter(model).json_schema(ref_template=_REF)
+        self._add(schema.pop("$defs", {}))
+        return schema
+
+    def _add(self, schemas: dict[str, Any]) -> None:
+        for name, schema in schemas.items():
+            if self.found.setdefault(name, schema) != schema:
+                raise ValueError(f"two models are named {name}")

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
+from secureflaskauth.domain.sessions import TokenPair
+from secureflaskauth.domain.signin import ChallengeState
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
@@ -58,6 +60,17 @@ class ChallengeResponse(BaseModel):
     sent_to: str = Field(description="The masked phone number the code went to.")
     attempts_remaining: int = Field(description="Wrong codes still allowed for this sign-in.")
 
+    @classmethod
+    def of(cls, state: ChallengeState, message: str) -> ChallengeResponse:
+        return cls(
+            message=message,
+            session_id=state.session_id,
+            expires_in=state.expires_in,
+            resend_after=state.resend_after,
+            sent_to=state.sent_to,
+            attempts_remaining=state.attempts_remaining,
+        )
+
 
 class VerifyRequest(BaseModel):
     model_config = _STRICT
@@ -73,6 +86,17 @@ class TokenResponse(BaseModel):
     refresh_token: str = Field(
         description="Opaque; exchange at /auth/refresh for a new pair. Single use (rotated)."
     )
+
+    @classmethod
+    def of(cls, pair: TokenPair, message: str) -> TokenResponse:
+        """The one token answer: of a sign-in and of a refresh alike (RFC 6749 5.1)."""
+        return cls(
+            message=message,
+            access_token=pair.access_token,
+            token_type="Bearer",  # noqa: S106 - the scheme (RFC 6750), not a secret
+            expires_in=pair.expires_in,
+            refresh_token=pair.refresh_token,
+        )
 
 
 class RefreshRequest(BaseModel):
@@ -108,6 +132,33 @@ class OutboxMessage(BaseModel):
     sent_at: str = Field(
         description="When it was sent (ISO 8601, UTC).", json_schema_extra={"format": "date-time"}
     )
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(examples=["ready"])
+    checks: dict[str, str] = Field(description="Each backing store and its state (`ok`).")
+
+
+class JsonWebKey(BaseModel):
+    """A public signing key (RFC 7517 4, RFC 8037 2 for OKP, RFC 7518 6.2 for EC)."""
+
+    kty: str = Field(examples=["OKP"])
+    kid: str = Field(description="Matches the `kid` header of the tokens it signed.")
+    alg: str = Field(examples=["EdDSA"])
+    use: str = Field(examples=["sig"])
+    crv: str = Field(examples=["Ed25519"])
+    x: str
+    y: str | None = Field(default=None, description="EC keys only.")
+
+
+class KeySet(BaseModel):
+    """A JSON Web Key Set (RFC 7517 5)."""
+
+    keys: list[JsonWebKey]
 
 
 class Problem(BaseModel):

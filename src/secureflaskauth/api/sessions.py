@@ -2,84 +2,103 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-
 from secureflaskauth import wiring
-from secureflaskauth.api.auth import bearer_token, client_info, no_store
-from secureflaskauth.api.body import read_json
-from secureflaskauth.api.schemas import RefreshRequest
+from secureflaskauth.api.answers import NO_STORE, ok, problem
+from secureflaskauth.api.auth import client_info
+from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.schemas import RefreshRequest, SessionInfo, TokenResponse
 from secureflaskauth.domain.clock import iso_utc
 
-bp = Blueprint("sessions", __name__, url_prefix="/auth")
+routes = Routes("sessions", __name__, url_prefix="/auth", tag="sessions")
 
 
-def _claims() -> dict[str, object]:
-    return wiring.current().sessions.authenticate(bearer_token())
-
-
-def _no_content() -> Response:
-    return no_store(Response(status=204))
-
-
-@bp.post("/refresh")
-def refresh() -> Response:
-    body = read_json(RefreshRequest)
+@routes.route(
+    "POST",
+    "/refresh",
+    summary="Exchange a refresh token for a new pair (the old one stops working)",
+    body=RefreshRequest,
+    responses={
+        200: ok(
+            "New access and refresh token. Repeats within a few seconds get the same pair.",
+            TokenResponse,
+        ),
+        401: problem(
+            "Invalid, expired or revoked; a reused rotated token ends its session "
+            "(`invalid-refresh-token`)."
+        ),
+    },
+    cache=NO_STORE,
+)
+def refresh(body: RefreshRequest) -> TokenResponse:
     client = client_info()
     pair = wiring.current().sessions.refresh(
         body.refresh_token, ip=client.ip, user_agent=client.user_agent
     )
-    return no_store(
-        jsonify(
-            {
-                "message": "Tokens refreshed.",
-                "access_token": pair.access_token,
-                "token_type": "Bearer",
-                "expires_in": pair.expires_in,
-                "refresh_token": pair.refresh_token,
-            }
-        )
-    )
+    return TokenResponse.of(pair, "Tokens refreshed.")
 
 
-@bp.post("/logout")
-def logout() -> Response:
-    claims = _claims()
+@routes.route(
+    "POST",
+    "/logout",
+    summary="End this session",
+    responses={204: ok("Signed out.")},
+    bearer=True,
+    cache=NO_STORE,
+)
+def logout(claims: dict[str, object]) -> None:
     wiring.current().sessions.logout(str(claims["sub"]), str(claims["sid"]), client_info())
-    return _no_content()
 
 
-@bp.post("/logout-all")
-def logout_all() -> Response:
-    claims = _claims()
+@routes.route(
+    "POST",
+    "/logout-all",
+    summary="End every session of the user",
+    responses={204: ok("Every session ended.")},
+    bearer=True,
+    cache=NO_STORE,
+)
+def logout_all(claims: dict[str, object]) -> None:
     wiring.current().sessions.logout_all(str(claims["sub"]), client_info())
-    return _no_content()
 
 
-@bp.get("/sessions")
-def list_sessions() -> Response:
-    claims = _claims()
+@routes.route(
+    "GET",
+    "/sessions",
+    summary="The user's active sessions",
+    responses={
+        200: ok("Newest first; `current` marks the session of this token.", list[SessionInfo])
+    },
+    bearer=True,
+    cache=NO_STORE,
+)
+def list_sessions(claims: dict[str, object]) -> list[SessionInfo]:
     sessions = wiring.current().sessions.active_for_user(str(claims["sub"]))
-    return no_store(
-        jsonify(
-            [
-                {
-                    "id": s.id,
-                    "current": s.id == claims["sid"],
-                    "created_at": iso_utc(s.created_at),
-                    "last_used_at": iso_utc(s.last_used_at),
-                    "expires_at": iso_utc(min(s.expires_at, s.last_used_at + s.idle_timeout)),
-                    "ip": s.ip,
-                    "user_agent": s.user_agent,
-                    "amr": list(s.amr),
-                }
-                for s in sessions
-            ]
+    return [
+        SessionInfo(
+            id=s.id,
+            current=s.id == claims["sid"],
+            created_at=iso_utc(s.created_at),
+            last_used_at=iso_utc(s.last_used_at),
+            expires_at=iso_utc(min(s.expires_at, s.last_used_at + s.idle_timeout)),
+            ip=s.ip,
+            user_agent=s.user_agent,
+            amr=list(s.amr),
         )
-    )
+        for s in sessions
+    ]
 
 
-@bp.delete("/sessions/<session_id>")
-def end_session(session_id: str) -> Response:
-    claims = _claims()
+@routes.route(
+    "DELETE",
+    "/sessions/<session_id>",
+    summary="End one of the user's sessions",
+    responses={
+        204: ok("Session ended."),
+        404: problem("No such active session of this user (`session-not-found`)."),
+    },
+    bearer=True,
+    cache=NO_STORE,
+    params={"session_id": "The `id` of one of the user's sessions (GET /auth/sessions)."},
+)
+def end_session(claims: dict[str, object], session_id: str) -> None:
     wiring.current().sessions.end_own(str(claims["sub"]), session_id, client_info())
-    return _no_content()
