@@ -300,7 +300,7 @@ def test_with_redis_short_of_a_revocation_a_process_that_cannot_read_the_databas
         def database_away(*_: Any) -> list[tuple[str, float]]:
             raise StoreUnavailable("database", "injected")
 
-        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "active", database_away)
+        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "_read", database_away)
         clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
         for body in bodies:
             problem(private(client_two, body["access_token"]), 503)

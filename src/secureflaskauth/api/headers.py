@@ -15,18 +15,25 @@ _CSP = (
 _HSTS = "max-age=31536000; includeSubDomains"  # ASVS 3.4.1
 
 
+_ALWAYS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", _CSP),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_SECURE = (*_ALWAYS, ("Strict-Transport-Security", _HSTS))
+
+
 def _secure_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", _CSP)
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     # Only behind TLS (directly, or per X-Forwarded-Proto from a trusted proxy).
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", _HSTS)
+    wanted = _SECURE if request.is_secure else _ALWAYS
+    # Each header unless the response set its own; one pass over the response's
+    # headers instead of one per header (this runs on every request).
+    present = {name.lower() for name, _ in response.headers}
+    response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
     return response
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Literal
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, TypeAdapter
 
@@ -140,8 +140,9 @@ class Routes:
 
 def _handler(func: View, operation: Operation) -> View:
     status, answer = operation.success()
-    # Built once: a TypeAdapter compiles the model's serializer.
-    dump = TypeAdapter(answer.model).dump_python if answer.model is not None else None
+    # Built once: a TypeAdapter compiles the model's serializer, which writes the JSON
+    # itself (as compact as Flask's, with its closing newline).
+    dump = TypeAdapter(answer.model).dump_json if answer.model is not None else None
 
     @wraps(func)
     def view(**kwargs: Any) -> ResponseReturnValue:
@@ -157,9 +158,7 @@ def _handler(func: View, operation: Operation) -> View:
             return Response(status=status)
         if dump is None:
             raise TypeError(f"{func.__name__} declares no body for its {status} answer")
-        response = jsonify(dump(result, mode="json"))
-        response.status_code = status
-        return response
+        return Response(dump(result) + b"\n", status, mimetype="application/json")
 
     setattr(view, _ATTRIBUTE, operation)
     return view

@@ -47,20 +47,24 @@ def instrument(app: Flask, app_metrics: Metrics) -> None:
         seconds = time.perf_counter() - started
         # The URL rule, not the path: ids in paths must not become label values.
         route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-        app_metrics.observe_request(route, request.method, response.status_code, seconds)
-        access_log.log(
-            logging.DEBUG if route in _QUIET_ROUTES else logging.INFO,
-            "%s %s %s",
-            request.method[:16],
-            route,
-            response.status_code,
-            extra={
-                "method": request.method[:16],
-                "route": route,
-                "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 1),
-            },
-        )
+        method, status = request.method[:16], response.status_code
+        app_metrics.observe_request(route, method, status, seconds)
+        level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "%s %s %s",
+                method,
+                route,
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                },
+            )
         return response
 
     @app.teardown_request

@@ -336,6 +336,9 @@ class JwtSettings(Section):
     access_token_ttl_seconds: int = Field(
         900, ge=60, le=3600, json_schema_extra=env("access_token_ttl_seconds")
     )
+    # Tokens that verified, remembered by each worker process (0: every token is
+    # checked in full); about 2 KB each.
+    verified_cache_size: int = Field(10_000, ge=0, le=1_000_000)
     # Encrypts signing keys at rest (PKCS#8 with a passphrase) when set
     key_encryption_key: SecretStr | None = Field(None, json_schema_extra=env("key_encryption_key"))
 

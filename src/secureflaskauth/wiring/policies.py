@@ -92,4 +92,5 @@ def token_settings(jwt: JwtSettings) -> TokenSettings:
         audience=jwt.audience,
         algorithm=jwt.algorithm,
         ttl_seconds=jwt.access_token_ttl_seconds,
+        verified_cache_size=jwt.verified_cache_size,
     )

@@ -11,6 +11,11 @@ happens to the marker (a full or read-only disk, a process killed after the comm
 another node without that directory), every process also reads the table at least
 every ``max_age`` seconds, so a committed revocation is enforced everywhere within
 that time, and at once in the process that made it.
+
+A read fetches only the rows written since the last one (``revoked_at``, with
+OVERLAP_SECONDS to spare for a writer's slow commit or clock), so a hundred thousand
+revoked sessions cost a check nothing more; every FULL_READ_SECONDS the whole table
+is read instead, which also forgets the revocations that have run out.
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ SIGNAL_RETRY_SECONDS = 1.0
 # A table that could not be read is tried again at most this often; meanwhile checks
 # fail closed rather than wait on a database that is away.
 RELOAD_RETRY_SECONDS = 1.0
+# A read fetches the rows written since the previous read less this much, in case a
+# revocation's transaction took long to commit or its writer's clock lags this one's.
+OVERLAP_SECONDS = 60.0
+# The whole table is read at least this often (and at the first check).
+FULL_READ_SECONDS = 300.0
 
 
 def record(conn: Connection, revocations: Sequence[Revocation], *, now: float) -> None:
@@ -47,10 +57,13 @@ def record(conn: Connection, revocations: Sequence[Revocation], *, now: float) -
     t = revoked_sessions
     insert = insert_for(conn.engine)
     for revocation in revocations:
-        stmt = insert(t).values(session_id=revocation.session_id, until=revocation.until)
+        stmt = insert(t).values(
+            session_id=revocation.session_id, until=revocation.until, revoked_at=now
+        )
         conn.execute(
             stmt.on_conflict_do_update(
-                index_elements=[t.c.session_id], set_={"until": stmt.excluded.until}
+                index_elements=[t.c.session_id],
+                set_={"until": stmt.excluded.until, "revoked_at": stmt.excluded.revoked_at},
             )
         )
     conn.execute(delete(t).where(t.c.until < now))
@@ -73,11 +86,22 @@ class SqlRevocationArchive:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    @fail_closed
     def active(self, now: float) -> list[tuple[str, float]]:
+        """Every revocation in force."""
+        return self._read(now, None)
+
+    def written_since(self, since: float, now: float) -> list[tuple[str, float]]:
+        """The revocations in force written at ``since`` or later."""
+        return self._read(now, since)
+
+    @fail_closed
+    def _read(self, now: float, since: float | None) -> list[tuple[str, float]]:
         t = revoked_sessions
+        query = select(t.c.session_id, t.c.until).where(t.c.until > now)
+        if since is not None:
+            query = query.where(t.c.revoked_at >= since)
         with self._engine.connect() as conn:
-            rows = conn.execute(select(t.c.session_id, t.c.until).where(t.c.until > now)).all()
+            rows = conn.execute(query).all()
         return [(str(sid), float(until)) for sid, until in rows]
 
 
@@ -103,10 +127,12 @@ class SqlRevocationList:
         self._marker = marker
         self._max_age = max_age
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one read at a time; the others wait for it
         self._stored: dict[str, float] = {}  # as last read from the table
         self._published: dict[str, float] = {}  # made by this process since
         self._marker_state: tuple[int, int] | None = None
         self._loaded_at = float("-inf")
+        self._full_read_at = float("-inf")
         self._signal_due: float | None = None  # monotonic time of the next marker retry
         self._reload_due = 0.0  # monotonic time before which a failed reload is not retried
         if marker is not None:
@@ -152,26 +178,41 @@ class SqlRevocationList:
             return None
         return (st.st_ino, st.st_mtime_ns)
 
+    def _stale(self, marker: tuple[int, int] | None, now: float) -> bool:
+        return marker != self._marker_state or now - self._loaded_at >= self._max_age
+
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
-        if time.monotonic() < self._reload_due:
-            raise StoreUnavailable("database", "revocations not read yet: retrying")
-        try:
-            stored = dict(self._archive.active(now))
-        except StoreUnavailable:
-            self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
-            raise
-        with self._lock:
-            self._stored = stored
-            self._published = {s: u for s, u in self._published.items() if u > now}
-            self._marker_state = marker
-            self._loaded_at = now
+        with self._reading:
+            if not self._stale(marker, now):  # another thread has just read it
+                return
+            if time.monotonic() < self._reload_due:
+                raise StoreUnavailable("database", "revocations not read yet: retrying")
+            full = now - self._full_read_at >= FULL_READ_SECONDS
+            try:
+                if full:
+                    rows = self._archive.active(now)
+                else:
+                    since = self._loaded_at - OVERLAP_SECONDS
+                    rows = self._archive.written_since(since, now)
+            except StoreUnavailable:
+                self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
+                raise
+            with self._lock:
+                if full:
+                    self._stored = dict(rows)
+                    self._full_read_at = now
+                else:
+                    self._stored.update(rows)
+                self._published = {s: u for s, u in self._published.items() if u > now}
+                self._marker_state = marker
+                self._loaded_at = now
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()
         if self._signal_due is not None and time.monotonic() >= self._signal_due:
             self._signal()
         marker = self._marker_now()
-        if marker != self._marker_state or now - self._loaded_at >= self._max_age:
+        if self._stale(marker, now):
             self._reload(marker, now)
         until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))
         return until > now

@@ -122,7 +122,10 @@ revoked_sessions = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),
     Column("until", Float, nullable=False),
+    # When the row was written (the writer's clock): readers fetch only newer rows.
+    Column("revoked_at", Float, nullable=False, server_default="0"),
     Index("ix_revoked_sessions_until", "until"),
+    Index("ix_revoked_sessions_revoked_at", "revoked_at"),
 )
 
 audit_events = Table(

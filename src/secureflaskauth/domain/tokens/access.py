@@ -10,6 +10,7 @@ from typing import Any
 import jwt
 
 from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
+from secureflaskauth.domain.tokens.cache import VerifiedTokens
 from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unverified_header
 from secureflaskauth.domain.tokens.keyring import KeyRing
 from secureflaskauth.domain.tokens.keys import SUPPORTED_ALGORITHMS, SigningKey
@@ -24,6 +25,8 @@ class TokenSettings:
     audience: str
     algorithm: str = "EdDSA"
     ttl_seconds: int = 900
+    # Tokens that verified, remembered by each process (tokens/cache.py); 0: none.
+    verified_cache_size: int = 10_000
 
     def check(self) -> None:
         if self.algorithm not in SUPPORTED_ALGORITHMS:
@@ -49,6 +52,7 @@ class AccessTokens:
         self._settings = settings
         self._keys = keys
         self._clock = clock
+        self.verified = VerifiedTokens(keys, clock, settings.verified_cache_size)
 
     def issue(self, *, subject: str, session_id: str, amr: Sequence[str]) -> IssuedToken:
         key = self._keys.active()
@@ -71,7 +75,17 @@ class AccessTokens:
         return IssuedToken(token, self._settings.ttl_seconds, jti)
 
     def verify(self, token: str) -> dict[str, Any]:
-        """Return the claims of a valid access token; raise InvalidToken otherwise."""
+        """Return the claims of a valid access token; raise InvalidToken otherwise.
+
+        The same text verified before answers from memory while it is unexpired and its
+        key still verifies (tokens/cache.py); anything else is checked in full."""
+        claims = self.verified.get(token)
+        if claims is None:
+            claims, kid = self._verify(token)
+            self.verified.put(token, claims, kid)
+        return claims
+
+    def _verify(self, token: str) -> tuple[dict[str, Any], str]:
         header = unverified_header(token)
         key = self._key_for(header)
         try:
@@ -94,7 +108,7 @@ class AccessTokens:
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
         self._check_claims(claims)
-        return claims
+        return claims, key.kid
 
     def _key_for(self, header: dict[str, Any]) -> SigningKey:
         key = self._keys.public(expected_kid(header))

@@ -40,6 +40,9 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._active: SigningKey | None = None
         self._loaded_at = float("-inf")
+        # Counts the reloads that dropped a key: what was verified with it must not
+        # be taken as verified any more (tokens/cache.py).
+        self.generation = 0
         self.reload()
 
     def reload(self) -> None:
@@ -51,6 +54,8 @@ class KeyRing:
         }
         current = [k for k in keys.values() if key_state(k.record, now) == "current"]
         with self._lock:
+            if self._keys.keys() - keys.keys():
+                self.generation += 1
             self._keys = keys
             self._active = max(current, key=lambda k: k.record.created_at, default=None)
             self._loaded_at = now

@@ -1,0 +1,135 @@
+"""What a process reads of the revoked sessions table: only what is new.
+
+Every worker keeps the table in memory and reads it again at least every few seconds
+(and at once after a logout on its machine). With a hundred thousand revoked sessions,
+reading the whole table each time would cost every worker a large query every few
+seconds; a read fetches only the rows written since the previous one, with an overlap
+for a slow commit or a lagging clock, and the whole table only every few minutes.
+Run on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from secureflaskauth.adapters.db import revocations as db_revocations
+from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.adapters.db.revocations import (
+    FULL_READ_SECONDS,
+    OVERLAP_SECONDS,
+    SqlRevocationList,
+    record,
+)
+from secureflaskauth.domain.models import Revocation
+from tests.clock import FrozenClock
+
+NOW = 1_800_000_000.0
+MAX_AGE = 2.0
+OLD = 200
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    made = make_engine(database_url)
+    yield made
+    made.dispose()
+
+
+class RowsRead:
+    """Counts the rows each read of the table returned."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[int] = []
+        real = db_revocations.SqlRevocationArchive._read
+
+        def read(archive: Any, now: float, since: float | None) -> list[tuple[str, float]]:
+            rows: list[tuple[str, float]] = real(archive, now, since)
+            self.reads.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "_read", read)
+
+
+def revoke(engine: Engine, sids: list[str], *, until: float, now: float) -> None:
+    with engine.begin() as conn:
+        record(conn, [Revocation(sid, until) for sid in sids], now=now)
+
+
+@pytest.fixture
+def old_sids(engine: Engine) -> list[str]:
+    sids = [f"old-{i}" for i in range(OLD)]
+    revoke(engine, sids, until=NOW + 86400, now=NOW - 3600)
+    return sids
+
+
+def test_after_the_first_read_only_new_rows_are_fetched(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])
+    assert reads.reads == [OLD]  # the first read is the whole table
+
+    revoke(engine, ["new-1"], until=NOW + 600, now=clock.now())
+    clock.advance(MAX_AGE)
+    assert revocations.is_revoked("new-1")
+    assert reads.reads == [OLD, 1]
+    assert all(revocations.is_revoked(sid) for sid in old_sids)
+    assert not revocations.is_revoked("never-revoked")
+    assert reads.reads == [OLD, 1]  # no read between two max ages
+
+
+def test_a_revocation_stamped_by_a_lagging_clock_is_still_read(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    revocations.is_revoked("x")
+    # Written after that read, but stamped with a time before it (another node's
+    # clock behind this one, or a transaction that took long to commit).
+    revoke(engine, ["late"], until=NOW + 600, now=NOW - OVERLAP_SECONDS + 1)
+    clock.advance(MAX_AGE)
+    assert revocations.is_revoked("late")
+    assert reads.reads == [OLD, 1]
+
+
+def test_the_whole_table_is_read_every_few_minutes(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    revocations.is_revoked("x")
+    revoke(engine, ["short"], until=NOW + 60, now=clock.now())
+    elapsed = 0.0
+    while elapsed < FULL_READ_SECONDS - MAX_AGE:
+        clock.advance(MAX_AGE)
+        elapsed += MAX_AGE
+        revocations.is_revoked("x")
+    assert max(reads.reads[1:]) <= 1  # only what is new, for five minutes
+    clock.advance(MAX_AGE)
+    assert not revocations.is_revoked("short")  # ran out meanwhile
+    assert reads.reads[-1] == OLD  # the whole table again, without the one run out
+    assert revocations.is_revoked(old_sids[-1])
+
+
+def test_a_logout_elsewhere_on_the_machine_is_refused_at_once(
+    engine: Engine, old_sids: list[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    marker = tmp_path / "marker"
+    here, there = (SqlRevocationList(engine, clock, marker, max_age=60) for _ in range(2))
+    assert not here.is_revoked("s1")
+    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    there.publish([Revocation("s1", NOW + 600)])  # rewrites the marker
+    assert here.is_revoked("s1")  # same clock time: seen through the marker alone
+    assert reads.reads == [OLD, 1]

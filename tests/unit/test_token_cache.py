@@ -1,0 +1,181 @@
+"""The verified-token cache: the same answers as a full check, only sooner.
+
+Each test compares the cache's answer with what the full check would say: a token
+answered from memory while it is unexpired and its key verifies, refused (or checked
+in full) as soon as either stops being true, and never anything remembered that did
+not verify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from secureflaskauth.domain.errors import InvalidToken
+from secureflaskauth.domain.models import SigningKeyRecord
+from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
+from secureflaskauth.domain.tokens import access as access_module
+from tests.clock import FrozenClock
+from tests.unit.test_tokens import AUDIENCE, ISSUER, TTL, MemoryKeys, good_claims, sign
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_800_000_000.0)
+
+
+def make(clock: FrozenClock, size: int = 100) -> tuple[AccessTokens, KeyRing, MemoryKeys]:
+    store = MemoryKeys(generate_key("EdDSA", clock.now()))
+    ring = KeyRing(store.all, clock.now)
+    settings = TokenSettings(ISSUER, AUDIENCE, ttl_seconds=TTL, verified_cache_size=size)
+    return AccessTokens(settings, ring, clock.now), ring, store
+
+
+class Decodes:
+    """Counts the full checks (PyJWT's decode) and can make them fail."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self.broken = False
+        real = access_module.jwt.decode
+
+        def decode(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            if self.broken:
+                raise jwt.InvalidSignatureError("full check")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(access_module.jwt, "decode", decode)
+
+
+def issue(tokens: AccessTokens, session: str = "s") -> str:
+    return tokens.issue(subject="u", session_id=session, amr=["pwd", "sms"]).token
+
+
+def test_a_token_that_verified_is_answered_without_a_second_check(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, _, _ = make(clock)
+    decodes = Decodes(monkeypatch)
+    token = issue(tokens)
+    first = tokens.verify(token)
+    decodes.broken = True  # a second full check would now refuse
+    for _ in range(5):
+        assert tokens.verify(token) == first
+    assert decodes.count == 1
+    assert len(tokens.verified) == 1
+
+
+def test_the_claims_given_out_are_copies(clock: FrozenClock) -> None:
+    tokens, _, _ = make(clock)
+    token = issue(tokens)
+    claims = tokens.verify(token)
+    claims["sub"] = "someone-else"
+    claims["amr"].append("hwk")
+    again = tokens.verify(token)
+    assert again["sub"] == "u"
+    assert again["amr"] == ["pwd", "sms"]
+
+
+def test_a_refused_token_is_not_remembered(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, ring, _ = make(clock)
+    decodes = Decodes(monkeypatch)
+    token = issue(tokens)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    wrong_audience = sign(ring, {**good_claims(clock.now()), "aud": "another-api"})
+    for bad in (forged, wrong_audience, "not-a-token"):
+        for _ in range(3):
+            with pytest.raises(InvalidToken):
+                tokens.verify(bad)
+    assert len(tokens.verified) == 0
+    # Each refusal was a full check; "not-a-token" fails before PyJWT is reached.
+    assert decodes.count == 6
+
+
+def test_an_entry_lives_until_exp_then_the_full_check_answers(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, _, _ = make(clock)
+    decodes = Decodes(monkeypatch)
+    token = issue(tokens)
+    tokens.verify(token)
+    clock.advance(TTL - 1)
+    tokens.verify(token)
+    assert decodes.count == 1  # still from memory one second before exp
+    clock.advance(1)  # at exp: the entry is gone, the full check runs (leeway applies)
+    assert tokens.verify(token)["sub"] == "u"
+    assert decodes.count == 2
+    assert len(tokens.verified) == 0  # an expired token is not remembered again
+    clock.advance(30)  # past the leeway: refused, as without the cache
+    with pytest.raises(InvalidToken) as caught:
+        tokens.verify(token)
+    assert caught.value.reason == "expired"
+
+
+def test_a_token_of_a_retired_key_is_refused_though_remembered(clock: FrozenClock) -> None:
+    tokens, ring, store = make(clock)
+    token = issue(tokens)
+    tokens.verify(token)
+    old = store.records[0]
+    retire_at = clock.now() + 60
+    store.records = [
+        SigningKeyRecord(
+            old.kid, old.alg, old.private_pem, old.public_jwk, old.created_at, retire_at
+        ),
+        generate_key("EdDSA", clock.now()),
+    ]
+    ring.reload()
+    assert tokens.verify(token)["sub"] == "u"  # published, not yet retired
+    clock.advance(60)  # the retirement time passes with no reload of the ring
+    with pytest.raises(InvalidToken):
+        tokens.verify(token)
+
+
+def test_a_reload_that_drops_a_key_empties_the_cache(clock: FrozenClock) -> None:
+    tokens, ring, store = make(clock)
+    first_key_tokens = [issue(tokens, f"s{i}") for i in range(3)]
+    for token in first_key_tokens:
+        tokens.verify(token)
+    assert len(tokens.verified) == 3
+    store.records = [generate_key("EdDSA", clock.now())]  # the old key is gone
+    ring.reload()
+    newer = issue(tokens, "s-new")
+    tokens.verify(newer)
+    assert len(tokens.verified) == 1  # only the token of the key that remains
+    for token in first_key_tokens:
+        with pytest.raises(InvalidToken):
+            tokens.verify(token)
+
+
+def test_the_cache_is_bounded_least_recently_used_out_first(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, _, _ = make(clock, size=3)
+    decodes = Decodes(monkeypatch)
+    issued = [issue(tokens, f"s{i}") for i in range(4)]
+    for token in issued[:3]:
+        tokens.verify(token)
+    tokens.verify(issued[0])  # now the most recently used
+    tokens.verify(issued[3])  # evicts issued[1], the least recently used
+    assert len(tokens.verified) == 3
+    assert decodes.count == 4
+    tokens.verify(issued[0])
+    assert decodes.count == 4
+    tokens.verify(issued[1])
+    assert decodes.count == 5
+
+
+def test_size_zero_checks_every_token_in_full(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, _, _ = make(clock, size=0)
+    decodes = Decodes(monkeypatch)
+    token = issue(tokens)
+    for _ in range(3):
+        tokens.verify(token)
+    assert decodes.count == 3
+    assert len(tokens.verified) == 0
