@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck deps lock unit bench clean
+.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean
 
 # Every package at the version and hash uv.lock pins (uv itself pinned here): the
 # service with the sns extra, and the dev group of pyproject.toml for the tests.
@@ -49,6 +49,11 @@ test: lint typecheck deps
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# A million users on the PostgreSQL server (a database of its own, dropped after);
+# about 20 minutes with its 10-minute memory soak.
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""A small closed-loop HTTP/1.1 load generator: stdlib only, run as its own process.
+"""A small HTTP/1.1 load generator: stdlib only, run as its own process.
 
 Usage: ``python -m bench.load < spec.json``; prints one JSON result on stdout.
 
@@ -10,7 +10,8 @@ The spec names the server, the raw requests to send and how to send them::
 
 ``connections`` keep-alive connections are spread over ``processes`` processes
 (asyncio in each). Every connection sends its next request as soon as the previous
-answer is in (closed loop). Connection ``i`` cycles through the list from request
+answer is in (closed loop), or, with ``"rate"``, at fixed times that do not wait for
+the server (open loop: each latency counts from the time its request was due). Connection ``i`` cycles through the list from request
 ``i``; answers that arrive during the warm-up are not counted. With ``consume``
 each request is sent once (one-time codes): each process takes them from its own
 share, the first tenth of which is the warm-up, and the measurement stops when the
@@ -26,7 +27,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 _HEADER_LIMIT = 64 * 1024
 
@@ -41,6 +42,10 @@ class Spec(TypedDict):
     warmup: float
     duration: float
     expect: int
+    # Open loop: requests a second over all connections, each sent at its scheduled
+    # time whatever the answers before it did, and its latency counted from that time
+    # (a late server is charged for the wait it caused). Absent or 0: closed loop.
+    rate: NotRequired[float]
 
 
 class Result(TypedDict):
@@ -134,11 +139,14 @@ async def _read_response(reader: asyncio.StreamReader) -> _Response:
 
 
 async def _connection(
-    spec: Spec, source: _Source, connection: int, end: float, samples: list[_Sample]
+    spec: Spec, source: _Source, connection: int, start: float, end: float, samples: list[_Sample]
 ) -> None:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     count = 0
+    rate = spec.get("rate") or 0.0
+    interval = spec["connections"] / rate if rate else 0.0
+    next_at = start + interval * connection / spec["connections"]
     now = time.monotonic()
     while now < end:
         request = source.next(connection, count)
@@ -149,7 +157,13 @@ async def _connection(
             if writer is None:
                 reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
             assert reader is not None
-            started = time.monotonic()
+            if interval:
+                if (delay := next_at - time.monotonic()) > 0:
+                    await asyncio.sleep(delay)
+                started = next_at
+                next_at += interval
+            else:
+                started = time.monotonic()
             writer.write(request)
             response = await _read_response(reader)
             now = time.monotonic()
@@ -180,7 +194,7 @@ async def _run_process(
     source = _Source(requests, spec["consume"])
     samples: list[_Sample] = []
     await asyncio.sleep(max(0.0, start - time.monotonic()))
-    await asyncio.gather(*(_connection(spec, source, i, end, samples) for i in connections))
+    await asyncio.gather(*(_connection(spec, source, i, start, end, samples) for i in connections))
     return samples, source.warm_at, source.ran_out_at
 
 

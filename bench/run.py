@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import prepare
+from bench import flows, prepare
 from bench.load import Result, Spec
-from bench.report import ENDPOINTS, Options, report, setting_default
-from bench.servers import SERVERS, Server, available, base_env, free_port
-from secureflaskauth.domain.passwords import Argon2Parameters, PasswordHasher
+from bench.report import ENDPOINTS, Ceilings, Options, report, setting_default
+from bench.servers import NAIVE, NAIVE_SYNC, SERVERS, Server, available, base_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+JWKS = "/.well-known/jwks.json"
 # Only for the helper server that makes the one-time codes for /auth/verify-otp:
 # each code needs its own user (a new login supersedes the user's older code), and
 # verify-otp never reads the password hash, so those users may be cheap to make.
@@ -63,6 +60,20 @@ def parse(argv: Sequence[str] | None) -> Options:
     p.add_argument("--endpoints", default=",".join(ENDPOINTS), help="a subset, comma-separated")
     p.add_argument("--verify-pool", type=int, default=1500, help="one-time codes for verify-otp")
     p.add_argument("--login-users", type=int, default=16, help="users signing in for /login")
+    p.add_argument(
+        "--login-connections",
+        type=int,
+        default=8,
+        help="clients for /auth/login and whole sign-ins (argon2 alone gets as many threads)",
+    )
+    p.add_argument("--healthz-runs", type=int, default=3, help="/healthz runs (their spread)")
+    p.add_argument(
+        "--naive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the naive reference (bench/naive.py) under gunicorn's sync workers "
+        "and under the service's own server too",
+    )
     p.add_argument("--argon2-seconds", type=float, default=4.0)
     p.add_argument(
         "--set",
@@ -93,6 +104,9 @@ def parse(argv: Sequence[str] | None) -> Options:
         endpoints=tuple(e for e in ENDPOINTS if e in a.endpoints.split(",")),
         verify_pool=a.verify_pool,
         login_users=a.login_users,
+        login_connections=a.login_connections,
+        healthz_runs=max(1, a.healthz_runs),
+        naive=a.naive,
         argon2_seconds=a.argon2_seconds,
         settings=settings,
         json_path=a.json,
@@ -143,18 +157,27 @@ class Prepared:
         raise ValueError(f"unknown endpoint {endpoint!r}")
 
 
-def measure(opts: Options, port: int, requests: list[str], consume: bool = False) -> Result:
-    """One endpoint, driven by bench/load.py in its own process."""
+def measure(
+    opts: Options,
+    port: int,
+    requests: list[str],
+    consume: bool = False,
+    connections: int | None = None,
+    rate: float = 0.0,
+) -> Result:
+    """One endpoint, driven by bench/load.py in its own process (open loop at ``rate``
+    requests a second when given)."""
     spec = Spec(
         host="127.0.0.1",
         port=port,
         requests=requests,
         consume=consume,
-        connections=opts.connections,
+        connections=connections or opts.connections,
         processes=opts.load_processes,
         warmup=opts.warmup,
         duration=opts.duration,
         expect=200,
+        rate=rate,
     )
     done = subprocess.run(
         [sys.executable, "-m", "bench.load"],
@@ -167,34 +190,6 @@ def measure(opts: Options, port: int, requests: list[str], consume: bool = False
         raise RuntimeError(f"the load generator failed:\n{done.stderr.decode(errors='replace')}")
     result: Result = json.loads(done.stdout)
     return result
-
-
-def argon2_rate(opts: Options, threads: int) -> float:
-    """argon2id verifications per second with the measured server's parameters."""
-    hasher = PasswordHasher(
-        Argon2Parameters(
-            opts.setting("argon2_time_cost"),
-            opts.setting("argon2_memory_kib"),
-            opts.setting("argon2_parallelism"),
-        )
-    )
-    stored = hasher.hash(prepare.PASSWORD)
-    hasher.verify(stored, prepare.PASSWORD)
-    counts = [0] * threads
-    deadline = time.monotonic() + opts.argon2_seconds
-
-    def work(i: int) -> None:
-        while time.monotonic() < deadline:
-            hasher.verify(stored, prepare.PASSWORD)
-            counts[i] += 1
-
-    started = time.monotonic()
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return sum(counts) / (time.monotonic() - started)
 
 
 def make_codes(
@@ -214,13 +209,15 @@ def bench_main(
     opts: Options, env: dict[str, str], tmp: Path
 ) -> tuple[dict[str, Result], list[str]]:
     """Every endpoint under the main server (`secureflaskauth serve`); also returns the
-    access tokens for the other servers."""
+    access tokens for the other servers, and leaves the published keys in
+    ``tmp/jwks.json`` for the naive reference."""
     verify_codes = opts.verify_pool if "verify" in opts.endpoints else 0
     codes = make_codes(opts, env, tmp, opts.connections + verify_codes)
     results: dict[str, Result] = {}
     name = opts.servers[0]
     with Server(name, free_port(), env, tmp, opts.workers, opts.threads) as server:
         api = prepare.Api(server.port)
+        (tmp / "jwks.json").write_text(json.dumps(api.expect(200, "GET", JWKS)))
         login_users = prepare.users("benchl", opts.login_users, 2)
         if "login" in opts.endpoints:
             prepare.register(api, login_users)
@@ -228,17 +225,46 @@ def bench_main(
         ready = Prepared(tokens, codes[opts.connections :], login_users)
         for endpoint in opts.endpoints:
             log(f"{name}: {endpoint} ...")
-            consume = endpoint == "verify"  # a code works once
-            results[endpoint] = measure(opts, server.port, ready.requests(endpoint), consume)
+            if endpoint == "healthz":
+                runs = [measure(opts, server.port, ready.requests(endpoint))]
+                for _ in range(opts.healthz_runs - 1):
+                    runs.append(measure(opts, server.port, ready.requests(endpoint)))
+                for i, run in enumerate(runs, 1):
+                    results[f"healthz#{i}"] = run
+                results["healthz"] = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
+            elif endpoint == "private":
+                peak = measure(opts, server.port, ready.requests(endpoint))
+                results["private"] = peak
+                log(f"{name}: private, open loop at half of {peak['rps']:.0f} req/s ...")
+                results["private@half"] = measure(
+                    opts, server.port, ready.requests(endpoint), rate=peak["rps"] / 2
+                )
+            elif endpoint == "login":
+                results[endpoint] = measure(
+                    opts,
+                    server.port,
+                    ready.requests(endpoint),
+                    connections=opts.login_connections,
+                )
+            elif endpoint == "flow":
+                results[endpoint] = flows.flows(
+                    server.port, opts.login_connections, opts.warmup, opts.duration
+                )
+            else:
+                consume = endpoint == "verify"  # a code works once
+                results[endpoint] = measure(opts, server.port, ready.requests(endpoint), consume)
     return results, tokens
 
 
 def bench_other(
     opts: Options, name: str, env: dict[str, str], tmp: Path, tokens: list[str]
 ) -> dict[str, Result]:
-    """/healthz and /auth/private under another WSGI server: same app, load and budget."""
+    """/healthz and /auth/private under another server: same tokens, load and budget.
+    The naive reference checks them against the published keys of the main server."""
     results: dict[str, Result] = {}
     ready = Prepared(tokens, [], [])
+    if name.startswith(NAIVE):
+        env = {**env, "NAIVE_JWKS": str(tmp / "jwks.json")}
     with Server(name, free_port(), env, tmp, opts.workers, opts.threads) as server:
         for endpoint in ("healthz", "private"):
             log(f"{name}: {endpoint} ...")
@@ -257,7 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, dict[str, Result]] = {}
     try:
         results[opts.servers[0]], tokens = bench_main(opts, env, tmp)
-        for name in opts.servers[1:]:
+        naive = (NAIVE_SYNC, NAIVE) if opts.naive else ()
+        extra = tuple(n for n in naive if n not in opts.servers)
+        for name in (*opts.servers[1:], *extra):
             if not available(name):
                 log(f"{name} is not installed; skipped (pip install {name})")
                 continue
@@ -266,13 +294,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             except RuntimeError as exc:  # one comparison failing keeps the others
                 log(f"{name} skipped: {exc}")
         log("argon2 alone ...")
-        argon2 = argon2_rate(opts, os.cpu_count() or 1)
+        n, seconds = opts.login_connections, opts.argon2_seconds
+        argon2 = Ceilings(
+            verify=flows.argon2_rate(opts.argon2(), n, seconds, hash_too=False),
+            hash_and_verify=flows.argon2_rate(opts.argon2(), n, seconds, hash_too=True),
+        )
     except Exception:
         log(f"bench failed; the server logs are in {tmp}")
         raise
     if opts.json_path:
         opts.json_path.write_text(
-            json.dumps({"results": results, "argon2_per_second": argon2}, indent=2)
+            json.dumps({"results": results, "argon2_per_second": vars(argon2)}, indent=2)
         )
     print(report(opts, results, argon2))
     if opts.keep:

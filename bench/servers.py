@@ -21,8 +21,22 @@ FACTORY = "secureflaskauth.app:create_app"
 # command with gunicorn's own threaded worker (Flask as WSGI) and asyncio worker (Flask
 # behind the bridge); "granian" and "waitress" serve Flask as WSGI themselves, and
 # "granian-asgi" serves it behind the bridge on granian's asyncio interface.
-SERVERS = ("serve", "gthread", "gunicorn-asgi", "granian", "granian-asgi", "waitress")
-_LAUNCH = {"gthread": "gthread", "gunicorn-asgi": "asgi"}
+# "naive" is the naive reference (bench/naive.py: Flask + PyJWT, nothing else) under
+# exactly the service's server and budget, the baseline of the protected endpoint;
+# "naive-sync" is the same app under gunicorn's sync workers, as such apps are often run.
+SERVERS = (
+    "serve",
+    "gthread",
+    "gunicorn-asgi",
+    "granian",
+    "granian-asgi",
+    "waitress",
+    "naive",
+    "naive-sync",
+)
+NAIVE = "naive"
+NAIVE_SYNC = "naive-sync"
+_LAUNCH = {"gthread": "gthread", "gunicorn-asgi": "asgi", NAIVE: NAIVE}
 
 
 def free_port() -> int:
@@ -38,7 +52,7 @@ def _tool(name: str) -> str | None:
 
 
 def available(server: str) -> bool:
-    if server in ("serve", *_LAUNCH):
+    if server in ("serve", NAIVE_SYNC, *_LAUNCH):
         return True
     tool = {"granian": "granian", "granian-asgi": "granian", "waitress": "waitress-serve"}
     return _tool(tool[server]) is not None
@@ -52,6 +66,14 @@ def command(server: str, port: int, workers: int, threads: int) -> list[str]:
         return [tool, "serve"] if tool else [sys.executable, "-m", "secureflaskauth.cli", "serve"]
     if server in _LAUNCH:
         return [sys.executable, str(Path(__file__).with_name("launch.py")), _LAUNCH[server]]
+    if server == NAIVE_SYNC:
+        return [
+            str(_tool("gunicorn")),
+            *("--workers", str(workers), "--worker-class", "sync"),
+            *("--bind", f"127.0.0.1:{port}", "--log-level", "warning"),
+            *("--pythonpath", str(Path(__file__).resolve().parent.parent)),
+            "bench.naive:create_app()",
+        ]
     if server == "granian":
         return [
             str(_tool("granian")),

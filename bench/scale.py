@@ -1,0 +1,286 @@
+"""``make bench-scale``: the service with a million users on PostgreSQL.
+
+In a database of its own on the PostgreSQL server (``--postgres``, default the
+machine's), the service as ``secureflaskauth serve`` runs it (PostgreSQL alone, outbox
+SMS, production argon2). Outside every timed section, users are written in bulk with
+COPY (each with the same real argon2 hash of the bench password, a distinct name,
+skeleton and number). It reports:
+
+- login and verify-otp p50 with 1,000 users, then with 1,000,000 (same users asked);
+- /auth/private throughput with no revoked sessions, then with 100,000;
+- worker memory (RSS) over a soak of ``--soak`` seconds of /auth/private load;
+- database size per user and per session (with its refresh token and revocation row).
+
+The database is dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from bench import prepare
+from bench.load import Result, Spec, run
+from bench.report import setting_default
+from bench.servers import Server, base_env, free_port
+from secureflaskauth.domain import usernames
+from secureflaskauth.domain.passwords import PasswordHasher
+from secureflaskauth.settings.sections import Argon2Settings
+
+SMALL, LARGE, REVOKED = 1_000, 1_000_000, 100_000
+_BATCH = 100_000
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def bulk_users(conn: psycopg.Connection, first: int, count: int, password_hash: str) -> None:
+    """Users ``first`` .. ``first + count - 1``: benchs0000000, +97253xxxxxxx."""
+    now = time.time()
+    for start in range(first, first + count, _BATCH):
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY users (id, username, username_canonical, username_skeleton, password_hash,"
+                " phone_e164, created_at, disabled, otp_failures, phone_verified_at) FROM STDIN"
+            ) as copy,
+        ):
+            for i in range(start, min(start + _BATCH, first + count)):
+                name = user(i).username
+                copy.write_row(
+                    (
+                        str(uuid.uuid4()),
+                        name,
+                        name,
+                        usernames.skeleton(name),
+                        password_hash,
+                        user(i).phone,
+                        now,
+                        False,
+                        0,
+                        now,
+                    )
+                )
+        conn.commit()
+        log(f"  {min(start + _BATCH, first + count):,} users")
+
+
+def user(i: int) -> prepare.BenchUser:
+    return prepare.BenchUser(f"benchs{i:07d}", f"+97253{i:07d}")
+
+
+def bulk_revocations(conn: psycopg.Connection, count: int) -> None:
+    now = time.time()
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY revoked_sessions (session_id, until, revoked_at) FROM STDIN") as copy,
+    ):
+        for _ in range(count):
+            copy.write_row((secrets.token_hex(32), now + 3600, now))
+    conn.commit()
+
+
+def bulk_sessions(conn: psycopg.Connection, count: int) -> None:
+    """``count`` copies of the newest real session, each with a refresh token."""
+    conn.execute(
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
+        " idle_timeout, ip, user_agent, amr)"
+        " SELECT encode(sha256(('bulk' || n || s.id)::bytea), 'hex'), s.user_id,"
+        " s.created_at, s.last_used_at, s.expires_at, s.idle_timeout, s.ip, s.user_agent, s.amr"
+        " FROM (SELECT * FROM sessions ORDER BY created_at DESC LIMIT 1) s,"
+        " generate_series(1, %s) n",
+        (count,),
+    )
+    conn.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at)"
+        " SELECT encode(sha256(('refresh' || s.id)::bytea), 'hex'), s.id, s.created_at"
+        " FROM sessions s WHERE NOT EXISTS"
+        " (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)"
+    )
+    conn.commit()
+
+
+def sizes(conn: psycopg.Connection) -> dict[str, tuple[int, int]]:
+    """Each table's rows and bytes (with its indexes and TOAST)."""
+    out: dict[str, tuple[int, int]] = {}
+    for table in ("users", "sessions", "refresh_tokens", "revoked_sessions"):
+        row = conn.execute(
+            f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}"  # noqa: S608
+        ).fetchone()
+        assert row is not None
+        out[table] = (int(row[0]), int(row[1]))
+    return out
+
+
+def drive(port: int, requests: list[str], connections: int, seconds: float) -> Result:
+    spec = Spec(
+        host="127.0.0.1",
+        port=port,
+        requests=requests,
+        consume=False,
+        connections=connections,
+        processes=min(2, connections),
+        warmup=1.0,
+        duration=seconds,
+        expect=200,
+    )
+    return run(spec)
+
+
+def login_p50(api: prepare.Api, people: Sequence[prepare.BenchUser]) -> float:
+    times: list[float] = []
+    for person in people:
+        body = {"username": person.username, "password": prepare.PASSWORD}
+        started = time.monotonic()
+        api.expect(200, "POST", "/auth/login", body)
+        times.append(time.monotonic() - started)
+    return 1000 * statistics.median(times)
+
+
+def verify_p50(api: prepare.Api, people: Sequence[prepare.BenchUser]) -> float:
+    codes = prepare.challenges(api, people)
+    times: list[float] = []
+    for challenge in codes:
+        body = {"session_id": challenge.session_id, "otp": challenge.code}
+        started = time.monotonic()
+        api.expect(200, "POST", "/auth/verify-otp", body)
+        times.append(time.monotonic() - started)
+    return 1000 * statistics.median(times)
+
+
+def worker_rss(server: Server) -> int:
+    """The resident memory of the server's workers (KiB), summed (Linux /proc)."""
+    assert server.process is not None
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for child in children:
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    p.add_argument("--users", type=int, default=LARGE)
+    p.add_argument("--revoked", type=int, default=REVOKED)
+    p.add_argument("--samples", type=int, default=60, help="logins and verifies timed")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
+    p.add_argument("--soak", type=float, default=600.0, help="seconds of the memory soak")
+    p.add_argument("--keep", action="store_true", help="keep the database")
+    a = p.parse_args(argv)
+
+    name = f"sfa_scale_{secrets.token_hex(4)}"
+    admin = psycopg.connect(a.postgres, autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    db_url = a.postgres.rsplit("/", 1)[0] + f"/{name}"
+    tmp = Path(tempfile.mkdtemp(prefix="sfa-scale-"))
+    env = {
+        **base_env(tmp, secrets.token_urlsafe(48)),
+        "SFA_DATABASE_URL": db_url.replace("postgresql://", "postgresql+psycopg://", 1),
+    }
+    workers, threads = setting_default("workers"), setting_default("threads")
+    lines: list[str] = []
+    try:
+        hasher = PasswordHasher(Argon2Settings().parameters)
+        password_hash = hasher.hash(prepare.PASSWORD)
+        with (
+            Server("serve", free_port(), env, tmp, workers, threads) as server,
+            psycopg.connect(db_url) as conn,
+        ):
+            api = prepare.Api(server.port)
+            log(f"{SMALL:,} users ...")
+            bulk_users(conn, 0, SMALL, password_hash)
+            conn.execute("ANALYZE")
+            conn.commit()
+            asked = [user(i) for i in range(0, SMALL, SMALL // a.samples)][: a.samples]
+            small_login = login_p50(api, asked)
+            small_verify = verify_p50(api, asked)
+            tokens = prepare.tokens(api, prepare.challenges(api, [user(i) for i in range(16)]))
+            private = [
+                prepare_request("/auth/private", t)  # one per connection
+                for t in tokens
+            ]
+            log("/auth/private, no revoked sessions ...")
+            none_revoked = drive(server.port, private, 16, a.duration)
+
+            log(f"{a.users:,} users ...")
+            bulk_users(conn, SMALL, a.users - SMALL, password_hash)
+            conn.execute("ANALYZE")
+            conn.commit()
+            large_login = login_p50(api, asked)
+            large_verify = verify_p50(api, asked)
+
+            log(f"{a.revoked:,} revoked sessions ...")
+            bulk_revocations(conn, a.revoked)
+            time.sleep(5)  # the workers' next reads take them in
+            with_revoked = drive(server.port, private, 16, a.duration)
+
+            log(f"soak: /auth/private for {a.soak:.0f} s, worker memory ...")
+            rss = [worker_rss(server)]
+            end = time.monotonic() + a.soak
+            while time.monotonic() < end:
+                drive(server.port, private, 8, min(30.0, max(1.0, end - time.monotonic())))
+                rss.append(worker_rss(server))
+            bulk_sessions(conn, a.revoked)
+            table = sizes(conn)
+    finally:
+        if not a.keep:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    def per_row(t: str) -> float:
+        rows, size = table[t]
+        return size / rows if rows else float("nan")
+
+    session_bytes = per_row("sessions") + per_row("refresh_tokens") + per_row("revoked_sessions")
+    lines += [
+        f"`make bench-scale`: `secureflaskauth serve` on PostgreSQL alone, {workers} workers x "
+        f"{threads} threads; {a.samples} logins and verifies timed one at a time.",
+        "",
+        f"| | {SMALL:,} users | {a.users:,} users | ratio |",
+        "|---|---:|---:|---:|",
+        f"| login p50 ms | {small_login:.1f} | {large_login:.1f} "
+        f"| {large_login / small_login:.2f} |",
+        f"| verify-otp p50 ms | {small_verify:.1f} | {large_verify:.1f} "
+        f"| {large_verify / small_verify:.2f} |",
+        "",
+        f"| | no revoked sessions | {a.revoked:,} revoked | ratio |",
+        "|---|---:|---:|---:|",
+        f"| /auth/private req/s | {none_revoked['rps']:.0f} | {with_revoked['rps']:.0f} "
+        f"| {with_revoked['rps'] / none_revoked['rps']:.2f} |",
+        "",
+        f"Worker memory (RSS of {workers} workers, MiB) over a {a.soak:.0f} s soak: "
+        f"start {rss[0] / 1024:.0f}, end {rss[-1] / 1024:.0f}, highest {max(rss) / 1024:.0f} "
+        f"({len(rss)} samples).",
+        "",
+        f"Database size: {per_row('users'):.0f} bytes a user ({table['users'][0]:,} users, "
+        f"indexes included); {session_bytes:.0f} bytes a session with its refresh token and "
+        "revocation row.",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def prepare_request(path: str, token: str) -> str:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
