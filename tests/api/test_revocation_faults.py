@@ -30,7 +30,6 @@ from tests.api.test_refresh import (
     bearer,
     claims,
     private,
-    problem,
     query,
     refresh,
     refreshed,
@@ -39,6 +38,7 @@ from tests.api.test_refresh import (
 )
 from tests.clock import FrozenClock
 from tests.conftest import OwnRedis, register
+from tests.helpers import problem
 
 Bodies = list[dict[str, Any]]
 
