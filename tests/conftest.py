@@ -144,7 +144,12 @@ def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
         client.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres+redis"])
+# The PostgreSQL+Redis variant carries the ``postgres`` marker: ``-m postgres`` selects it,
+# ``-m "not postgres"`` leaves it out.
+STORE_KINDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORE_KINDS)
 def database_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,

@@ -46,7 +46,7 @@ from tests.e2e.services import (
 )
 from tests.helpers import problem
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 RECOVERY_DEADLINE = 20.0  # seconds for the server to serve again once a store is back
 PROBLEM_JSON = "application/problem+json"
