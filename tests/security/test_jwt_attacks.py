@@ -15,11 +15,9 @@ import datetime
 import hashlib
 import hmac
 import json
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -44,6 +42,7 @@ from secureflaskauth.domain.tokens import (
 )
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
+from tests.fakes.http import LocalServer, Received, Reply
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "secureflaskauth-api"
@@ -101,37 +100,17 @@ def self_signed_certificate(key: ed25519.Ed25519PrivateKey) -> bytes:
 # --- an attacker-controlled web server ---------------------------------------------------
 
 
-class AttackerServer:
-    """Serves an attacker JWKS at any path and counts every request it gets."""
+class AttackerServer(LocalServer):
+    """Serves an attacker JWKS at any path and records every request it gets."""
+
+    name = "attacker"
 
     def __init__(self, jwks: dict[str, Any]) -> None:
-        self.requests: list[str] = []
-        body = json.dumps(jwks).encode()
-        requests = self.requests
+        super().__init__()
+        self._body = json.dumps(jwks).encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_POST = do_GET
-            do_HEAD = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, request: Received) -> Reply:
+        return Reply(200, self._body)
 
 
 ATTACKER_KEY = ed25519.Ed25519PrivateKey.generate()
@@ -147,12 +126,13 @@ ATTACKER_JWK: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def attacker() -> Iterator[AttackerServer]:
     server = AttackerServer({"keys": [ATTACKER_JWK]})
+    server.start()
     # Control: the server does answer, so a count of 0 later means "never asked".
     with urllib.request.urlopen(f"{server.url}/probe") as response:
         assert json.load(response)["keys"][0]["kid"] == ATTACKER_KID
-    server.requests.clear()
+    server.forget_requests()
     yield server
-    server.close()
+    server.stop()
 
 
 # --- what the attacker knows, and what the tests may use ------------------------------------
