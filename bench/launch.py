@@ -13,7 +13,7 @@ if __name__ == "__main__":
     kind = sys.argv[1]
     if kind not in WORKERS:
         sys.exit(f"unknown worker {kind!r}: one of {', '.join(WORKERS)}")
-    serve(Settings(), kind)  # type: ignore[arg-type]
+    serve(Settings(), kind)
 
 
 def asgi_app() -> object:

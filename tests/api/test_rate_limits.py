@@ -177,8 +177,8 @@ def test_register_per_account_does_not_count_refused_fields(
 def test_in_development_the_429_names_the_setting_that_relaxes_it(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = make_app(limit_register_ip="2/hour;50/day", limit_register_account="1/hour")
-    client = client.test_client()
+    app = make_app(limit_register_ip="2/hour;50/day", limit_register_account="1/hour")
+    client = app.test_client()
     for _ in range(2):
         assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
     response = post(client, "/auth/register", sign_up_body(), 1)

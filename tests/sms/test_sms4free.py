@@ -174,7 +174,7 @@ def test_a_status_sent_as_text_is_read(fake_sms4free: FakeSms4Free) -> None:
     ],
 )
 def test_missing_settings_refuse_to_start(missing: str, setting: str) -> None:
-    values = {
+    values: dict[str, Any] = {
         "sms_backend": "sms4free",
         "sms4free_key": KEY,
         "sms4free_user": USER,
