@@ -37,8 +37,12 @@ POSTGRES_URL = os.environ.get("SFA_TEST_POSTGRES_URL", "postgresql://postgres@12
 REDIS_URL = os.environ.get("SFA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("SFA_REQUIRE_SERVICES") == "1"
 # The OWASP floor: the cheapest argon2id parameters the service accepts.
-CHEAP_ARGON2 = {"argon2_time_cost": 2, "argon2_memory_kib": 19456, "argon2_parallelism": 1}
-GENEROUS_LIMITS = {
+CHEAP_ARGON2: dict[str, Any] = {
+    "argon2_time_cost": 2,
+    "argon2_memory_kib": 19456,
+    "argon2_parallelism": 1,
+}
+GENEROUS_LIMITS: dict[str, Any] = {
     "limit_register_ip": "10000/minute",
     "limit_register_account": "10000/minute",
     "limit_login_ip": "10000/minute",
@@ -144,7 +148,12 @@ def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
         client.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres+redis"])
+# The PostgreSQL+Redis variant carries the ``postgres`` marker: ``-m postgres`` selects it,
+# ``-m "not postgres"`` leaves it out.
+STORE_KINDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=STORE_KINDS)
 def database_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,

@@ -13,21 +13,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import PASSWORD, PHONE, register, unique_username
+from tests.helpers import problem
 
 POST_PATHS = ["/auth/register", "/auth/login", "/auth/verify-otp", "/auth/resend-otp"]
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
 
 
 def raw(client: FlaskClient, path: str, data: bytes, content_type: str) -> TestResponse:

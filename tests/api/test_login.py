@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.tables import users
 from tests.conftest import PASSWORD, last_code, login, register, unique_username
+from tests.helpers import problem
 
 CHALLENGE_KEYS = {
     "message",
@@ -26,18 +27,6 @@ CHALLENGE_KEYS = {
     "sent_to",
     "attempts_remaining",
 }
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 def outbox(client: FlaskClient) -> list[dict[str, str]]:

@@ -17,12 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.domain.errors import ConfigurationError
 from tests.clock import FrozenClock
 from tests.conftest import POSTGRES_URL, last_code, login, register, sign_in
+from tests.helpers import problem
 
 AUTH_PATHS = ["/auth/register", "/auth/login", "/auth/verify-otp", "/auth/resend-otp"]
 PRODUCTION = {
@@ -34,18 +34,6 @@ PRODUCTION = {
     "secret_key": "k" * 32,
     "webotp_host": "auth.example.com",
 }
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 def production_app(make_app: Callable[..., Flask], database_url: str, **overrides: Any) -> Flask:

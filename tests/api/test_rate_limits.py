@@ -12,18 +12,7 @@ from werkzeug.test import TestResponse
 
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, PHONE, last_code, login, register, unique_username
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
+from tests.helpers import problem
 
 
 def limited(response: TestResponse, max_wait: int) -> int:
@@ -188,8 +177,8 @@ def test_register_per_account_does_not_count_refused_fields(
 def test_in_development_the_429_names_the_setting_that_relaxes_it(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = make_app(limit_register_ip="2/hour;50/day", limit_register_account="1/hour")
-    client = client.test_client()
+    app = make_app(limit_register_ip="2/hour;50/day", limit_register_account="1/hour")
+    client = app.test_client()
     for _ in range(2):
         assert post(client, "/auth/register", sign_up_body(), 1).status_code == 201
     response = post(client, "/auth/register", sign_up_body(), 1)

@@ -22,6 +22,7 @@ from secureflaskauth.adapters.db.tables import metadata
 from secureflaskauth.wiring import Wiring
 from tests.clock import FrozenClock
 from tests.conftest import last_code, login, register
+from tests.helpers import problem
 
 GRACE = 5  # the default SFA_REFRESH_GRACE_SECONDS
 _URLSAFE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -55,19 +56,6 @@ def claims(token: str) -> dict[str, Any]:
     """The claims of a token we issued, read without checking it (the server checks)."""
     decoded: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return decoded
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
 
 
 def private(client: FlaskClient, token: str) -> TestResponse:

@@ -18,18 +18,7 @@ from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.models import User
 from tests.conftest import PASSWORD, PHONE, unique_username
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
+from tests.helpers import problem
 
 
 def field_errors(response: TestResponse) -> dict[str, list[str]]:

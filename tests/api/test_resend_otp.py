@@ -9,20 +9,9 @@ from werkzeug.test import TestResponse
 
 from tests.clock import FrozenClock
 from tests.conftest import last_code, login, register
+from tests.helpers import problem
 
 NEXT_STEP_KEYS = {"expires_in", "resend_after", "attempts_remaining"}
-
-
-def problem(response: TestResponse, status: int) -> dict[str, Any]:
-    """The problem+json body of ``response``, after checking its status and shape."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == status
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
 
 
 def resend(client: FlaskClient, session_id: str) -> TestResponse:

@@ -12,6 +12,7 @@ refuses writes, and a process that dies right after its commit.
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,6 @@ from tests.api.test_refresh import (
     bearer,
     claims,
     private,
-    problem,
     query,
     refresh,
     refreshed,
@@ -39,6 +39,7 @@ from tests.api.test_refresh import (
 )
 from tests.clock import FrozenClock
 from tests.conftest import OwnRedis, register
+from tests.helpers import problem
 
 Bodies = list[dict[str, Any]]
 
@@ -184,7 +185,7 @@ def test_a_marker_that_cannot_be_written_still_ends_the_sessions_everywhere(
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(db_revocations.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)
     assert (
         client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"])).status_code
         == 204
@@ -201,17 +202,17 @@ def test_a_marker_write_that_failed_is_retried_and_then_signals_at_once(
     client_one, client_two = one.test_client(), two.test_client()
     bodies = sign_ins(client_one, 2)
     assert_all_work(client_two, bodies)
-    real_replace = db_revocations.os.replace
+    real_replace = os.replace
 
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(db_revocations, "SIGNAL_RETRY_SECONDS", 0.0)
-    monkeypatch.setattr(db_revocations.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)
     client_one.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
     assert private(client_two, bodies[0]["access_token"]).status_code == 200  # not told yet
 
-    monkeypatch.setattr(db_revocations.os, "replace", real_replace)  # the disk has room again
+    monkeypatch.setattr(os, "replace", real_replace)  # the disk has room again
     assert private(client_one, bodies[1]["access_token"]).status_code == 200  # retries
     assert_access_refused(client_two, bodies[0]["access_token"])  # told, no clock moved
 

@@ -17,7 +17,6 @@ from tests.api.test_refresh import (
     bearer,
     claims,
     private,
-    problem,
     query,
     refresh,
     refreshed,
@@ -26,6 +25,7 @@ from tests.api.test_refresh import (
 )
 from tests.clock import FrozenClock
 from tests.conftest import register
+from tests.helpers import problem
 
 SESSION_FIELDS = {
     "id",

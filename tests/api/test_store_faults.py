@@ -15,9 +15,10 @@ from flask import Flask
 
 from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.domain.errors import ConfigurationError
-from tests.api.test_refresh import bearer, problem, wiring_of
+from tests.api.test_refresh import bearer, wiring_of
 from tests.api.test_revocation_faults import assert_all_refused, assert_all_work, sign_ins
 from tests.conftest import OwnRedis, service_unavailable
+from tests.helpers import problem
 
 # -- Redis that evicts ------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import argon2
 import bcrypt
@@ -64,7 +65,7 @@ def mixed_file(tmp_path: Path, existing: str) -> tuple[Path, dict[str, str]]:
     return write_csv(tmp_path, lines), names
 
 
-EXPECTED_SKIPS = [
+EXPECTED_SKIPS: list[dict[str, Any]] = [
     {"line": 4, "reasons": ["Must be 8 to 64 characters long."]},
     {"line": 5, "reasons": ["password_hash: Not an argon2id or bcrypt hash."]},
     {"line": 6, "reasons": ["phone_number: Must be a mobile number that can receive SMS."]},

@@ -34,6 +34,7 @@ from tests.conftest import (
     PASSWORD,
     POSTGRES_URL,
     REDIS_URL,
+    STORE_KINDS,
     PostgresDatabases,
     delete_redis_keys,
     new_redis_prefix,
@@ -45,7 +46,7 @@ STARTUP_TIMEOUT = 30.0
 SHUTDOWN_TIMEOUT = 45.0  # gunicorn's graceful timeout is 30 s
 HTTP_TIMEOUT = 30.0
 _CODE = re.compile(r"code: (\d{6})")
-_KINDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
+_KINDS = STORE_KINDS
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def healthz_by_process(directory: Path) -> dict[int, float]:
     counts: dict[int, float] = {}
     for path in directory.glob("counter_*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
-        for metric in MultiProcessCollector.merge([str(path)]):
+        for metric in MultiProcessCollector.merge([str(path)]):  # type: ignore[no-untyped-call]
             for s in metric.samples:
                 if s.name == "sfa_http_requests_total" and s.labels == HEALTHZ:
                     counts[pid] = counts.get(pid, 0.0) + s.value

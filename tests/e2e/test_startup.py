@@ -92,6 +92,7 @@ def test_an_unreachable_database_is_retried_then_named_in_one_line(
     assert DB_PASSWORD not in "\n".join(lines)
 
 
+@pytest.mark.postgres
 def test_a_database_that_comes_up_late_is_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

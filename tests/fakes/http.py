@@ -1,17 +1,24 @@
-"""The part every local provider shares: a real HTTP server on 127.0.0.1 and its failure modes.
+"""Local HTTP servers of the tests: one base for every one of them, and the provider layer.
 
-A provider subclasses ``FakeProvider`` and implements ``check`` (the provider's own
-refusals: path, method, authentication, fields; None when the request is valid) and
-``accept`` (its success answer). The failure modes apply to valid requests only, as
-at the real provider: ``fail_with`` answers the provider's error (``times`` of them,
-then normal service), ``respond_raw`` answers something that is not the provider (a
+``LocalServer`` is a real threaded HTTP server on 127.0.0.1: ``start()``/``stop()``
+(or ``with``), its ``url``, and every request that reached it in ``requests``, with
+the status it got (None: no answer). A subclass implements ``respond`` (the answer,
+or None to keep the request open without one).
+
+``FakeProvider`` is a ``LocalServer`` that speaks an external provider's API: a
+provider subclasses it and implements ``check`` (the provider's own refusals: path,
+method, authentication, fields; None when the request is valid) and ``accept`` (its
+success answer). The failure modes apply to valid requests only, as at the real
+provider: ``fail_with_reply`` answers the provider's error (``times`` of them, then
+normal service), ``respond_raw`` answers something that is not the provider (a
 proxy's page), ``hang`` keeps the request open without an answer, ``succeed``
-restores normal service. Every request that reached the server is in ``requests``,
-with the status it got (None: no answer).
+restores normal service.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from dataclasses import dataclass, field
@@ -51,6 +58,18 @@ class Received:
         except ValueError:
             return None
 
+    def basic_auth(self) -> tuple[str, str] | None:
+        """(user, password) of an ``Authorization: Basic`` header, or None."""
+        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, sep, password = decoded.partition(":")
+        return (user, password) if sep else None
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -71,30 +90,26 @@ class _Mode:
     times: int | None = None  # how many requests it applies to; None: all
 
 
-class FakeProvider:
-    """A provider on a local port: start() it (or use ``with``), point the client at ``url``."""
+class LocalServer:
+    """A threaded HTTP server on a local port: start() it (or use ``with``), then ``url``."""
 
-    name = "fake"
+    name = "local-server"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._release = threading.Event()
-        self._mode = _Mode()
         self._requests: list[Received] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
-    # -- what a provider implements ----------------------------------------
-
-    def check(self, request: Received) -> Reply | None:
-        raise NotImplementedError
-
-    def accept(self, request: Received) -> Reply:
+    def respond(self, request: Received) -> Reply | None:
+        """The answer to ``request``, or None to keep it open without one."""
         raise NotImplementedError
 
     # -- lifecycle --------------------------------------------------------
 
     def start(self) -> None:
+        self._release.clear()
         self._server = _Server(("127.0.0.1", 0), _Handler, self)
         # A short poll interval keeps stop() (which waits for one poll) fast.
         self._thread = threading.Thread(
@@ -124,7 +139,7 @@ class FakeProvider:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
+        assert self._server is not None, "start() the server first"
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -132,6 +147,33 @@ class FakeProvider:
     def requests(self) -> list[Received]:
         with self._lock:
             return list(self._requests)
+
+    def forget_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def _receive(self, request: Received) -> Reply | None:
+        with self._lock:
+            self._requests.append(request)
+        return self.respond(request)
+
+
+class FakeProvider(LocalServer):
+    """An external provider's API on a local port, with the provider's failure modes."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._mode = _Mode()
+
+    # -- what a provider implements ----------------------------------------
+
+    def check(self, request: Received) -> Reply | None:
+        raise NotImplementedError
+
+    def accept(self, request: Received) -> Reply:
+        raise NotImplementedError
 
     # -- failure modes ----------------------------------------------------
 
@@ -157,18 +199,15 @@ class FakeProvider:
     def _take_mode(self) -> _Mode:
         """The mode for this request, counting it down."""
         with self._lock:
-            mode = self._mode
-            if mode.times is not None:
-                if mode.times <= 0:
+            mode, times = self._mode, self._mode.times
+            if times is not None:
+                if times <= 0:
                     self._mode = mode = _Mode()
                 else:
-                    self._mode = _Mode(mode.reply, mode.hang_seconds, mode.times - 1)
+                    self._mode = _Mode(mode.reply, mode.hang_seconds, times - 1)
             return mode
 
-    def _handle(self, request: Received) -> Reply | None:
-        """The answer, or None to hang."""
-        with self._lock:
-            self._requests.append(request)
+    def respond(self, request: Received) -> Reply | None:
         refused = self.check(request)
         if refused is not None:
             return refused
@@ -185,10 +224,10 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(
-        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], fake: FakeProvider
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: LocalServer
     ) -> None:
         super().__init__(address, handler)
-        self.fake = fake
+        self.owner = owner
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that timed out and closed its socket is expected here
@@ -200,6 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep the test output clean
+
+    def do_HEAD(self) -> None:
+        self._handle()
 
     def do_POST(self) -> None:
         self._handle()
@@ -224,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=body,
         )
-        reply = self.server.fake._handle(request)
+        reply = self.server.owner._receive(request)
         if reply is None:
             self.close_connection = True
             return

@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 
 from secureflaskauth.adapters.db.tables import sessions, users
 from tests.conftest import PASSWORD, PHONE, last_code, login, register, sign_in, unique_username
+from tests.helpers import problem
 
 PAYLOADS = [
     # SQL
@@ -55,15 +56,6 @@ PAYLOADS = [
     "A" * 10_000,
     "' OR '1'='1" * 900,
 ]
-
-
-def problem(response: TestResponse, *statuses: int) -> dict[str, Any]:
-    """A clean refusal: one of ``statuses``, as problem+json, not echoing its input."""
-    assert response.status_code in statuses, (response.status_code, response.get_data()[:500])
-    assert response.mimetype == "application/problem+json"
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == response.status_code
-    return body
 
 
 def assert_not_reflected(response: TestResponse, payload: str) -> None:

@@ -15,11 +15,9 @@ import datetime
 import hashlib
 import hmac
 import json
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -44,6 +42,7 @@ from secureflaskauth.domain.tokens import (
 )
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
+from tests.fakes.http import LocalServer, Received, Reply
 
 ISSUER = "https://auth.example.test"
 AUDIENCE = "secureflaskauth-api"
@@ -101,37 +100,17 @@ def self_signed_certificate(key: ed25519.Ed25519PrivateKey) -> bytes:
 # --- an attacker-controlled web server ---------------------------------------------------
 
 
-class AttackerServer:
-    """Serves an attacker JWKS at any path and counts every request it gets."""
+class AttackerServer(LocalServer):
+    """Serves an attacker JWKS at any path and records every request it gets."""
+
+    name = "attacker"
 
     def __init__(self, jwks: dict[str, Any]) -> None:
-        self.requests: list[str] = []
-        body = json.dumps(jwks).encode()
-        requests = self.requests
+        super().__init__()
+        self._body = json.dumps(jwks).encode()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_POST = do_GET
-            do_HEAD = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def respond(self, request: Received) -> Reply:
+        return Reply(200, self._body)
 
 
 ATTACKER_KEY = ed25519.Ed25519PrivateKey.generate()
@@ -147,12 +126,13 @@ ATTACKER_JWK: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def attacker() -> Iterator[AttackerServer]:
     server = AttackerServer({"keys": [ATTACKER_JWK]})
+    server.start()
     # Control: the server does answer, so a count of 0 later means "never asked".
     with urllib.request.urlopen(f"{server.url}/probe") as response:
         assert json.load(response)["keys"][0]["kid"] == ATTACKER_KID
-    server.requests.clear()
+    server.forget_requests()
     yield server
-    server.close()
+    server.stop()
 
 
 # --- what the attacker knows, and what the tests may use ------------------------------------
@@ -202,6 +182,7 @@ class Target:
         """The published key as PEM, as an attacker would rebuild it from the JWKS."""
         family = OKPAlgorithm if self.alg == "EdDSA" else ECAlgorithm
         key = family.from_jwk(self.public_jwk)
+        assert isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey), key
         pem: bytes = key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -257,14 +238,17 @@ def x_bytes(t: Target) -> bytes:
 
 Attack = Callable[[Target], str]
 
+
+def _unsigned(alg: str) -> Attack:
+    """alg:none in one of its spellings, with the empty signature."""
+    return lambda t: forge(t.header(alg=alg), t.claims())
+
+
 # jwt_tool's modes (-X a, -X n, -X b, -X k, -X i, -X s, kid injection, -I tampering) and
 # the checklist's additions (crit, issuer substring, typ, r=s=0, size). Every one -> 401.
 ATTACKS: dict[str, Attack] = {
     # alg:none (CVE-2015-2951), with the empty signature jwt_tool sends
-    **{
-        f"alg-{alg}": (lambda t, alg=alg: forge(t.header(alg=alg), t.claims()))
-        for alg in ("none", "None", "NONE", "nOnE")
-    },
+    **{f"alg-{alg}": _unsigned(alg) for alg in ("none", "None", "NONE", "nOnE")},
     "alg-none-without-kid": lambda t: forge({"alg": "none", "typ": "at+jwt"}, t.claims()),
     "alg-none-real-signature-kept": lambda t: (
         f"{seg(t.header(alg='none'))}.{seg(t.claims())}.{t.valid.split('.')[2]}"
@@ -418,16 +402,14 @@ HTTP_ATTACKS = (
 
 # -X er / claim type fuzzing: each claim given values of the wrong type, properly signed.
 NOT_STRINGS: list[Any] = [None, True, False, 0, 1, [], {}, {"$gt": 0}, ["x"]]
+NOT_TIMES: list[Any] = [None, True, False, "x", "", "2000000000", [], {}, 1.8e9 + 0.5]
+NOT_METHODS: list[Any] = [None, True, "pwd", {}, 1]
 FUZZ: list[tuple[str, Any]] = [
-    *(
-        (claim, value)
-        for claim in ("exp", "iat", "nbf")
-        for value in [None, True, False, "x", "", "2000000000", [], {}, 1.8e9 + 0.5]
-    ),
+    *((claim, value) for claim in ("exp", "iat", "nbf") for value in NOT_TIMES),
     *((claim, value) for claim in ("sub", "jti", "sid") for value in [*NOT_STRINGS, ""]),
     *(("iss", value) for value in NOT_STRINGS),
     *(("aud", value) for value in NOT_STRINGS),
-    *(("amr", value) for value in [None, True, "pwd", {}, 1]),
+    *(("amr", value) for value in NOT_METHODS),
 ]
 
 
@@ -615,7 +597,14 @@ def test_claim_rules_over_http(app: Flask, client: FlaskClient, attacker: Attack
     t = http_target(app, client, valid, attacker.url)
     for claim in REQUIRED_CLAIMS:
         assert_401(private(client, t.real(**{claim: _OMIT})))
-    for claim, value in [("exp", None), ("iat", "x"), ("sub", []), ("jti", {}), ("exp", True)]:
+    wrong: list[tuple[str, Any]] = [
+        ("exp", None),
+        ("iat", "x"),
+        ("sub", []),
+        ("jti", {}),
+        ("exp", True),
+    ]
+    for claim, value in wrong:
         assert_401(private(client, t.real(**{claim: value})))
     assert_granted(client, valid)
 

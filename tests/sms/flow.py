@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select
 from secureflaskauth.adapters.db.tables import challenges
 from secureflaskauth.adapters.redis.challenges import RedisChallengeStore
 from tests.conftest import PASSWORD, PHONE, unique_username
+from tests.helpers import problem
 
 PHONE_E164 = "+972508464336"  # PHONE in E.164
 NATIONAL_DIGITS = "508464336"  # the part of the number present in every way of writing it
@@ -59,10 +60,7 @@ def assert_signs_in(client: FlaskClient, session_id: str, code: str) -> None:
 
 def assert_delivery_failed(response: Any) -> None:
     """A 502 problem+json that hands out no session."""
-    assert response.status_code == 502, response.get_json()
-    assert response.mimetype == "application/problem+json"
-    body = response.get_json()
-    assert body["status"] == 502
+    body = problem(response, 502)
     assert body["type"].endswith("sms-delivery-failed")
     assert "session_id" not in body
 

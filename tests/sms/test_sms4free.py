@@ -1,38 +1,26 @@
 """The sms4free SMS backend against a local server speaking its JSON SendSMS API.
 
-First the fake itself, then Sms4FreeSender on its own, then the sign-in flow through
-the app. (sms4free's format is taken from independent clients of the API: see the
-docstrings of tests/fakes/sms4free.py and adapters/sms/sms4free.py.)
+First the fake itself, then what only Sms4FreeSender does: its JSON, its national
+numbers, its status codes, its settings. The contract every provider keeps is in
+tests/sms/test_provider_contract.py. (sms4free's format is taken from independent
+clients of the API: see the docstrings of tests/fakes/sms4free.py and
+adapters/sms/sms4free.py.)
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.sms4free import Sms4FreeSender, national_number
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings
-from tests.clock import FrozenClock
 from tests.fakes.sms4free import KEY, PASSWORD, PATH, SENDER, USER, FakeSms4Free
 from tests.sms.flow import (
-    FAST,
     PHONE_E164,
-    SMS_TIMEOUT,
     TEXT,
-    assert_delivery_failed,
-    assert_logs_hold_none_of,
-    assert_signs_in,
-    challenge_counts,
-    code_in,
-    post_login,
-    register_user,
 )
 
 NATIONAL = "0508464336"
@@ -153,39 +141,10 @@ def test_a_provider_error_raises(fake_sms4free: FakeSms4Free, status: int, trans
 
 
 @pytest.mark.parametrize(
-    "credentials", [{"password": "wrong"}, {"key": "other-key"}, {"user": "0500000000"}]
-)
-def test_bad_credentials_raise(fake_sms4free: FakeSms4Free, credentials: dict[str, str]) -> None:
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(fake_sms4free.url, **credentials).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "sms4free error -1"
-    assert raised.value.transient is False
-    assert fake_sms4free.messages == []
-
-
-def test_a_hanging_provider_times_out_as_transient(fake_sms4free: FakeSms4Free) -> None:
-    fake_sms4free.hang()
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(fake_sms4free.url, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "sms4free unreachable"
-    assert raised.value.transient is True
-    assert len(fake_sms4free.requests) == 1
-
-
-def test_an_unreachable_provider_raises(refused_url: str) -> None:
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(refused_url, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "sms4free unreachable"
-    assert raised.value.transient is True
-
-
-@pytest.mark.parametrize(
     ("status", "body", "message", "transient"),
     [
-        (200, b"<html>ok</html>", "sms4free answered without a status", False),
         (200, b'{"message": "ok"}', "sms4free answered without a status", False),
         (200, b'{"status": true}', "sms4free answered without a status", False),
-        (503, b"<html>Service Unavailable</html>", "sms4free http 503", True),
         (403, b"Forbidden", "sms4free http 403", False),
     ],
 )
@@ -215,7 +174,7 @@ def test_a_status_sent_as_text_is_read(fake_sms4free: FakeSms4Free) -> None:
     ],
 )
 def test_missing_settings_refuse_to_start(missing: str, setting: str) -> None:
-    values = {
+    values: dict[str, Any] = {
         "sms_backend": "sms4free",
         "sms4free_key": KEY,
         "sms4free_user": USER,
@@ -228,79 +187,3 @@ def test_missing_settings_refuse_to_start(missing: str, setting: str) -> None:
 
 
 # -- through the app ------------------------------------------------------------
-
-
-@pytest.fixture
-def sms4free_app(make_app: Callable[..., Flask], fake_sms4free: FakeSms4Free) -> Flask:
-    return make_app(
-        sms_backend="sms4free",
-        sms4free_base_url=fake_sms4free.url,
-        sms4free_key=KEY,
-        sms4free_user=USER,
-        sms4free_password=PASSWORD,
-        sms4free_sender=SENDER,
-        sms_retries=0,  # one request per send here; retries: test_resilience.py
-        **FAST,
-    )
-
-
-@pytest.fixture
-def client(sms4free_app: Flask) -> FlaskClient:
-    return sms4free_app.test_client()
-
-
-FAILURES: dict[str, Callable[[FakeSms4Free], None]] = {
-    "no-credit": lambda f: f.fail_with(-4, "Not enough credit"),
-    "general-error": lambda f: f.fail_with(0, "General error"),
-    "bad-credentials": lambda f: f.fail_with(-1, "Wrong key, user or password"),
-    "timeout": lambda f: f.hang(),
-}
-
-
-def test_login_sends_one_sms_whose_code_signs_in(
-    client: FlaskClient, fake_sms4free: FakeSms4Free
-) -> None:
-    username, _ = register_user(client)
-    login = post_login(client, username)
-    assert login.status_code == 200
-
-    [message] = fake_sms4free.messages
-    assert message.recipients == (NATIONAL,)
-    assert_signs_in(client, login.get_json()["session_id"], code_in(message.text))
-
-
-@pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_a_failed_send_answers_502_and_leaves_no_live_challenge(
-    sms4free_app: Flask,
-    client: FlaskClient,
-    fake_sms4free: FakeSms4Free,
-    clock: FrozenClock,
-    failure: str,
-) -> None:
-    username, user_id = register_user(client)
-    FAILURES[failure](fake_sms4free)
-
-    assert_delivery_failed(post_login(client, username))
-
-    assert len(fake_sms4free.requests) == 1
-    assert fake_sms4free.messages == []
-    assert challenge_counts(sms4free_app, user_id, clock.now()) == (1, 0)
-
-
-def test_no_log_holds_a_code_the_number_or_a_credential(
-    client: FlaskClient, fake_sms4free: FakeSms4Free, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    username, _ = register_user(client)
-    login = post_login(client, username).get_json()
-    assert_signs_in(client, login["session_id"], code_in(fake_sms4free.messages[0].text))
-    fake_sms4free.fail_with(-3, f"No valid recipients: {NATIONAL}")
-    assert post_login(client, username).status_code == 502
-    FAILURES["timeout"](fake_sms4free)
-    assert post_login(client, username).status_code == 502
-
-    codes = {code_in(r.json()["msg"]) for r in fake_sms4free.requests}
-    assert len(codes) == 3
-    assert_logs_hold_none_of(
-        caplog, [PASSWORD, KEY], codes=codes, logger="secureflaskauth.sms.sms4free"
-    )

@@ -1,17 +1,17 @@
 """The sns SMS backend: boto3 against a local server speaking SNS's Query API.
 
 First the fake itself (it verifies AWS Signature Version 4 and refuses what SNS
-refuses), then SnsSender on its own, then the sign-in flow through the app. The
+refuses), then what only SnsSender does: its signed Publish, its attributes, its
+error codes, its settings. The contract every provider keeps is in
+tests/sms/test_provider_contract.py. The
 ``aws_env`` fixture gives boto3 the fake's credentials through the standard AWS
 environment variables and keeps it off the network (no instance metadata).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -20,25 +20,13 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from flask import Flask
-from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.sns import SnsSender
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
-from tests.clock import FrozenClock
 from tests.fakes.sns import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, FakeSns
 from tests.sms.flow import (
-    FAST,
     PHONE_E164,
-    SMS_TIMEOUT,
     TEXT,
-    assert_delivery_failed,
-    assert_logs_hold_none_of,
-    assert_signs_in,
-    challenge_counts,
-    code_in,
-    post_login,
-    register_user,
 )
 
 P = pytest.param
@@ -251,50 +239,14 @@ def test_a_provider_error_raises_after_one_request(
 
 
 @pytest.mark.parametrize(
-    ("key", "secret", "code"),
-    [
-        (ACCESS_KEY_ID, "not-the-secret", "SignatureDoesNotMatch"),
-        ("AKIAOTHERKEY00000000", SECRET_ACCESS_KEY, "InvalidClientTokenId"),
-    ],
-)
-def test_bad_credentials_raise(
-    aws_env: None, fake_sns: FakeSns, key: str, secret: str, code: str
-) -> None:
-    sender = make_sender(fake_sns.url, session=session(key, secret))
-    with pytest.raises(SmsProviderError) as raised:
-        sender.send(PHONE_E164, TEXT)
-    assert str(raised.value) == f"sns error {code}"
-    assert raised.value.transient is False
-    assert [r.status for r in fake_sns.requests] == [403]
-
-
-def test_a_hanging_provider_times_out_as_transient(aws_env: None, fake_sns: FakeSns) -> None:
-    fake_sns.hang()
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(fake_sns.url, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "sns unreachable"
-    assert raised.value.transient is True
-    assert len(fake_sns.requests) == 1
-
-
-def test_an_unreachable_provider_raises(aws_env: None, refused_url: str) -> None:
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(refused_url, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "sns unreachable"
-    assert raised.value.transient is True
-
-
-@pytest.mark.parametrize(
     ("status", "body", "message", "transient"),
     [
-        (200, b"<html>ok</html>", "sns failed", False),
         (
             200,
             b"<PublishResponse><PublishResult/></PublishResponse>",
             "sns answered without",
             False,
         ),
-        (502, b"<html>Bad Gateway</html>", "sns error", True),
     ],
 )
 def test_an_answer_that_is_not_sns_raises(
@@ -326,76 +278,6 @@ def test_a_bad_sender_id_refuses_to_start(aws_env: None, sender_id: str) -> None
 
 
 # -- through the app -------------------------------------------------------------
-
-
-@pytest.fixture
-def sns_app(make_app: Callable[..., Flask], fake_sns: FakeSns, aws_env: None) -> Flask:
-    return make_app(
-        sms_backend="sns",
-        sns_region=REGION,
-        sns_endpoint_url=fake_sns.url,
-        sms_retries=0,  # one request per send here; retries: test_resilience.py
-        **FAST,
-    )
-
-
-@pytest.fixture
-def client(sns_app: Flask) -> FlaskClient:
-    return sns_app.test_client()
-
-
-FAILURES: dict[str, Callable[[FakeSns], None]] = {
-    "invalid-number": lambda f: f.fail_with(
-        400, "InvalidParameter", f"Invalid parameter: PhoneNumber Reason: {PHONE_E164}"
-    ),
-    "throttled": lambda f: f.fail_with(400, "Throttling", "Rate exceeded"),
-    "not-authorized": lambda f: f.fail_with(403, "AuthorizationError", "not authorized"),
-    "timeout": lambda f: f.hang(),
-}
-
-
-def test_login_sends_one_sms_whose_code_signs_in(client: FlaskClient, fake_sns: FakeSns) -> None:
-    username, _ = register_user(client)
-    login = post_login(client, username)
-    assert login.status_code == 200
-
-    [message] = fake_sns.messages
-    assert message.phone_number == PHONE_E164
-    assert message.attributes[SMS_TYPE] == ("String", "Transactional")
-    assert_signs_in(client, login.get_json()["session_id"], code_in(message.text))
-
-
-@pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_a_failed_send_answers_502_and_leaves_no_live_challenge(
-    sns_app: Flask, client: FlaskClient, fake_sns: FakeSns, clock: FrozenClock, failure: str
-) -> None:
-    username, user_id = register_user(client)
-    FAILURES[failure](fake_sns)
-
-    assert_delivery_failed(post_login(client, username))
-
-    assert len(fake_sns.requests) == 1
-    assert fake_sns.messages == []
-    assert challenge_counts(sns_app, user_id, clock.now()) == (1, 0)
-
-
-def test_no_log_holds_a_code_the_number_or_the_secret(
-    client: FlaskClient, fake_sns: FakeSns, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    username, _ = register_user(client)
-    login = post_login(client, username).get_json()
-    assert_signs_in(client, login["session_id"], code_in(fake_sns.messages[0].text))
-    FAILURES["invalid-number"](fake_sns)  # SNS's message quotes the number
-    assert post_login(client, username).status_code == 502
-    FAILURES["timeout"](fake_sns)
-    assert post_login(client, username).status_code == 502
-
-    codes = {code_in(r.form()["Message"][0]) for r in fake_sns.requests}
-    assert len(codes) == 3
-    assert_logs_hold_none_of(
-        caplog, [SECRET_ACCESS_KEY], codes=codes, logger="secureflaskauth.sms.sns"
-    )
 
 
 def test_the_request_id_of_an_answer_is_not_a_message_id(fake_sns: FakeSns) -> None:

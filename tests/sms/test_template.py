@@ -21,7 +21,7 @@ from secureflaskauth.settings import Settings
 from tests.conftest import last_code
 from tests.sms.flow import assert_signs_in, post_login, register_user
 
-PRODUCTION = {
+PRODUCTION: dict[str, Any] = {
     "env": "production",
     "sms_backend": "webhook",
     "webhook_url": "https://hooks.example.com/sms",

@@ -1,7 +1,10 @@
 """The webhook SMS backend against a local receiver that verifies its signature.
 
 First the receiver itself (it must refuse what a careful receiver refuses), then
-WebhookSender on its own, then the sign-in flow through the app.
+what only WebhookSender does: its signed JSON, its statuses, its settings, the
+credentials a URL may carry. What every provider does (delivery, failures through
+the app, timeouts, refused connections, logs) is the contract suite's:
+tests/sms/test_provider_contract.py.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,23 +20,15 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from secureflaskauth.adapters.sms.webhook import WebhookSender, signature
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
 from secureflaskauth.settings import Settings
-from tests.clock import FrozenClock
 from tests.fakes.webhook import SECRET, FakeWebhook, Message, expected_signature
 from tests.sms.flow import (
     FAST,
     PHONE_E164,
-    SMS_TIMEOUT,
     TEXT,
-    assert_delivery_failed,
-    assert_logs_hold_none_of,
-    assert_signs_in,
-    challenge_counts,
-    code_in,
     post_login,
     register_user,
 )
@@ -163,37 +157,6 @@ def test_a_receiver_error_raises(fake_webhook: FakeWebhook, status: int, transie
     assert [r.status for r in fake_webhook.requests] == [status]
 
 
-def test_a_wrong_secret_is_refused_by_the_receiver(fake_webhook: FakeWebhook) -> None:
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(fake_webhook.endpoint, secret="s" * 40).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "webhook http 401"
-    assert raised.value.transient is False
-    assert fake_webhook.messages == []
-
-
-def test_a_redirect_is_not_followed(fake_webhook: FakeWebhook) -> None:
-    fake_webhook.respond_raw(307, b"", "text/plain")
-    with pytest.raises(SmsProviderError, match="webhook http 307"):
-        make_sender(fake_webhook.endpoint).send(PHONE_E164, TEXT)
-    assert len(fake_webhook.requests) == 1
-
-
-def test_a_hanging_receiver_times_out_as_transient(fake_webhook: FakeWebhook) -> None:
-    fake_webhook.hang()
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(fake_webhook.endpoint, timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "webhook unreachable"
-    assert raised.value.transient is True
-    assert len(fake_webhook.requests) == 1
-
-
-def test_an_unreachable_receiver_raises(refused_url: str) -> None:
-    with pytest.raises(SmsProviderError) as raised:
-        make_sender(refused_url + "/sms", timeout=SMS_TIMEOUT).send(PHONE_E164, TEXT)
-    assert str(raised.value) == "webhook unreachable"
-    assert raised.value.transient is True
-
-
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
@@ -217,79 +180,6 @@ def test_unsafe_or_missing_settings_refuse_to_start(overrides: dict[str, Any], r
 
 
 # -- through the app --------------------------------------------------------------
-
-
-@pytest.fixture
-def webhook_app(make_app: Callable[..., Flask], fake_webhook: FakeWebhook) -> Flask:
-    return make_app(
-        sms_backend="webhook",
-        webhook_url=fake_webhook.endpoint,
-        webhook_secret=SECRET,
-        sms_retries=0,  # one request per send here; retries: test_resilience.py
-        **FAST,
-    )
-
-
-@pytest.fixture
-def client(webhook_app: Flask) -> FlaskClient:
-    return webhook_app.test_client()
-
-
-FAILURES: dict[str, Callable[[FakeWebhook], None]] = {
-    "server-error": lambda f: f.fail_with(500),
-    "refused": lambda f: f.fail_with(422),
-    "timeout": lambda f: f.hang(),
-}
-
-
-def test_login_sends_one_message_whose_code_signs_in(
-    client: FlaskClient, fake_webhook: FakeWebhook
-) -> None:
-    username, _ = register_user(client)
-    login = post_login(client, username)
-    assert login.status_code == 200
-
-    [message] = fake_webhook.messages
-    assert message.to == PHONE_E164
-    assert_signs_in(client, login.get_json()["session_id"], code_in(message.body))
-
-
-@pytest.mark.parametrize("failure", sorted(FAILURES))
-def test_a_failed_send_answers_502_and_leaves_no_live_challenge(
-    webhook_app: Flask,
-    client: FlaskClient,
-    fake_webhook: FakeWebhook,
-    clock: FrozenClock,
-    failure: str,
-) -> None:
-    username, user_id = register_user(client)
-    FAILURES[failure](fake_webhook)
-
-    assert_delivery_failed(post_login(client, username))
-
-    assert len(fake_webhook.requests) == 1
-    assert fake_webhook.messages == []
-    assert challenge_counts(webhook_app, user_id, clock.now()) == (1, 0)
-
-
-def test_no_log_holds_a_code_the_number_or_the_secret(
-    client: FlaskClient, fake_webhook: FakeWebhook, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    username, _ = register_user(client)
-    login = post_login(client, username).get_json()
-    assert_signs_in(client, login["session_id"], code_in(fake_webhook.messages[0].body))
-    FAILURES["server-error"](fake_webhook)
-    assert post_login(client, username).status_code == 502
-    FAILURES["timeout"](fake_webhook)
-    assert post_login(client, username).status_code == 502
-
-    codes = {code_in(json.loads(r.body)["body"]) for r in fake_webhook.requests}
-    assert len(codes) == 3
-    signatures = [r.headers["x-sfa-signature"] for r in fake_webhook.requests]
-    assert_logs_hold_none_of(
-        caplog, [SECRET, *signatures], codes=codes, logger="secureflaskauth.sms.webhook"
-    )
 
 
 HOOK_USER = "hook-user-7f3a"
@@ -321,9 +211,9 @@ def test_credentials_in_the_webhook_url_never_reach_the_logs(
     client = app.test_client()
     username, _ = register_user(client)
     assert post_login(client, username).status_code == 200
-    FAILURES["server-error"](fake_webhook)
+    fake_webhook.fail_with(500)
     assert post_login(client, username).status_code == 502
-    FAILURES["timeout"](fake_webhook)
+    fake_webhook.hang()
     assert post_login(client, username).status_code == 502
 
     # The URL was used as configured: the credentials reached the receiver.
