@@ -11,10 +11,11 @@ The spec names the server, the raw requests to send and how to send them::
 ``connections`` keep-alive connections are spread over ``processes`` processes
 (asyncio in each). Every connection sends its next request as soon as the previous
 answer is in (closed loop), or, with ``"rate"``, at fixed times that do not wait for
-the server (open loop: each latency counts from the time its request was due). Connection ``i`` cycles through the list from request
-``i``; answers that arrive during the warm-up are not counted. With ``consume``
-each request is sent once (one-time codes): each process takes them from its own
-share, the first tenth of which is the warm-up, and the measurement stops when the
+the server (open loop: each latency counts from the time its request was due).
+Connection ``i`` cycles through the list from request ``i``; answers that arrive
+during the warm-up are not counted. With ``consume`` each request is sent once
+(one-time codes): each process takes them from its own share, the first tenth of
+which is the warm-up, and the measurement stops when the
 first process runs out, so every connection was busy throughout.
 """
 

@@ -16,7 +16,6 @@ import pytest
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
-from secureflaskauth.domain.tokens import access as access_module
 from tests.clock import FrozenClock
 from tests.unit.test_tokens import AUDIENCE, ISSUER, TTL, MemoryKeys, good_claims, sign
 
@@ -39,7 +38,7 @@ class Decodes:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         self.broken = False
-        real = access_module.jwt.decode
+        real = jwt.decode
 
         def decode(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
@@ -47,7 +46,7 @@ class Decodes:
                 raise jwt.InvalidSignatureError("full check")
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(access_module.jwt, "decode", decode)
+        monkeypatch.setattr(jwt, "decode", decode)
 
 
 def issue(tokens: AccessTokens, session: str = "s") -> str:
