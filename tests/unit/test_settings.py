@@ -1,0 +1,108 @@
+"""The settings' declarations: one variable per setting, and a setting given as an
+argument (flat or nested) or as a variable read the same way."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic import BaseModel
+
+from secureflaskauth.domain.ratelimit import Rate
+from secureflaskauth.settings import Settings, flat_names, names_of
+from secureflaskauth.settings.sections import LimitSettings, OtpSettings, Section, SmsSettings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("SFA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
+
+
+# -- one variable per setting -----------------------------------------------------------
+
+
+def test_every_setting_has_a_variable_of_its_own() -> None:
+    names = flat_names()  # refuses two fields with one variable
+    assert len(set(names.values())) == len(names)
+    assert names["twilio_auth_token"] == ("sms", "twilio", "auth_token")
+    assert names["twilio_from"] == ("sms", "twilio", "sender")
+    assert names["session_idle_seconds"] == ("sessions", "idle_seconds")
+    assert names["port"] == ("port",)
+
+
+class _Budget(Section):
+    ENV_PREFIX: ClassVar[str] = "sms_"
+    hourly_budget: int = 1
+
+
+class _Alarm(Section):
+    ENV_PREFIX: ClassVar[str] = "sms_"
+    hourly_budget: int = 2  # SFA_SMS_HOURLY_BUDGET again
+
+
+class _Clashing(BaseModel):
+    budget: _Budget = _Budget()
+    alarm: _Alarm = _Alarm()
+
+
+def test_two_settings_with_one_variable_are_refused() -> None:
+    with pytest.raises(TypeError, match="SFA_SMS_HOURLY_BUDGET is the variable of both"):
+        names_of(_Clashing)
+
+
+# -- arguments and variables agree --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"otp_max_attempts": 3},
+        {"otp": {"max_attempts": 3}},
+        {"otp": OtpSettings(max_attempts=3)},
+    ],
+    ids=["flat", "dict", "section"],
+)
+def test_an_argument_in_any_form_sets_the_same_field(arguments: dict[str, object]) -> None:
+    assert Settings(**arguments).otp == OtpSettings(max_attempts=3)
+
+
+def test_a_variable_sets_the_same_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFA_OTP_MAX_ATTEMPTS", "3")
+    assert Settings().otp == OtpSettings(max_attempts=3)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"sms": SmsSettings(retries=1)},
+        {"sms": {"retries": 1}},
+        {"sms_retries": 1},
+    ],
+    ids=["section", "dict", "flat"],
+)
+def test_an_argument_wins_over_a_variable_and_variables_fill_the_rest(
+    monkeypatch: pytest.MonkeyPatch, arguments: dict[str, object]
+) -> None:
+    monkeypatch.setenv("SFA_SMS_RETRIES", "4")
+    monkeypatch.setenv("SFA_SMS_TIMEOUT_SECONDS", "3")
+    monkeypatch.setenv("SFA_TWILIO_ACCOUNT_SID", "AC123")
+
+    sms = Settings(**arguments).sms
+
+    assert sms.retries == 1
+    assert sms.timeout_seconds == 3
+    assert sms.twilio.account_sid == "AC123"
+
+
+def test_a_section_argument_keeps_its_parsed_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFA_LIMIT_LOGIN_IP", "7/minute")
+
+    limits = Settings(limits=LimitSettings(register_ip="1/day")).limits
+
+    assert limits.register_ip == (Rate(1, 86400),)
+    assert limits.login_ip == (Rate(7, 60),)
