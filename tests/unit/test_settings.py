@@ -106,3 +106,51 @@ def test_a_section_argument_keeps_its_parsed_rules(monkeypatch: pytest.MonkeyPat
 
     assert limits.register_ip == (Rate(1, 86400),)
     assert limits.login_ip == (Rate(7, 60),)
+
+
+# -- secrets ------------------------------------------------------------------------------
+
+# A value for every setting that is or holds a secret, by variable.
+SECRETS = {
+    "SFA_SECRET_KEY": "otp-key-" + "a" * 40,
+    "SFA_DATABASE_URL": "postgresql://sfa:db-url-password@db.example/sfa",
+    "SFA_REDIS_URL": "redis://:redis-password@cache.example:6379/0",
+    "SFA_KEY_ENCRYPTION_KEY": "key-encryption-key-0123",
+    "SFA_TWILIO_AUTH_TOKEN": "twilio-auth-token-0123",
+    "SFA_VONAGE_API_SECRET": "vonage-api-secret-0123",
+    "SFA_SMS4FREE_KEY": "sms4free-key-0123",
+    "SFA_SMS4FREE_PASSWORD": "sms4free-password-0123",
+    "SFA_WEBHOOK_URL": "https://hook:webhook-url-password@hooks.example/sms",
+    "SFA_WEBHOOK_SECRET": "webhook-secret-" + "b" * 32,
+}
+
+
+def test_every_secret_is_typed_so_and_kept_out_of_the_repr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, value in SECRETS.items():
+        monkeypatch.setenv(variable, value)
+
+    settings = Settings()
+    shown = f"{settings!r} {settings} {settings.model_dump()} {settings.model_dump_json()}"
+
+    leaked = [variable for variable, value in SECRETS.items() if value in shown]
+    assert leaked == []
+    assert settings.database_url.get_secret_value() == SECRETS["SFA_DATABASE_URL"]
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value() == SECRETS["SFA_REDIS_URL"]
+
+
+def test_the_database_password_is_secret_inside_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFA_DATABASE_URL", "postgresql://sfa@db.example/sfa")
+    monkeypatch.setenv("SFA_DATABASE_PASSWORD", "the-password-0123")
+
+    settings = Settings()
+
+    assert "the-password-0123" not in repr(settings)
+    assert "the-password-0123" in settings.database_url.get_secret_value()
+
+
+def test_an_empty_redis_url_is_no_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFA_REDIS_URL", "")
+    assert Settings().redis_url is None

@@ -64,6 +64,15 @@ def _origins(value: object) -> object:
     return origins
 
 
+def _unset_if_empty(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _plain(value: object) -> str:
+    """A value as text, a SecretStr's secret included (for values still being read)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
+
+
 class Settings(BaseSettings):
     """Every setting of the service. The README's configuration table lists them."""
 
@@ -78,15 +87,17 @@ class Settings(BaseSettings):
     app_name: str = "SecureFlaskAuth"
     default_region: str = "IL"
 
-    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database)
-    database_url: str = ""
+    # Unset: the SQLite file DATABASE_FILE in var_dir (see _nest). Secret, as the URL
+    # may hold the password (SFA_DATABASE_PASSWORD is put into it)
+    database_url: SecretStr = SecretStr("")
     # Put into the database URL (which then has none), so the password can come from a
     # file (SFA_DATABASE_PASSWORD_FILE) shared with the database server's own setup
     database_password: SecretStr | None = None
     # `serve` retries an unreachable database (with backoff) this long before giving up
     startup_timeout_seconds: float = Field(60.0, ge=0, le=3600)
     allow_sqlite_in_production: bool = False
-    redis_url: str | None = None
+    # Secret, as the URL may hold a password (redis://:password@host)
+    redis_url: Annotated[SecretStr | None, BeforeValidator(_unset_if_empty)] = None
     # Every Redis key starts with this, so several services (or tests) can share one Redis
     redis_prefix: str = "sfa:"
     var_dir: Path = _VAR
@@ -136,7 +147,7 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         nested = nest(data)
-        if not str(nested.get("database_url") or "").strip():
+        if not _plain(nested.get("database_url")).strip():
             var_dir = Path(nested.get("var_dir") or _VAR).absolute()
             nested["database_url"] = f"sqlite:///{var_dir / DATABASE_FILE}"
         return password_into_url(nested)
@@ -217,7 +228,8 @@ class Settings(BaseSettings):
             )
         if not self.limits.per_ip:
             found.append("SFA_RATE_LIMITS=off is refused in production")
-        if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+        sqlite = self.database_url.get_secret_value().startswith("sqlite")
+        if sqlite and not self.allow_sqlite_in_production:
             found.append(
                 "SQLite serves one machine only; use PostgreSQL in production "
                 "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"

@@ -109,7 +109,7 @@ def build(
     metrics: Metrics | None = None,
 ) -> Wiring:
     clock = clock or SystemClock()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
     key_store, keyring, access = _tokens(settings, engine, clock)
     sender = sms or make_sms_sender(settings, engine, clock)
     audit_log, audit = _audit(engine, clock, metrics)
