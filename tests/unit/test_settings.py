@@ -4,6 +4,7 @@ argument (flat or nested) or as a variable read the same way."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from secureflaskauth.domain.ratelimit import Rate
-from secureflaskauth.settings import Settings, flat_names, names_of
+from secureflaskauth.settings import PREFIX, Settings, flat_names, names_of
 from secureflaskauth.settings.sections import LimitSettings, OtpSettings, Section, SmsSettings
 
 
@@ -53,6 +54,45 @@ class _Clashing(BaseModel):
 def test_two_settings_with_one_variable_are_refused() -> None:
     with pytest.raises(TypeError, match="SFA_SMS_HOURLY_BUDGET is the variable of both"):
         names_of(_Clashing)
+
+
+# -- the documentation names the same variables ----------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+# The variables of the tests themselves, which the README's testing part explains.
+TEST_VARIABLES = {"SFA_TEST_POSTGRES_URL", "SFA_TEST_REDIS_URL", "SFA_REQUIRE_SERVICES"}
+_VARIABLE = re.compile(r"\bSFA_[A-Z0-9_]*[A-Z0-9]\b")
+
+
+def variables() -> set[str]:
+    return {PREFIX + name.upper() for name in flat_names()}
+
+
+def test_the_readme_configuration_names_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    assert sorted(variables() - set(_VARIABLE.findall(section))) == []
+
+
+@pytest.mark.parametrize(
+    "document", ["README.md", "SECURITY.md", ".env.example", "docker-compose.yml"]
+)
+def test_every_variable_a_document_names_is_a_setting(document: str) -> None:
+    # Families (`SFA_LIMIT_*`) and `SFA_<NAME>_FILE` name no variable of their own.
+    named = set(_VARIABLE.findall((ROOT / document).read_text(encoding="utf-8")))
+    known = variables() | {v + "_FILE" for v in variables()} | TEST_VARIABLES
+    assert sorted(named - known) == []
+
+
+def test_every_variable_the_code_names_is_a_setting() -> None:
+    """Messages and comments (``SFA_SESSION_IDLE_SECONDS must be...``) name real ones."""
+    named = {
+        (path.relative_to(ROOT).as_posix(), variable)
+        for path in (ROOT / "src" / "secureflaskauth").rglob("*.py")
+        for variable in _VARIABLE.findall(path.read_text(encoding="utf-8"))
+    }
+    known = variables() | {v + "_FILE" for v in variables()}
+    assert sorted((path, v) for path, v in named if v not in known) == []
 
 
 # -- arguments and variables agree --------------------------------------------------------
