@@ -3,16 +3,17 @@ argument (flat or nested) or as a variable read the same way."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from secureflaskauth.domain.ratelimit import Rate
-from secureflaskauth.settings import PREFIX, Settings, flat_names, names_of
+from secureflaskauth.settings import PREFIX, Settings, describe_errors, flat_names, names_of
 from secureflaskauth.settings.sections import LimitSettings, OtpSettings, Section, SmsSettings
 
 
@@ -54,6 +55,28 @@ class _Clashing(BaseModel):
 def test_two_settings_with_one_variable_are_refused() -> None:
     with pytest.raises(TypeError, match="SFA_SMS_HOURLY_BUDGET is the variable of both"):
         names_of(_Clashing)
+
+
+# -- SMS providers: the sections of SmsSettings ----------------------------------------
+
+
+def test_every_sms_provider_is_a_section_whose_sender_is_built_from_it() -> None:
+    providers = SmsSettings.providers()
+    assert providers == ("twilio", "vonage", "sns", "sms4free", "webhook")
+    for name in providers:
+        module, _, class_name = SmsSettings().provider(name).SENDER.partition(":")
+        loaded = importlib.import_module(f"secureflaskauth.adapters.sms.{module}")
+        assert callable(getattr(loaded, class_name).from_settings), name
+
+
+def test_the_backend_is_the_outbox_or_a_provider() -> None:
+    assert Settings(sms_backend="sns").sms.backend == "sns"
+    with pytest.raises(ValidationError) as refused:
+        Settings(sms_backend="Twilio", sms_fallback_backend="outbox")
+    assert describe_errors(refused.value) == [
+        "SFA_SMS_BACKEND: must be outbox, twilio, vonage, sns, sms4free or webhook (got 'Twilio')",
+        "SFA_SMS_FALLBACK_BACKEND: must be twilio, vonage, sns, sms4free or webhook (got 'outbox')",
+    ]
 
 
 # -- the documentation names the same variables ----------------------------------------

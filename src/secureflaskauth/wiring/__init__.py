@@ -45,12 +45,11 @@ from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
 from secureflaskauth.wiring.keys import ensure_signing_key, otp_key
-from secureflaskauth.wiring.sms import SMS_PROVIDERS, make_sms_sender, sms_provider
+from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
 
 __all__ = [
     "EXTENSION",
-    "SMS_PROVIDERS",
     "Wiring",
     "build",
     "current",
