@@ -26,9 +26,11 @@ _MAX_REFRESH_TOKEN = 128
 
 @dataclass(frozen=True)
 class SessionPolicy:
-    lifetime_seconds: int = 30 * 86400
-    idle_seconds: int = 7 * 86400
-    refresh_grace_seconds: int = 5
+    """The values, their defaults and bounds are the settings' (SessionSettings)."""
+
+    lifetime_seconds: int
+    idle_seconds: int
+    refresh_grace_seconds: int
 
 
 @dataclass(frozen=True)

@@ -341,13 +341,16 @@ class OtpSettings(Section):
     account_lock_seconds: int = Field(900, ge=1, le=86400)
 
 
+_ARGON2 = Argon2Parameters()  # RFC 9106's low-memory profile
+
+
 class Argon2Settings(Section):
     """Password hashing (argon2id); RFC 9106's low-memory profile by default."""
 
     ENV_PREFIX = "argon2_"
-    time_cost: int = 3
-    memory_kib: int = 65536
-    parallelism: int = 4
+    time_cost: int = _ARGON2.time_cost
+    memory_kib: int = _ARGON2.memory_cost_kib
+    parallelism: int = _ARGON2.parallelism
 
     @property
     def parameters(self) -> Argon2Parameters:
