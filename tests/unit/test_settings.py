@@ -35,6 +35,10 @@ def test_every_setting_has_a_variable_of_its_own() -> None:
     assert names["twilio_from"] == ("sms", "twilio", "sender")
     assert names["session_idle_seconds"] == ("sessions", "idle_seconds")
     assert names["port"] == ("port",)
+    # SFA_<NAME>_FILE is <NAME>'s file: no setting may be called so.
+    assert (
+        sorted(n for n in names if n.endswith("_file") and n.removesuffix("_file") in names) == []
+    )
 
 
 class _Budget(Section):
