@@ -35,7 +35,7 @@ def create_app(
     if protect_files:
         wiring.protect_at_rest(settings)
     if migrate if migrate is not None else not settings.is_production:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
     app = Flask(__name__, static_folder=None)  # every file served is a route of api/
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

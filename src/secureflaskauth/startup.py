@@ -59,8 +59,8 @@ def prepare(settings: Settings) -> None:
     check_directories(settings)
 
     def first_start() -> None:
-        upgrade(settings.database_url)
-        engine = make_engine(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
+        engine = make_engine(settings.database_url.get_secret_value())
         try:
             ensure_signing_key(SqlKeyStore(engine), settings.jwt, SystemClock())
         finally:
@@ -77,7 +77,7 @@ def migrate(settings: Settings) -> None:
     """The migrations alone (``secureflaskauth db upgrade``), with the same retries."""
     from secureflaskauth.adapters.db.migrate import upgrade
 
-    with_database(settings, lambda: upgrade(settings.database_url))
+    with_database(settings, lambda: upgrade(settings.database_url.get_secret_value()))
 
 
 def shown_url(url: str) -> str:
@@ -99,7 +99,7 @@ def written_directories(settings: Settings) -> list[Path]:
     holds the development OTP key (no SFA_SECRET_KEY) or the revocation change marker
     (no Redis)."""
     directories: list[Path] = []
-    url = make_url(settings.database_url)
+    url = make_url(settings.database_url.get_secret_value())
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         directories.append(Path(url.database).parent)
     if not settings.secret_key or not settings.redis_url:
@@ -135,7 +135,7 @@ def _not_writable(directory: Path, exc: OSError) -> str:
 def with_database(settings: Settings, step: Callable[[], T]) -> T:
     """Run ``step``, retrying while the database cannot be reached, at most
     SFA_STARTUP_TIMEOUT_SECONDS; then StartupFailed naming the database and the cause."""
-    where = shown_url(settings.database_url)
+    where = shown_url(settings.database_url.get_secret_value())
     timeout = settings.startup_timeout_seconds
     retrying = Retrying(
         stop=stop_before_delay(timeout),

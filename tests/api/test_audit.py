@@ -1,4 +1,4 @@
-"""The audit trail (issue 3, item 6): every security event of a sign-in, with who, from
+"""The audit trail: every security event of a sign-in, with who, from
 where and the outcome, in the database and as one structured log line; never a secret."""
 
 from __future__ import annotations

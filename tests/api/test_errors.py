@@ -1,4 +1,4 @@
-"""Bad requests of every kind get a problem+json answer and never a 5xx (issue 2, item 12)."""
+"""Bad requests of every kind get a problem+json answer and never a 5xx."""
 
 from __future__ import annotations
 

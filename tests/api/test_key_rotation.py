@@ -1,4 +1,4 @@
-"""Signing-key rotation and keys at rest (issue 3, item 4): old tokens stay valid until
+"""Signing-key rotation and keys at rest: old tokens stay valid until
 they expire, the JWKS tells the truth, retired and unknown kids are refused."""
 
 from __future__ import annotations

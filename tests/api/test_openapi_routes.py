@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,6 +92,25 @@ def test_every_route_is_documented_and_every_operation_is_served(
     if configuration == "development on a public bind":
         assert "dev_off.outbox_off" in endpoints
         assert "/dev/outbox" not in document["paths"]
+
+
+def test_the_readme_api_table_has_every_operation_and_no_other(
+    make_app: Callable[..., Flask],
+) -> None:
+    document = make_app().test_client().get("/openapi.json").get_json()  # every route
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("\n## API\n", 1)[1].strip().split("\n\n", 1)[0]
+    first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]
+    listed = {
+        (re.sub(r"\{[^}]+\}", "{}", path), method)
+        for cell in first_cells
+        for method, path in re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s,]*)", cell)
+    }
+    # The Swagger UI page is listed beside the document it shows; it is not an operation.
+    listed.discard(("/swagger/", "GET"))
+    operations = {(re.sub(r"\{[^}]+\}", "{}", p), m) for p, m in documented(document)}
+    assert sorted(operations - listed) == [], "operations the README's API table lacks"
+    assert sorted(listed - operations) == [], "rows of the README's API table not served"
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

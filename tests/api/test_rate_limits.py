@@ -1,4 +1,4 @@
-"""Rate limits per client IP and per account on the four sign-in steps (issue 2, item 11)."""
+"""Rate limits per client IP and per account on the four sign-in steps."""
 
 from __future__ import annotations
 

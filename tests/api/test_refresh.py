@@ -1,6 +1,6 @@
-"""POST /auth/refresh: rotation, the grace window, reuse detection, lifetimes (issue 3, item 2).
+"""POST /auth/refresh: rotation, the grace window, reuse detection, lifetimes.
 
-The helpers at the top are shared by the other session tests of issue 3.
+The helpers at the top are shared by the other session tests.
 """
 
 from __future__ import annotations

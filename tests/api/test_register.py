@@ -1,4 +1,4 @@
-"""POST /auth/register: the validation rules of issue 2, item 5, over HTTP."""
+"""POST /auth/register: the validation rules of registration, over HTTP."""
 
 from __future__ import annotations
 

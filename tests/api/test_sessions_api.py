@@ -1,5 +1,5 @@
 """Logout, logout-all, listing and ending sessions, disabling a user, and the OpenAPI
-document of those endpoints (issue 3, items 3, 5 and 7)."""
+document of those endpoints."""
 
 from __future__ import annotations
 

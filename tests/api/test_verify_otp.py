@@ -1,4 +1,4 @@
-"""POST /auth/verify-otp: the rules of a challenge and of an account (issue 2, item 7)."""
+"""POST /auth/verify-otp: the rules of a challenge and of an account."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``secureflaskauth audit tail`` (issue 3, item 6): the trail shows what was done over
+"""``secureflaskauth audit tail``: the trail shows what was done over
 HTTP and by the CLI, oldest first, filtered and limited, and never a secret."""
 
 from __future__ import annotations

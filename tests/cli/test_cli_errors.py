@@ -38,9 +38,9 @@ def test_a_bad_value_names_its_variable_and_the_value(tmp_path: Path) -> None:
     lines = error_lines(done)
     assert lines[0].startswith("Error: SFA_PORT: ") and "(got 'abc')" in lines[0]
     assert any(line.startswith("SFA_OTP_TTL_SECONDS: ") for line in lines), lines
-    assert any(
-        line.startswith("SFA_SMS_BACKEND: must be outbox or must be twilio") for line in lines
-    ), lines
+    assert any(line.startswith("SFA_SMS_BACKEND: must be outbox, twilio, ") for line in lines), (
+        lines
+    )
 
 
 def test_a_secret_value_is_not_echoed(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """``secureflaskauth users import``: an older system's CSV export of username, bcrypt or
-argon2id hash and phone number; bad rows are skipped and reported (issue 3, item 5)."""
+argon2id hash and phone number; bad rows are skipped and reported."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``secureflaskauth keys list|rotate`` (issue 3, item 4): the new key signs, the old one
+"""``secureflaskauth keys list|rotate``: the new key signs, the old one
 stays published (and verifies) until every token it signed has expired, and the
 JWKS of an app on the same database tells the truth."""
 

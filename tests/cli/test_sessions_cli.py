@@ -1,4 +1,4 @@
-"""``secureflaskauth sessions list|revoke`` (issue 3, item 5): what the operator sees
+"""``secureflaskauth sessions list|revoke``: what the operator sees
 matches the HTTP API, and a revocation is refused by /auth/private at once."""
 
 from __future__ import annotations

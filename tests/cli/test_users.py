@@ -1,4 +1,4 @@
-"""``secureflaskauth users list|show|disable|enable|unlock|delete`` (issue 3, item 5),
+"""``secureflaskauth users list|show|disable|enable|unlock|delete``,
 each checked against the HTTP API of apps on the same database."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Redis and PostgreSQL going away and coming back (issue 4, item 5).
+"""Redis and PostgreSQL going away and coming back.
 
 One server runs on a Redis and a PostgreSQL of the test's own (tests/e2e/services.py),
 which the tests stop and start again on the same ports. While a store is down every

@@ -1,4 +1,4 @@
-"""Two nodes behind one load balancer (issue 4, item 4).
+"""Two nodes behind one load balancer.
 
 Two ``secureflaskauth serve`` processes (two workers each) on different ports share
 one PostgreSQL database and one Redis key prefix, as two machines would. Each has

@@ -1,4 +1,4 @@
-"""Sessions through the real multi-worker server (issue 3, items 2, 3 and 8).
+"""Sessions through the real multi-worker server.
 
 Concurrent refreshes of one token (two tabs, retries) yield one new pair; a logout
 is seen at once by every worker process, whichever answers.

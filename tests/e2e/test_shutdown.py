@@ -1,4 +1,4 @@
-"""Graceful shutdown (issue 4, item 9): SIGTERM lets the requests in flight finish.
+"""Graceful shutdown: SIGTERM lets the requests in flight finish.
 
 No endpoint is slow on purpose; a sign-in is, honestly: one argon2id hash at the
 production cost (RFC 9106 low-memory profile: t=3, 64 MiB, p=4), and several at

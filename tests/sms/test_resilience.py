@@ -7,7 +7,6 @@ counted, so "retried twice" means three requests reached the provider.
 from __future__ import annotations
 
 import logging
-import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from pydantic import ValidationError
 
-from secureflaskauth import wiring
 from secureflaskauth.adapters.sms.resilience import (
     MAX_DELAY_SECONDS,
     FallbackSender,
@@ -25,7 +23,7 @@ from secureflaskauth.adapters.sms.resilience import (
 from secureflaskauth.adapters.sms.vonage import VonageSender
 from secureflaskauth.adapters.sms.webhook import WebhookSender
 from secureflaskauth.domain.errors import ConfigurationError, SmsProviderError
-from secureflaskauth.settings import Settings, SmsProvider
+from secureflaskauth.settings import Settings
 from tests.clock import FrozenClock
 from tests.fakes.vonage import API_KEY, API_SECRET, FROM_NUMBER, FakeVonage
 from tests.fakes.webhook import SECRET, FakeWebhook
@@ -215,10 +213,6 @@ def test_when_both_fail_the_fallbacks_error_is_raised(
 
 
 # -- settings and registration -----------------------------------------------------
-
-
-def test_every_provider_setting_has_one_registered_sender() -> None:
-    assert set(wiring.SMS_PROVIDERS) == set(typing.get_args(SmsProvider))
 
 
 @pytest.mark.parametrize("backend", ["vonage", "sns", "sms4free", "webhook", "twilio"])

@@ -91,7 +91,9 @@ def test_concurrent_logins_of_one_account_leave_one_live_challenge(engine: Engin
     assert len(live) == 1
 
 
-POLICY = LockoutPolicy(threshold=5, base_seconds=30, max_seconds=900, disable_after=100)
+POLICY = LockoutPolicy(
+    threshold=5, base_seconds=30, max_seconds=900, quiet_reset_seconds=43200, disable_after=100
+)
 CHECK_SECONDS = 0.05  # the time a password check takes, for the attempts below
 
 
@@ -178,7 +180,9 @@ def test_a_released_claim_gives_the_attempt_back(engine: Engine) -> None:
 def test_a_claim_lost_with_its_process_stops_holding_others_up(engine: Engine) -> None:
     clock = FrozenClock(NOW)
     store = SqlFailureStore(engine)
-    slow = LockoutPolicy(threshold=5, base_seconds=600, max_seconds=900, disable_after=100)
+    slow = LockoutPolicy(
+        threshold=5, base_seconds=600, max_seconds=900, quiet_reset_seconds=43200, disable_after=100
+    )
     guard = AccountGuard(store, clock, slow)
     key = f"user.{secrets.token_hex(4)}"
     for _ in range(slow.threshold):

@@ -12,6 +12,8 @@ import secrets
 import pytest
 
 from secureflaskauth.domain import otp
+from secureflaskauth.settings.sections import OtpSettings
+from secureflaskauth.wiring import policies
 
 KEY = b"k" * 32
 
@@ -146,7 +148,7 @@ def test_sms_text_rounds_the_lifetime_down_to_whole_minutes(ttl: int, minutes: i
 
 
 def test_default_policy_values() -> None:
-    policy = otp.OtpPolicy()
+    policy = policies.otp_policy(OtpSettings())
     assert policy.ttl_seconds == 300
     assert policy.max_attempts == 5
     assert policy.resend_cooldown_seconds == 30

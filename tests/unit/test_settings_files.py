@@ -87,7 +87,7 @@ def test_the_database_password_completes_the_url(
     monkeypatch.setenv("SFA_DATABASE_URL", "postgresql://sfa@db:5432/sfa")
     monkeypatch.setenv("SFA_DATABASE_PASSWORD_FILE", str(secret_file(tmp_path, "pg", password)))
 
-    url = make_url(Settings().database_url)
+    url = make_url(Settings().database_url.get_secret_value())
 
     assert (url.username, url.password, url.host, url.database) == ("sfa", password, "db", "sfa")
 

@@ -35,7 +35,7 @@ def require_database(settings: Settings) -> None:
     """Administration commands work on the service's own database and never create one:
     started elsewhere, a relative default would open a new, empty database with a new
     signing key, and every answer would silently be about the wrong service."""
-    path = sqlite_file(settings.database_url)
+    path = sqlite_file(settings.database_url.get_secret_value())
     if path is not None and not path.is_file():
         raise click.ClickException(
             f"no database at {path}: run this command in the directory where the service "
@@ -57,7 +57,7 @@ def load_wiring() -> Wiring:
     logging.getLogger("secureflaskauth.audit").setLevel(logging.INFO)
     try:
         protect_at_rest(settings)
-        upgrade(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
         return build(settings)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
@@ -17,10 +17,16 @@ from secureflaskauth.domain.errors import StoreUnavailable, UsernameTaken, Valid
 _HEADER = ("username", "password_hash", "phone_number")
 
 
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    reasons: list[str]
+
+
 @dataclass
 class ImportReport:
     imported: int = 0
-    skipped: list[dict[str, object]] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def _columns(row: list[str]) -> str | None:
@@ -62,16 +68,16 @@ def users_import(csv_file: Path, as_json: bool) -> None:
             if not any(cell.strip() for cell in row):
                 continue
             if (bad := _columns(row)) is not None:
-                report.skipped.append({"line": number, "reasons": [bad]})
+                report.skipped.append(Skipped(number, [bad]))
                 continue
             username, password_hash, phone = (cell.strip() for cell in row)
             try:
                 w.registration.import_account(username, password_hash, phone)
             except ValidationFailed as exc:
-                report.skipped.append({"line": number, "reasons": _reasons(dict(exc.errors))})
+                report.skipped.append(Skipped(number, _reasons(dict(exc.errors))))
                 continue
             except UsernameTaken:
-                report.skipped.append({"line": number, "reasons": ["username already exists"]})
+                report.skipped.append(Skipped(number, ["username already exists"]))
                 continue
             except StoreUnavailable:
                 raise click.ClickException("the database is unavailable") from None
@@ -87,9 +93,9 @@ def users_import(csv_file: Path, as_json: bool) -> None:
         },
     )
     if as_json:
-        click.echo(json.dumps({"imported": report.imported, "skipped": report.skipped}, indent=2))
+        skipped = [asdict(skip) for skip in report.skipped]
+        click.echo(json.dumps({"imported": report.imported, "skipped": skipped}, indent=2))
         return
     click.echo(f"imported {report.imported} user(s), skipped {len(report.skipped)}")
     for skip in report.skipped:
-        reasons = "; ".join(str(r) for r in skip["reasons"])  # type: ignore[attr-defined]
-        click.echo(f"  line {skip['line']}: {reasons}", err=True)
+        click.echo(f"  line {skip.line}: {'; '.join(skip.reasons)}", err=True)

@@ -21,8 +21,8 @@ A new code (a login or a resend) resets none of them (NIST SP 800-63B-4 3.1.3).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from secureflaskauth.domain.errors import ChallengeFailed, SignInExpired
 from secureflaskauth.domain.lockout import AccountGuard
@@ -32,7 +32,11 @@ from secureflaskauth.domain.ports import ChallengeStore, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
 
 # What a sign-in that no code can complete any more answers with.
-NO_TRIES_LEFT: dict[str, Any] = {"attempts_remaining": 0, "expires_in": 0, "resend_after": None}
+NO_TRIES_LEFT: Mapping[str, int | None] = {
+    "attempts_remaining": 0,
+    "expires_in": 0,
+    "resend_after": None,
+}
 
 
 def expired_sign_in() -> SignInExpired:

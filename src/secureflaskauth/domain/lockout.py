@@ -18,11 +18,13 @@ from secureflaskauth.domain.ports import Clock, FailureState, FailureStore
 
 @dataclass(frozen=True)
 class LockoutPolicy:
-    threshold: int = 5  # failures before the first delay
-    base_seconds: int = 30  # first delay; doubles with each further failure
-    max_seconds: int = 900  # the delay never grows beyond this
-    quiet_reset_seconds: int = 12 * 3600  # failures older than this are forgotten
-    disable_after: int = 100  # NIST: at most 100 consecutive failures, then disable
+    """The values, their defaults and bounds are the settings' (LockoutSettings)."""
+
+    threshold: int  # failures before the first delay
+    base_seconds: int  # first delay; doubles with each further failure
+    max_seconds: int  # the delay never grows beyond this
+    quiet_reset_seconds: int  # failures older than this are forgotten
+    disable_after: int  # NIST: at most 100 consecutive failures, then disable
 
     def delay(self, failures: int) -> int:
         if failures < self.threshold:

@@ -15,14 +15,15 @@ _CODE = re.compile(r"^[0-9]{6}$")
 
 @dataclass(frozen=True)
 class OtpPolicy:
-    """Limits of one login transaction and of an account (NIST SP 800-63B-4 3.1.3, 3.2.2)."""
+    """Limits of one login transaction and of an account (NIST SP 800-63B-4 3.1.3, 3.2.2);
+    the values, their defaults and bounds are the settings' (OtpSettings)."""
 
-    ttl_seconds: int = 300
-    max_attempts: int = 5
-    resend_cooldown_seconds: int = 30
-    max_resends: int = 3
-    account_max_failures: int = 10
-    account_lock_seconds: int = 900
+    ttl_seconds: int
+    max_attempts: int
+    resend_cooldown_seconds: int
+    max_resends: int
+    account_max_failures: int
+    account_lock_seconds: int
 
 
 def new_code() -> str:

@@ -19,7 +19,7 @@ PURGE_BATCH = 100  # per registration: bounded work on the request path
 class PendingAccounts:
     users: UserStore
     clock: Clock
-    ttl_seconds: int = 86400
+    ttl_seconds: int  # SFA_PENDING_ACCOUNT_TTL_SECONDS
 
     def expired(self, user: User) -> bool:
         return not user.phone_verified and user.created_at + self.ttl_seconds <= self.clock.now()

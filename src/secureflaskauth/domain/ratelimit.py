@@ -30,7 +30,7 @@ class Rate:
 
     def window(self, now: float) -> float:
         """The start of the fixed window that ``now`` falls in."""
-        return math.floor(now / self.period) * self.period
+        return window_start(now, self.period)
 
     def __str__(self) -> str:
         """The rate in the syntax of the settings ("10/hour", "10 per 15 minutes")."""
@@ -41,6 +41,11 @@ class Rate:
                     return f"{self.limit}/{unit}"
                 return f"{self.limit} per {multiple} {unit}s"
         return f"{self.limit} per {self.period} seconds"  # pragma: no cover: 1 s divides all
+
+
+def window_start(now: float, period: int) -> float:
+    """The start of the fixed window of ``period`` seconds that ``now`` falls in."""
+    return math.floor(now / period) * period
 
 
 def parse_rates(text: str) -> tuple[Rate, ...]:
@@ -75,20 +80,17 @@ class RateMeter:
     def hit(self, key: str, rate: Rate, *, now: float) -> float | None:
         """Count one event under ``key`` against ``rate``; the seconds until its window
         ends when the count is now over the limit, else None."""
-        window = rate.window(now)
-        count = self.counters.add(
-            f"{key}:{rate.period}", window=window, expires_at=window + rate.period
-        )
-        return window + rate.period - now if count > rate.limit else None
+        count = self.add(key, period=rate.period, now=now)
+        return rate.window(now) + rate.period - now if count > rate.limit else None
 
     def add(self, key: str, *, period: int, now: float) -> int:
         """Count one event in the current window of ``period`` seconds; the count."""
-        window = math.floor(now / period) * period
+        window = window_start(now, period)
         return self.counters.add(f"{key}:{period}", window=window, expires_at=window + period)
 
     def count(self, key: str, *, period: int, now: float) -> int:
         """The count in the current window of ``period`` seconds, without counting."""
-        return self.counters.count(f"{key}:{period}", window=math.floor(now / period) * period)
+        return self.counters.count(f"{key}:{period}", window=window_start(now, period))
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,11 @@ _MAX_REFRESH_TOKEN = 128
 
 @dataclass(frozen=True)
 class SessionPolicy:
-    lifetime_seconds: int = 30 * 86400
-    idle_seconds: int = 7 * 86400
-    refresh_grace_seconds: int = 5
+    """The values, their defaults and bounds are the settings' (SessionSettings)."""
+
+    lifetime_seconds: int
+    idle_seconds: int
+    refresh_grace_seconds: int
 
 
 @dataclass(frozen=True)
@@ -236,8 +238,12 @@ class Sessions:
         return len(ended)
 
     def authenticate(self, token: str) -> dict[str, object]:
-        """Verify an access token and check its session was not revoked (from memory or
-        one Redis lookup; the revocation list reads the database every few seconds)."""
+        """Verify an access token and check its session was not revoked. The revocation
+        list answers from this process's copy of the database's revocations, reloaded
+        every SFA_REVOCATION_MAX_AGE_SECONDS and, without Redis, when the var directory's
+        marker file changes (one ``stat``); with Redis, a session that copy does not
+        name costs one Redis lookup (and Redis is refilled from the database when it has
+        lost them)."""
         claims = self.tokens.verify(token)
         if self.revocations.is_revoked(str(claims["sid"])):
             raise InvalidToken("session revoked")

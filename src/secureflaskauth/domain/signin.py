@@ -330,7 +330,7 @@ class SignIn:
         return self._state(session_id, updated, user.phone_e164, now)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
-        # The challenge is still usable with the code already sent: say so (issue 2, item 7).
+        # The challenge is still usable with the code already sent: say so.
         state = {
             "expires_in": max(0, math.floor(challenge.expires_at - now)),
             "attempts_remaining": max(0, self.otp.max_attempts - challenge.attempts),

@@ -37,13 +37,13 @@ class SmsPolicy:
     per_account: tuple[Rate, ...]
     global_hourly_budget: int
     # Pending accounts (number not verified yet): their own smaller caps.
-    unverified_per_number: tuple[Rate, ...] = (Rate(3, 3600), Rate(5, 86400))
-    unverified_per_account: tuple[Rate, ...] = (Rate(3, 3600), Rate(5, 86400))
-    unverified_hourly_budget: int = 500  # below the global budget: the rest is the owners'
-    prefix_digits: int = 4  # digits dropped from the end to form a number's prefix
-    conversion_min_sent: int = 20  # judge the verified/sent ratio from this many sends
-    conversion_alert_below: float = 0.2
-    per_ip_enabled: bool = True
+    unverified_per_number: tuple[Rate, ...]
+    unverified_per_account: tuple[Rate, ...]
+    unverified_hourly_budget: int  # below the global budget: the rest is the owners'
+    prefix_digits: int  # digits dropped from the end to form a number's prefix
+    conversion_min_sent: int  # judge the verified/sent ratio from this many sends
+    conversion_alert_below: float
+    per_ip_enabled: bool
 
 
 class SmsRefused(TooManyRequests):

@@ -42,7 +42,7 @@ def serve(settings: Settings, worker: WorkerKind = "uvicorn") -> None:
     # before the workers fork: workers racing to make them would each sign with a key
     # the others do not know yet, or read a key file another one has not written yet.
     prepare(settings)
-    announce(settings, sqlite_file(settings.database_url))
+    announce(settings, sqlite_file(settings.database_url.get_secret_value()))
     # Created before the workers fork, so they all write their samples there.
     with multiprocess_dir() as metrics_dir:
         log.info("metrics of every worker are gathered in %s", metrics_dir)

@@ -29,6 +29,7 @@ from wsgiref.types import WSGIApplication
 
 from a2wsgi.wsgi import build_environ
 
+from secureflaskauth.api.answers import NO_STORE
 from secureflaskauth.api.errors import PROBLEM_JSON, problem_document
 
 Scope = MutableMapping[str, Any]
@@ -197,7 +198,7 @@ def problem_answer(status: HTTPStatus, slug: str, detail: str) -> tuple[Headers,
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
+        (b"cache-control", NO_STORE.encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"connection", b"close"),
     ]

@@ -15,7 +15,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from secureflaskauth.domain.errors import ConfigurationError
@@ -33,7 +40,14 @@ from secureflaskauth.settings.sections import (
 )
 from secureflaskauth.settings.sources import VariablesSource, password_into_url
 
-__all__ = ["DATABASE_FILE", "Settings", "SmsProvider", "describe_errors", "flat_names"]
+__all__ = [
+    "DATABASE_FILE",
+    "Settings",
+    "SmsProvider",
+    "describe_errors",
+    "flat_names",
+    "names_of",
+]
 
 _VAR = Path("var")
 DATABASE_FILE = "secureflaskauth.db"
@@ -50,6 +64,15 @@ def _origins(value: object) -> object:
     return origins
 
 
+def _unset_if_empty(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _plain(value: object) -> str:
+    """A value as text, a SecretStr's secret included (for values still being read)."""
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value or "")
+
+
 class Settings(BaseSettings):
     """Every setting of the service. The README's configuration table lists them."""
 
@@ -64,15 +87,17 @@ class Settings(BaseSettings):
     app_name: str = "SecureFlaskAuth"
     default_region: str = "IL"
 
-    # Unset: the SQLite file DATABASE_FILE in var_dir (see _database)
-    database_url: str = ""
+    # Unset: the SQLite file DATABASE_FILE in var_dir (see _nest). Secret, as the URL
+    # may hold the password (SFA_DATABASE_PASSWORD is put into it)
+    database_url: SecretStr = SecretStr("")
     # Put into the database URL (which then has none), so the password can come from a
     # file (SFA_DATABASE_PASSWORD_FILE) shared with the database server's own setup
     database_password: SecretStr | None = None
     # `serve` retries an unreachable database (with backoff) this long before giving up
     startup_timeout_seconds: float = Field(60.0, ge=0, le=3600)
     allow_sqlite_in_production: bool = False
-    redis_url: str | None = None
+    # Secret, as the URL may hold a password (redis://:password@host)
+    redis_url: Annotated[SecretStr | None, BeforeValidator(_unset_if_empty)] = None
     # Every Redis key starts with this, so several services (or tests) can share one Redis
     redis_prefix: str = "sfa:"
     var_dir: Path = _VAR
@@ -122,7 +147,7 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         nested = nest(data)
-        if not str(nested.get("database_url") or "").strip():
+        if not _plain(nested.get("database_url")).strip():
             var_dir = Path(nested.get("var_dir") or _VAR).absolute()
             nested["database_url"] = f"sqlite:///{var_dir / DATABASE_FILE}"
         return password_into_url(nested)
@@ -203,7 +228,8 @@ class Settings(BaseSettings):
             )
         if not self.limits.per_ip:
             found.append("SFA_RATE_LIMITS=off is refused in production")
-        if self.database_url.startswith("sqlite") and not self.allow_sqlite_in_production:
+        sqlite = self.database_url.get_secret_value().startswith("sqlite")
+        if sqlite and not self.allow_sqlite_in_production:
             found.append(
                 "SQLite serves one machine only; use PostgreSQL in production "
                 "(or set SFA_ALLOW_SQLITE_IN_PRODUCTION=true to accept that)"
@@ -223,42 +249,65 @@ class Settings(BaseSettings):
 def flat_names() -> dict[str, tuple[str, ...]]:
     """Every setting's flat name (its variable without SFA_, lower case) and its path in
     the nested object: ``{"twilio_auth_token": ("sms", "twilio", "auth_token"), ...}``."""
+    return names_of(Settings)
+
+
+def names_of(root: type[BaseModel]) -> dict[str, tuple[str, ...]]:
+    """The flat names of ``root``'s fields and of its sections' fields; two fields with
+    one variable are refused (one would silently take the other's value)."""
     names: dict[str, tuple[str, ...]] = {}
 
-    def walk(model: type[Any], path: tuple[str, ...], prefix: str) -> None:
+    def walk(model: type[BaseModel], path: tuple[str, ...], prefix: str) -> None:
         for field, info in model.model_fields.items():
             kind = info.annotation
             if isinstance(kind, type) and issubclass(kind, Section):
                 walk(kind, (*path, field), kind.ENV_PREFIX)
                 continue
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            names[str(extra.get("env") or prefix + field)] = (*path, field)
+            name = str(extra.get("env") or prefix + field).lower()
+            if name in names:
+                raise TypeError(
+                    f"{PREFIX}{name.upper()} is the variable of both "
+                    f"{'.'.join(names[name])} and {'.'.join((*path, field))}"
+                )
+            names[name] = (*path, field)
 
-    walk(Settings, (), "")
+    walk(root, (), "")
     return names
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """Flat names moved to their place; nested values (``{"sms": {...}}``) kept."""
+    """Flat names (``limit_login_ip``: variables, and arguments so named) moved to their
+    place (``limits.login_ip``), then the nested arguments (``limits={...}`` or
+    ``limits=LimitSettings(...)``) over them: what an argument sets wins over a variable,
+    whichever way it is written, and a variable still fills what the argument leaves."""
     table = flat_names()
     nested: dict[str, Any] = {}
+    given: dict[str, Any] = {}
     for key, value in flat.items():
         path = table.get(key)
-        if path is None or len(path) == 1:
-            if isinstance(value, dict) and isinstance(nested.get(key), dict):
-                nested[key] = {**value, **nested[key]}
-            else:
-                nested.setdefault(key, value)
+        if path is None:  # a section given whole, or a name no setting has
+            given[key] = value
             continue
         branch = nested
         for part in path[:-1]:
-            existing = branch.get(part)
-            if not isinstance(existing, dict):
-                existing = dict(existing.model_dump()) if isinstance(existing, Section) else {}
-                branch[part] = existing
-            branch = existing
+            branch = branch.setdefault(part, {})
         branch[path[-1]] = value
-    return nested
+    return _over(nested, given)
+
+
+def _over(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``given`` laid over it, section by section; of a section object only
+    the fields it was given count (its defaults do not hide a variable)."""
+    result = dict(base)
+    for key, value in given.items():
+        if isinstance(value, Section):
+            value = value.model_dump(exclude_unset=True)
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _over(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 _SECRET_WORDS = ("secret", "password", "token", "key")

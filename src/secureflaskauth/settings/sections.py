@@ -7,7 +7,7 @@ setting keeps the name the README lists while the code reads it by concern
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Protocol
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
@@ -16,7 +16,9 @@ from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template,
 from secureflaskauth.domain.passwords import Argon2Parameters
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
 
-SmsProvider = Literal["twilio", "vonage", "sns", "sms4free", "webhook"]
+# An SMS provider's name: the name of its section's field on SmsSettings, which is the
+# one list of providers (SmsSettings.providers()).
+SmsProvider = str
 MIN_WEBHOOK_SECRET = 32
 
 
@@ -44,16 +46,21 @@ class Section(BaseModel):
     ENV_PREFIX: ClassVar[str] = ""
 
 
-class ProviderSettings(Protocol):
-    """What a provider's section tells about itself when it is chosen."""
+class ProviderSettings(Section):
+    """The section of an SMS provider, a field of SmsSettings: the field's name is its
+    SFA_SMS_BACKEND value, ``SENDER`` its class in adapters/sms ("module:Class", imported
+    only when chosen, so boto3 loads for sns alone), built by the class's
+    ``from_settings(section, timeout)``."""
+
+    SENDER: ClassVar[str]
 
     def missing(self) -> list[str]:
         """The variables it needs and has not got."""
-        ...
+        return []
 
     def invalid(self, production: bool) -> list[str]:
         """What is wrong with the values it has, one line each."""
-        ...
+        return []
 
 
 def _missing(section: Section, *names: str) -> list[str]:
@@ -61,9 +68,15 @@ def _missing(section: Section, *names: str) -> list[str]:
     return [variable(section, n) for n in names if not getattr(section, n)]
 
 
-def _listed(names: list[str]) -> str:
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"must be {_listed(list(allowed), 'or')}")
+    return value
+
+
+def _listed(names: list[str], last: str = "and") -> str:
     """``A``, ``A and B``, ``A, B and C``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def variable(section: Section | type[Section], field: str) -> str:
@@ -77,8 +90,9 @@ def variable(section: Section | type[Section], field: str) -> str:
 # -- SMS providers --------------------------------------------------------------------
 
 
-class TwilioSettings(Section):
+class TwilioSettings(ProviderSettings):
     ENV_PREFIX = "twilio_"
+    SENDER = "twilio:TwilioSender"
     account_sid: str | None = None
     auth_token: SecretStr | None = None
     sender: str | None = Field(None, json_schema_extra=env("twilio_from"))
@@ -91,12 +105,10 @@ class TwilioSettings(Section):
             found.append(f"{variable(self, 'sender')} or {variable(self, 'messaging_service_sid')}")
         return found
 
-    def invalid(self, production: bool) -> list[str]:
-        return []
 
-
-class VonageSettings(Section):
+class VonageSettings(ProviderSettings):
     ENV_PREFIX = "vonage_"
+    SENDER = "vonage:VonageSender"
     api_key: str | None = None
     api_secret: SecretStr | None = None
     sender: str | None = Field(
@@ -107,15 +119,13 @@ class VonageSettings(Section):
     def missing(self) -> list[str]:
         return _missing(self, "api_key", "api_secret", "sender")
 
-    def invalid(self, production: bool) -> list[str]:
-        return []
 
-
-class SnsSettings(Section):
+class SnsSettings(ProviderSettings):
     """AWS SNS; the credentials come from the standard AWS chain (AWS_* variables,
     files, a role), so nothing here is secret."""
 
     ENV_PREFIX = "sns_"
+    SENDER = "sns:SnsSender"
     region: str | None = None
     endpoint_url: str | None = None
     sender_id: str | None = None
@@ -128,15 +138,10 @@ class SnsSettings(Section):
             raise ValueError("must be 1 to 11 letters and digits, at least one a letter")
         return value or None
 
-    def missing(self) -> list[str]:
-        return []
 
-    def invalid(self, production: bool) -> list[str]:
-        return []
-
-
-class Sms4FreeSettings(Section):
+class Sms4FreeSettings(ProviderSettings):
     ENV_PREFIX = "sms4free_"
+    SENDER = "sms4free:Sms4FreeSender"
     key: SecretStr | None = None
     user: str | None = None
     password: SecretStr | None = None
@@ -146,12 +151,10 @@ class Sms4FreeSettings(Section):
     def missing(self) -> list[str]:
         return _missing(self, "key", "user", "password", "sender")
 
-    def invalid(self, production: bool) -> list[str]:
-        return []
 
-
-class WebhookSettings(Section):
+class WebhookSettings(ProviderSettings):
     ENV_PREFIX = "webhook_"
+    SENDER = "webhook:WebhookSender"
     # A URL may carry credentials (user:password@, ?api_key=): kept secret too.
     url: SecretStr | None = None
     secret: SecretStr | None = None
@@ -178,7 +181,8 @@ class WebhookSettings(Section):
 
 class SmsSettings(Section):
     ENV_PREFIX = "sms_"
-    backend: Literal["outbox"] | SmsProvider = "outbox"
+    # "outbox" (development) or a provider: the name of one of the sections below
+    backend: SmsProvider = "outbox"
     # The development outbox also writes each message to the console (never in production)
     echo: bool = True
     timeout_seconds: float = Field(10.0, gt=0, le=60)
@@ -191,6 +195,7 @@ class SmsSettings(Section):
     template: str = DEFAULT_SMS_TEMPLATE
     webotp: bool = True
     webotp_host: str | None = Field(None, json_schema_extra=env("webotp_host"))
+    # The providers, one field each (the field's name is the provider's name)
     twilio: TwilioSettings = TwilioSettings()
     vonage: VonageSettings = VonageSettings()
     sns: SnsSettings = SnsSettings()
@@ -207,6 +212,25 @@ class SmsSettings(Section):
     def _empty_is_no_fallback(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return _one_of(value, ("outbox", *cls.providers()))
+
+    @field_validator("fallback_backend")
+    @classmethod
+    def _known_fallback(cls, value: str | None) -> str | None:
+        return value if value is None else _one_of(value, cls.providers())
+
+    @classmethod
+    def providers(cls) -> tuple[SmsProvider, ...]:
+        """Every SMS provider: the fields holding a provider's section."""
+        return tuple(
+            name
+            for name, info in cls.model_fields.items()
+            if isinstance(info.annotation, type) and issubclass(info.annotation, ProviderSettings)
+        )
+
     @field_validator("webotp_host", mode="before")
     @classmethod
     def _valid_webotp_host(cls, value: object) -> object:
@@ -215,6 +239,8 @@ class SmsSettings(Section):
         return value
 
     def provider(self, name: SmsProvider) -> ProviderSettings:
+        if name not in self.providers():
+            raise ValueError(f"not an SMS provider: {name!r}")
         section: ProviderSettings = getattr(self, name)
         return section
 
@@ -315,13 +341,16 @@ class OtpSettings(Section):
     account_lock_seconds: int = Field(900, ge=1, le=86400)
 
 
+_ARGON2 = Argon2Parameters()  # RFC 9106's low-memory profile
+
+
 class Argon2Settings(Section):
     """Password hashing (argon2id); RFC 9106's low-memory profile by default."""
 
     ENV_PREFIX = "argon2_"
-    time_cost: int = 3
-    memory_kib: int = 65536
-    parallelism: int = 4
+    time_cost: int = _ARGON2.time_cost
+    memory_kib: int = _ARGON2.memory_cost_kib
+    parallelism: int = _ARGON2.parallelism
 
     @property
     def parameters(self) -> Argon2Parameters:

@@ -84,7 +84,8 @@ def password_into_url(values: dict[str, Any]) -> dict[str, Any]:
         return values
     from sqlalchemy.engine import make_url  # only here: settings load fast without it
 
-    url = make_url(str(values["database_url"]))
+    url = values["database_url"]
+    url = make_url(url.get_secret_value() if isinstance(url, SecretStr) else str(url))
     if url.password is not None:
         raise ConfigurationError(
             "SFA_DATABASE_PASSWORD is set and SFA_DATABASE_URL has a password too; keep one"

@@ -26,7 +26,14 @@ from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
-from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
+from secureflaskauth.domain.ports import (
+    AuditLog,
+    Clock,
+    KeyStore,
+    Outbox,
+    SmsSender,
+    UserStore,
+)
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import Sessions
@@ -38,12 +45,11 @@ from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
 from secureflaskauth.wiring.keys import ensure_signing_key, otp_key
-from secureflaskauth.wiring.sms import SMS_PROVIDERS, make_sms_sender, sms_provider
+from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
 
 __all__ = [
     "EXTENSION",
-    "SMS_PROVIDERS",
     "Wiring",
     "build",
     "current",
@@ -92,13 +98,15 @@ def _tokens(
     return key_store, keyring, access
 
 
-def _audit(engine: Engine, clock: Clock, metrics: Metrics | None) -> tuple[AuditLog, Audit]:
+def _audit(
+    engine: Engine, clock: Clock, metrics: Metrics | None, sessions: SqlSessionStore
+) -> tuple[AuditLog, Audit]:
     audit_log: AuditLog = SqlAuditLog(engine)
     if metrics is not None:
         # The sign-in counters count the audit events: the domain has no metrics code.
         audit_log = MeteredAuditLog(audit_log, metrics)
-        active, now = SqlSessionStore(engine), clock.now
-        metrics.add_scrape_collector(ActiveSessions(lambda: active.count_active(now())))
+        now = clock.now
+        metrics.add_scrape_collector(ActiveSessions(lambda: sessions.count_active(now())))
     return audit_log, Audit(audit_log, clock)
 
 
@@ -109,13 +117,14 @@ def build(
     metrics: Metrics | None = None,
 ) -> Wiring:
     clock = clock or SystemClock()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url.get_secret_value())
     key_store, keyring, access = _tokens(settings, engine, clock)
     sender = sms or make_sms_sender(settings, engine, clock)
-    audit_log, audit = _audit(engine, clock, metrics)
+    session_store = SqlSessionStore(engine)
+    audit_log, audit = _audit(engine, clock, metrics, session_store)
     shared = shared_stores(settings, engine, clock)
     sessions = Sessions(
-        store=SqlSessionStore(engine),
+        store=session_store,
         revocations=shared.revocations,
         tokens=access,
         clock=clock,

@@ -24,7 +24,7 @@ def protect_at_rest(settings: Settings) -> None:
     (adapters/files.py), and a warning when production keeps signing keys unencrypted."""
     files.protect(
         Path(settings.var_dir),
-        files.sqlite_path(settings.database_url),
+        files.sqlite_path(settings.database_url.get_secret_value()),
         production=settings.is_production,
     )
     if settings.is_production and not settings.jwt.passphrase:
@@ -44,7 +44,8 @@ def preflight(settings: Settings) -> None:
             # A provider may need more than its settings (AWS's credentials for sns).
             checks.append(lambda name=name: _provider(name, settings))  # type: ignore[misc]
     if settings.redis_url:
-        checks.append(lambda: _redis_policy(str(settings.redis_url)))
+        redis_url = settings.redis_url.get_secret_value()
+        checks.append(lambda: _redis_policy(redis_url))
     found = []
     for check in checks:
         try:

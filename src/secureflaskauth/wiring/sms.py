@@ -14,21 +14,12 @@ from secureflaskauth.domain.ports import Clock, SmsSender
 from secureflaskauth.settings import Settings, SmsProvider
 from secureflaskauth.settings.sections import SmsSettings
 
-# One line per SMS provider: its SFA_SMS_BACKEND value and "module:class" in
-# adapters/sms, imported only when chosen (so boto3 loads for sns alone). Each class
-# is built from its own settings section (settings.sms.<name>) and the send timeout.
-SMS_PROVIDERS: dict[SmsProvider, str] = {
-    "twilio": "twilio:TwilioSender",
-    "vonage": "vonage:VonageSender",
-    "sns": "sns:SnsSender",
-    "sms4free": "sms4free:Sms4FreeSender",
-    "webhook": "webhook:WebhookSender",
-}
-
 
 def sms_provider(name: SmsProvider, sms: SmsSettings) -> SmsSender:
-    """The provider's sender, built from its own section of the settings."""
-    module, _, class_name = SMS_PROVIDERS[name].partition(":")
+    """The provider's sender (its section's SENDER), built from its own section of the
+    settings and the send timeout."""
+    section = sms.provider(name)
+    module, _, class_name = section.SENDER.partition(":")
     try:
         loaded = importlib.import_module(f"secureflaskauth.adapters.sms.{module}")
     except ModuleNotFoundError as exc:  # an optional dependency (boto3 for sns)
@@ -37,7 +28,7 @@ def sms_provider(name: SmsProvider, sms: SmsSettings) -> SmsSender:
             f"pip install 'secureflaskauth[{name}]'"
         ) from None
     sender_class = getattr(loaded, class_name)
-    sender: SmsSender = sender_class.from_settings(sms.provider(name), sms.timeout_seconds)
+    sender: SmsSender = sender_class.from_settings(section, sms.timeout_seconds)
     return sender
 
 

@@ -38,7 +38,11 @@ def shared_stores(settings: Settings, engine: Engine, clock: Clock) -> SharedSto
         # The database's revocations in memory too: Redis is the fast copy, not the truth.
         local = SqlRevocationList(engine, clock, None, max_age=max_age)
         shared = RedisStores.connect(
-            settings.redis_url, settings.redis_prefix, clock, SqlRevocationArchive(engine), local
+            settings.redis_url.get_secret_value(),
+            settings.redis_prefix,
+            clock,
+            SqlRevocationArchive(engine),
+            local,
         )
         shared.check_policy(at_start=True)
         return SharedStores(

@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
 
 from secureflaskauth.domain.errors import InvalidToken
 
@@ -18,7 +17,7 @@ ALLOWED_HEADER = frozenset({"alg", "typ", "kid"})
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
-def unverified_header(token: str) -> dict[str, Any]:
+def unverified_header(token: str) -> dict[str, object]:
     """The header of a compact JWS, checked for shape only; the signature check
     (PyJWT's decode) parses the same bytes again, strictly.
 
@@ -36,7 +35,7 @@ def unverified_header(token: str) -> dict[str, Any]:
     return header
 
 
-def expected_kid(header: dict[str, Any]) -> str:
+def expected_kid(header: dict[str, object]) -> str:
     """The ``kid`` of a header that has only the members we produce and our ``typ``."""
     if not set(header) <= ALLOWED_HEADER:
         raise InvalidToken("unexpected header member")
