@@ -44,8 +44,11 @@ typecheck: $(STAMP)
 deps: $(STAMP)
 	$(BIN)/deptry src
 
+# The suite in as many processes as the machine has cores (at most 4), a module's tests
+# in one process (pytest-xdist's loadscope), so a module's servers start once.
+# PYTEST_ARGS="-n 0" runs it in one process.
 test: lint typecheck deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
