@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     p.add_argument("--users", type=int, default=LARGE)
     p.add_argument("--revoked", type=int, default=REVOKED)
-    p.add_argument("--samples", type=int, default=60, help="logins and verifies timed")
+    p.add_argument("--samples", type=int, default=200, help="logins and verifies timed")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
     p.add_argument("--soak", type=float, default=600.0, help="seconds of the memory soak")
     p.add_argument("--keep", action="store_true", help="keep the database")
@@ -265,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Worker memory (RSS of {workers} workers, MiB) over a {a.soak:.0f} s soak: "
         f"start {rss[0] / 1024:.0f}, end {rss[-1] / 1024:.0f}, highest {max(rss) / 1024:.0f} "
-        f"({len(rss)} samples).",
+        f"({len(rss)} samples: {', '.join(f'{r / 1024:.0f}' for r in rss)}).",
         "",
         f"Database size: {per_row('users'):.0f} bytes a user ({table['users'][0]:,} users, "
         f"indexes included); {session_bytes:.0f} bytes a session with its refresh token and "
