@@ -1,22 +1,26 @@
 """``make bench-scale``: the service with a million users on PostgreSQL.
 
-In a database of its own on the PostgreSQL server (``--postgres``, default the
-machine's), the service as ``secureflaskauth serve`` runs it (PostgreSQL alone, outbox
-SMS, production argon2). Outside every timed section, users are written in bulk with
-COPY (each with the same real argon2 hash of the bench password, a distinct name,
-skeleton and number). It reports:
+In databases of their own on the PostgreSQL server (``--postgres``, default the
+machine's), two instances of the service as ``secureflaskauth serve`` runs it
+(PostgreSQL alone, outbox SMS, production argon2). Outside every timed section,
+users are written in bulk with COPY (each with the same real argon2 hash of the
+bench password, a distinct name, skeleton and number). It reports:
 
-- login and verify-otp p50 with 1,000 users, then with 1,000,000 (same users asked);
-- /auth/private throughput with no revoked sessions, then with 100,000;
+- login and verify-otp p50 with 1,000 users and with 1,000,000 (the same users
+  asked), on two servers at once that take turns, so the machine's other work
+  slows both alike;
+- /auth/private throughput with no revoked sessions and with 100,000 (a minute
+  after they were written, and in the minute during which every read fetches them);
 - worker memory (RSS) over a soak of ``--soak`` seconds of /auth/private load;
 - database size per user and per session (with its refresh token and revocation row).
 
-The database is dropped at the end unless ``--keep``.
+The databases are dropped at the end unless ``--keep``.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import secrets
 import statistics
 import sys
@@ -32,6 +36,7 @@ from bench import prepare
 from bench.load import Result, Spec, run
 from bench.report import setting_default
 from bench.servers import Server, base_env, free_port
+from secureflaskauth.adapters.db.revocations import OVERLAP_SECONDS
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.settings.sections import Argon2Settings
@@ -137,25 +142,33 @@ def drive(port: int, requests: list[str], connections: int, seconds: float) -> R
     return run(spec)
 
 
-def login_p50(api: prepare.Api, people: Sequence[prepare.BenchUser]) -> float:
-    times: list[float] = []
+def _timed(api: prepare.Api, status: int, path: str, body: dict[str, str]) -> float:
+    started = time.monotonic()
+    api.expect(status, "POST", path, body)
+    return time.monotonic() - started
+
+
+def interleaved_p50(
+    apis: Sequence[prepare.Api], people: Sequence[prepare.BenchUser]
+) -> tuple[list[float], list[float]]:
+    """Median login and verify-otp latency (ms) on each server, one request at a time,
+    the servers taking turns in a random order, so that whatever else the machine
+    does slows them alike."""
+    logins: list[list[float]] = [[] for _ in apis]
     for person in people:
         body = {"username": person.username, "password": prepare.PASSWORD}
-        started = time.monotonic()
-        api.expect(200, "POST", "/auth/login", body)
-        times.append(time.monotonic() - started)
-    return 1000 * statistics.median(times)
-
-
-def verify_p50(api: prepare.Api, people: Sequence[prepare.BenchUser]) -> float:
-    codes = prepare.challenges(api, people)
-    times: list[float] = []
-    for challenge in codes:
-        body = {"session_id": challenge.session_id, "otp": challenge.code}
-        started = time.monotonic()
-        api.expect(200, "POST", "/auth/verify-otp", body)
-        times.append(time.monotonic() - started)
-    return 1000 * statistics.median(times)
+        for i in random.sample(range(len(apis)), len(apis)):
+            logins[i].append(_timed(apis[i], 200, "/auth/login", body))
+    codes = [prepare.challenges(api, people) for api in apis]
+    verifies: list[list[float]] = [[] for _ in apis]
+    for n in range(len(people)):
+        for i in random.sample(range(len(apis)), len(apis)):
+            body = {"session_id": codes[i][n].session_id, "otp": codes[i][n].code}
+            verifies[i].append(_timed(apis[i], 200, "/auth/verify-otp", body))
+    return (
+        [1000 * statistics.median(times) for times in logins],
+        [1000 * statistics.median(times) for times in verifies],
+    )
 
 
 def worker_rss(server: Server) -> int:
@@ -171,6 +184,10 @@ def worker_rss(server: Server) -> int:
     return total
 
 
+def _median_rps(runs: Sequence[Result]) -> float:
+    return statistics.median(r["rps"] for r in runs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -179,89 +196,112 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--revoked", type=int, default=REVOKED)
     p.add_argument("--samples", type=int, default=200, help="logins and verifies timed")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run")
+    p.add_argument("--rounds", type=int, default=3, help="throughput runs on each server")
     p.add_argument("--soak", type=float, default=600.0, help="seconds of the memory soak")
-    p.add_argument("--keep", action="store_true", help="keep the database")
+    p.add_argument("--keep", action="store_true", help="keep the databases")
     a = p.parse_args(argv)
 
-    name = f"sfa_scale_{secrets.token_hex(4)}"
     admin = psycopg.connect(a.postgres, autocommit=True)
-    admin.execute(f'CREATE DATABASE "{name}"')
-    db_url = a.postgres.rsplit("/", 1)[0] + f"/{name}"
+    names = [f"sfa_scale_{secrets.token_hex(4)}" for _ in ("small", "large")]
+    urls = [a.postgres.rsplit("/", 1)[0] + f"/{name}" for name in names]
+    for name in names:
+        admin.execute(f'CREATE DATABASE "{name}"')
     tmp = Path(tempfile.mkdtemp(prefix="sfa-scale-"))
-    env = {
-        **base_env(tmp, secrets.token_urlsafe(48)),
-        "SFA_DATABASE_URL": db_url.replace("postgresql://", "postgresql+psycopg://", 1),
-    }
+    secret = secrets.token_urlsafe(48)
+    envs = [
+        {
+            **base_env(tmp / kind, secret),
+            "SFA_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg://", 1),
+        }
+        for kind, url in zip(("small", "large"), urls, strict=True)
+    ]
+    for kind in ("small", "large"):
+        (tmp / kind).mkdir()
     workers, threads = setting_default("workers"), setting_default("threads")
-    lines: list[str] = []
     try:
-        hasher = PasswordHasher(Argon2Settings().parameters)
-        password_hash = hasher.hash(prepare.PASSWORD)
+        password_hash = PasswordHasher(Argon2Settings().parameters).hash(prepare.PASSWORD)
         with (
-            Server("serve", free_port(), env, tmp, workers, threads) as server,
-            psycopg.connect(db_url) as conn,
+            Server("serve", free_port(), envs[0], tmp / "small", workers, threads) as small,
+            Server("serve", free_port(), envs[1], tmp / "large", workers, threads) as large,
+            psycopg.connect(urls[0]) as small_db,
+            psycopg.connect(urls[1]) as large_db,
         ):
-            api = prepare.Api(server.port)
-            log(f"{SMALL:,} users ...")
-            bulk_users(conn, 0, SMALL, password_hash)
-            conn.execute("ANALYZE")
-            conn.commit()
-            asked = [user(i) for i in range(0, SMALL, SMALL // a.samples)][: a.samples]
-            small_login = login_p50(api, asked)
-            small_verify = verify_p50(api, asked)
-            tokens = prepare.tokens(api, prepare.challenges(api, [user(i) for i in range(16)]))
+            apis = [prepare.Api(small.port), prepare.Api(large.port)]
+            log(f"{SMALL:,} users on one server, {a.users:,} on the other ...")
+            bulk_users(small_db, 0, SMALL, password_hash)
+            bulk_users(large_db, 0, a.users, password_hash)
+            for conn in (small_db, large_db):
+                conn.execute("ANALYZE")
+                conn.commit()
+            asked = [user(i) for i in range(0, SMALL, max(1, SMALL // a.samples))][: a.samples]
+            log(f"{len(asked)} logins and verifies on each, taking turns ...")
+            login_ms, verify_ms = interleaved_p50(apis, asked)
+
             private = [
-                prepare_request("/auth/private", t)  # one per connection
-                for t in tokens
+                [
+                    prepare_request("/auth/private", t)
+                    for t in prepare.tokens(
+                        api, prepare.challenges(api, [user(i) for i in range(16)])
+                    )
+                ]
+                for api in apis
             ]
-            log("/auth/private, no revoked sessions ...")
-            none_revoked = drive(server.port, private, 16, a.duration)
-
-            log(f"{a.users:,} users ...")
-            bulk_users(conn, SMALL, a.users - SMALL, password_hash)
-            conn.execute("ANALYZE")
-            conn.commit()
-            large_login = login_p50(api, asked)
-            large_verify = verify_p50(api, asked)
-
-            log(f"{a.revoked:,} revoked sessions ...")
-            bulk_revocations(conn, a.revoked)
+            log(f"{a.revoked:,} revoked sessions on the large one ...")
+            written = time.monotonic()
+            bulk_revocations(large_db, a.revoked)
             time.sleep(5)  # the workers' next reads take them in
-            with_revoked = drive(server.port, private, 16, a.duration)
+            # For OVERLAP_SECONDS after they were written, every read fetches them
+            # again (adapters/db/revocations.py); after that only what is new.
+            fresh = drive(large.port, private[1], 16, a.duration)
+            time.sleep(max(0.0, written + OVERLAP_SECONDS + 5 - time.monotonic()))
+            log("/auth/private on each, taking turns ...")
+            runs: list[list[Result]] = [[], []]
+            for _ in range(a.rounds):
+                for i, server in ((0, small), (1, large)):
+                    runs[i].append(drive(server.port, private[i], 16, a.duration))
 
-            log(f"soak: /auth/private for {a.soak:.0f} s, worker memory ...")
-            rss = [worker_rss(server)]
+            log(f"soak: /auth/private on the large one for {a.soak:.0f} s, worker memory ...")
+            rss = [worker_rss(large)]
             end = time.monotonic() + a.soak
             while time.monotonic() < end:
-                drive(server.port, private, 8, min(30.0, max(1.0, end - time.monotonic())))
-                rss.append(worker_rss(server))
-            bulk_sessions(conn, a.revoked)
-            table = sizes(conn)
+                drive(large.port, private[1], 8, min(30.0, max(1.0, end - time.monotonic())))
+                rss.append(worker_rss(large))
+            bulk_sessions(large_db, a.revoked)
+            table = sizes(large_db)
     finally:
         if not a.keep:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
     def per_row(t: str) -> float:
         rows, size = table[t]
         return size / rows if rows else float("nan")
 
+    none_rps, revoked_rps = _median_rps(runs[0]), _median_rps(runs[1])
     session_bytes = per_row("sessions") + per_row("refresh_tokens") + per_row("revoked_sessions")
-    lines += [
-        f"`make bench-scale`: `secureflaskauth serve` on PostgreSQL alone, {workers} workers x "
-        f"{threads} threads; {a.samples} logins and verifies timed one at a time.",
+    lines = [
+        f"`make bench-scale`: two `secureflaskauth serve` on PostgreSQL alone, {workers} "
+        f"workers x {threads} threads each, one with {SMALL:,} users, the other with "
+        f"{a.users:,} (the same {SMALL:,} among them); {len(asked)} logins and verifies "
+        "on each, one at a time, the two servers taking turns.",
         "",
         f"| | {SMALL:,} users | {a.users:,} users | ratio |",
         "|---|---:|---:|---:|",
-        f"| login p50 ms | {small_login:.1f} | {large_login:.1f} "
-        f"| {large_login / small_login:.2f} |",
-        f"| verify-otp p50 ms | {small_verify:.1f} | {large_verify:.1f} "
-        f"| {large_verify / small_verify:.2f} |",
+        f"| login p50 ms | {login_ms[0]:.1f} | {login_ms[1]:.1f} "
+        f"| {login_ms[1] / login_ms[0]:.2f} |",
+        f"| verify-otp p50 ms | {verify_ms[0]:.1f} | {verify_ms[1]:.1f} "
+        f"| {verify_ms[1] / verify_ms[0]:.2f} |",
         "",
         f"| | no revoked sessions | {a.revoked:,} revoked | ratio |",
         "|---|---:|---:|---:|",
-        f"| /auth/private req/s | {none_revoked['rps']:.0f} | {with_revoked['rps']:.0f} "
-        f"| {with_revoked['rps'] / none_revoked['rps']:.2f} |",
+        f"| /auth/private req/s (median of {a.rounds} runs each, taking turns) "
+        f"| {none_rps:.0f} | {revoked_rps:.0f} | {revoked_rps / none_rps:.2f} |",
+        "",
+        f"The {a.revoked:,} revoked column is measured {OVERLAP_SECONDS + 5:.0f} s after "
+        "they were written; 5 s after, while each worker's read (every "
+        "SFA_REVOCATION_MAX_AGE_SECONDS) still fetched them all again, "
+        f"{fresh['rps']:.0f} req/s.",
         "",
         f"Worker memory (RSS of {workers} workers, MiB) over a {a.soak:.0f} s soak: "
         f"start {rss[0] / 1024:.0f}, end {rss[-1] / 1024:.0f}, highest {max(rss) / 1024:.0f} "
