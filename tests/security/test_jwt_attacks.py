@@ -37,9 +37,10 @@ from secureflaskauth.domain.tokens import (
     REQUIRED_CLAIMS,
     AccessTokens,
     KeyRing,
-    TokenSettings,
     generate_key,
 )
+from secureflaskauth.settings.sections import JwtSettings
+from secureflaskauth.wiring.policies import token_settings
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
 from tests.fakes.http import LocalServer, Received, Reply
@@ -213,7 +214,7 @@ def other_keyring_token(t: Target, same_kid: bool) -> str:
     if same_kid:
         record = replace(record, kid=t.kid)
     ring = KeyRing(lambda: [record], lambda: float(t.now))
-    settings = TokenSettings(t.issuer, t.audience, algorithm=t.alg)
+    settings = token_settings(JwtSettings(issuer=t.issuer, audience=t.audience))
     return (
         AccessTokens(settings, ring, lambda: float(t.now))
         .issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"])
@@ -422,7 +423,8 @@ def make_verifier(
     clock = FrozenClock(1_800_000_000.0)
     record: SigningKeyRecord = generate_key(alg, clock.now())
     ring = KeyRing(lambda: [record], clock.now)
-    tokens = AccessTokens(TokenSettings(ISSUER, AUDIENCE, algorithm=alg), ring, clock.now)
+    settings = token_settings(JwtSettings(issuer=ISSUER, audience=AUDIENCE))
+    tokens = AccessTokens(settings, ring, clock.now)
     valid = tokens.issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"]).token
     target = Target(
         kid=record.kid,

@@ -15,9 +15,9 @@ import pytest
 
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
-from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
+from secureflaskauth.domain.tokens import AccessTokens, KeyRing, generate_key
 from tests.clock import FrozenClock
-from tests.unit.test_tokens import AUDIENCE, ISSUER, TTL, MemoryKeys, good_claims, sign
+from tests.unit.test_tokens import TTL, MemoryKeys, good_claims, settings_of, sign
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def clock() -> FrozenClock:
 def make(clock: FrozenClock, size: int = 100) -> tuple[AccessTokens, KeyRing, MemoryKeys]:
     store = MemoryKeys(generate_key("EdDSA", clock.now()))
     ring = KeyRing(store.all, clock.now)
-    settings = TokenSettings(ISSUER, AUDIENCE, ttl_seconds=TTL, verified_cache_size=size)
+    settings = settings_of(access_token_ttl_seconds=TTL, verified_cache_size=size)
     return AccessTokens(settings, ring, clock.now), ring, store
 
 

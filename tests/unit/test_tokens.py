@@ -19,6 +19,8 @@ from secureflaskauth.domain.tokens import (
     TokenSettings,
     generate_key,
 )
+from secureflaskauth.settings.sections import JwtSettings
+from secureflaskauth.wiring.policies import token_settings
 from tests.clock import FrozenClock
 
 ISSUER = "https://auth.example.test"
@@ -44,13 +46,17 @@ def segment(token: str, index: int) -> dict[str, Any]:
     return decoded
 
 
+def settings_of(**jwt: Any) -> TokenSettings:
+    """The token settings as the app builds them: the section's defaults but for ``jwt``."""
+    return token_settings(JwtSettings(issuer=ISSUER, audience=AUDIENCE, **jwt))
+
+
 def make_tokens(
     clock: FrozenClock, algorithm: str = "EdDSA", ttl: int = TTL
 ) -> tuple[AccessTokens, KeyRing, MemoryKeys]:
     store = MemoryKeys(generate_key(algorithm, clock.now()))
     ring = KeyRing(store.all, clock.now)
-    settings = TokenSettings(ISSUER, AUDIENCE, algorithm=algorithm, ttl_seconds=ttl)
-    return AccessTokens(settings, ring, clock.now), ring, store
+    return AccessTokens(settings_of(access_token_ttl_seconds=ttl), ring, clock.now), ring, store
 
 
 def sign(ring: KeyRing, claims: dict[str, Any]) -> str:
@@ -145,24 +151,10 @@ def test_es256_works(clock: FrozenClock) -> None:
     assert tokens.verify(token)["sub"] == "user-1"
 
 
-@pytest.mark.parametrize("algorithm", ["RS256", "HS256", "none", "PS256", "ES512", ""])
-def test_other_algorithms_refused_as_configuration(clock: FrozenClock, algorithm: str) -> None:
-    _, ring, _ = make_tokens(clock)
-    with pytest.raises(ConfigurationError):
-        AccessTokens(TokenSettings(ISSUER, AUDIENCE, algorithm=algorithm), ring, clock.now)
-
-
 @pytest.mark.parametrize("algorithm", ["RS256", "HS256"])
 def test_no_key_of_another_algorithm_is_generated(algorithm: str) -> None:
     with pytest.raises(ConfigurationError):
         generate_key(algorithm, 0.0)
-
-
-@pytest.mark.parametrize("ttl", [0, 59, 3601, 86400])
-def test_token_lifetime_bounds(clock: FrozenClock, ttl: int) -> None:
-    _, ring, _ = make_tokens(clock)
-    with pytest.raises(ConfigurationError):
-        AccessTokens(TokenSettings(ISSUER, AUDIENCE, ttl_seconds=ttl), ring, clock.now)
 
 
 # --- time rules (RFC 7519 4.1.4, 4.1.5) ------------------------------------------------------

@@ -90,7 +90,6 @@ def token_settings(jwt: JwtSettings) -> TokenSettings:
     return TokenSettings(
         issuer=jwt.issuer,
         audience=jwt.audience,
-        algorithm=jwt.algorithm,
         ttl_seconds=jwt.access_token_ttl_seconds,
         verified_cache_size=jwt.verified_cache_size,
     )

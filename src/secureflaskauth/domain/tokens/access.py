@@ -9,11 +9,11 @@ from typing import Any
 
 import jwt
 
-from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
+from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.tokens.cache import VerifiedTokens
 from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unverified_header
 from secureflaskauth.domain.tokens.keyring import KeyRing
-from secureflaskauth.domain.tokens.keys import SUPPORTED_ALGORITHMS, SigningKey
+from secureflaskauth.domain.tokens.keys import SigningKey
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "amr")
 LEEWAY_SECONDS = 30
@@ -21,20 +21,15 @@ LEEWAY_SECONDS = 30
 
 @dataclass(frozen=True)
 class TokenSettings:
+    """What issuing and verifying need from the settings (JwtSettings, which holds the
+    defaults and the bounds). Tokens are signed with the key ring's active key, in that
+    key's algorithm."""
+
     issuer: str
     audience: str
-    algorithm: str = "EdDSA"
-    ttl_seconds: int = 900
+    ttl_seconds: int
     # Tokens that verified, remembered by each process (tokens/cache.py); 0: none.
-    verified_cache_size: int = 10_000
-
-    def check(self) -> None:
-        if self.algorithm not in SUPPORTED_ALGORITHMS:
-            raise ConfigurationError(
-                f"JWT algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}"
-            )
-        if not 60 <= self.ttl_seconds <= 3600:
-            raise ConfigurationError("access token lifetime must be 60 to 3600 seconds")
+    verified_cache_size: int
 
 
 @dataclass(frozen=True)
@@ -48,7 +43,6 @@ class AccessTokens:
     """Issues and verifies access tokens."""
 
     def __init__(self, settings: TokenSettings, keys: KeyRing, clock: Callable[[], float]) -> None:
-        settings.check()
         self._settings = settings
         self._keys = keys
         self._clock = clock

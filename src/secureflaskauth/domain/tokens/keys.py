@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -15,7 +16,8 @@ from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
 
 # ASVS 9.1.2 / Appendix C: asymmetric only, never RS256 (nor HMAC).
-SUPPORTED_ALGORITHMS = ("EdDSA", "ES256")
+Algorithm = Literal["EdDSA", "ES256"]
+SUPPORTED_ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
