@@ -16,6 +16,7 @@ from secureflaskauth.domain.tokens import (
     REQUIRED_CLAIMS,
     AccessClaims,
     AccessTokens,
+    Jwk,
     KeyRing,
     TokenSettings,
     generate_key,
@@ -296,6 +297,8 @@ def test_jwks_publishes_public_members_only(
     _, ring, _ = make_tokens(clock, algorithm=algorithm)
     (jwk,) = ring.jwks()["keys"]
     assert set(jwk) == members | {"kid", "alg", "use"}
+    # Jwk declares them: the required members and, for EC, y.
+    assert Jwk.__required_keys__ <= set(jwk) <= Jwk.__required_keys__ | Jwk.__optional_keys__
     assert "d" not in jwk
     assert jwk["alg"] == algorithm
     assert jwk["use"] == "sig"

@@ -17,9 +17,11 @@ from secureflaskauth.domain.tokens.access import (
 )
 from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.header import MAX_TOKEN_LENGTH, TOKEN_TYPE
-from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS, KeyRing
+from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS, Jwks, KeyRing
 from secureflaskauth.domain.tokens.keys import (
     SUPPORTED_ALGORITHMS,
+    Algorithm,
+    Jwk,
     SigningKey,
     generate_key,
     key_state,
@@ -35,7 +37,10 @@ __all__ = [
     "TOKEN_TYPE",
     "AccessClaims",
     "AccessTokens",
+    "Algorithm",
     "IssuedToken",
+    "Jwk",
+    "Jwks",
     "KeyRing",
     "SigningKey",
     "TokenSettings",
