@@ -28,7 +28,7 @@ class TokenSettings:
 
     issuer: str
     audience: str
-    ttl_seconds: int
+    access_token_ttl_seconds: int
     # Tokens that verified, remembered by each process (tokens/cache.py); 0: none.
     verified_cache_size: int
 
@@ -59,7 +59,7 @@ class AccessTokens:
             "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + self._settings.ttl_seconds,
+            "exp": now + self._settings.access_token_ttl_seconds,
             "jti": jti,
             "sid": session_id,
             "amr": list(amr),
@@ -67,7 +67,7 @@ class AccessTokens:
         token = jwt.encode(
             claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": TOKEN_TYPE}
         )
-        return IssuedToken(token, self._settings.ttl_seconds, jti)
+        return IssuedToken(token, self._settings.access_token_ttl_seconds, jti)
 
     def verify(self, token: str) -> AccessClaims:
         """Return the claims of a valid access token; raise InvalidToken otherwise.
