@@ -37,9 +37,10 @@ from secureflaskauth.domain.tokens import (
     REQUIRED_CLAIMS,
     AccessTokens,
     KeyRing,
-    TokenSettings,
     generate_key,
 )
+from secureflaskauth.settings.sections import JwtSettings
+from secureflaskauth.wiring.policies import token_settings
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
 from tests.fakes.http import LocalServer, Received, Reply
@@ -213,7 +214,7 @@ def other_keyring_token(t: Target, same_kid: bool) -> str:
     if same_kid:
         record = replace(record, kid=t.kid)
     ring = KeyRing(lambda: [record], lambda: float(t.now))
-    settings = TokenSettings(t.issuer, t.audience, algorithm=t.alg)
+    settings = token_settings(JwtSettings(issuer=t.issuer, audience=t.audience))
     return (
         AccessTokens(settings, ring, lambda: float(t.now))
         .issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"])
@@ -403,7 +404,7 @@ HTTP_ATTACKS = (
 # -X er / claim type fuzzing: each claim given values of the wrong type, properly signed.
 NOT_STRINGS: list[Any] = [None, True, False, 0, 1, [], {}, {"$gt": 0}, ["x"]]
 NOT_TIMES: list[Any] = [None, True, False, "x", "", "2000000000", [], {}, 1.8e9 + 0.5]
-NOT_METHODS: list[Any] = [None, True, "pwd", {}, 1]
+NOT_METHODS: list[Any] = [None, True, "pwd", {}, 1, [1], ["pwd", None], [["pwd"]]]
 FUZZ: list[tuple[str, Any]] = [
     *((claim, value) for claim in ("exp", "iat", "nbf") for value in NOT_TIMES),
     *((claim, value) for claim in ("sub", "jti", "sid") for value in [*NOT_STRINGS, ""]),
@@ -422,7 +423,8 @@ def make_verifier(
     clock = FrozenClock(1_800_000_000.0)
     record: SigningKeyRecord = generate_key(alg, clock.now())
     ring = KeyRing(lambda: [record], clock.now)
-    tokens = AccessTokens(TokenSettings(ISSUER, AUDIENCE, algorithm=alg), ring, clock.now)
+    settings = token_settings(JwtSettings(issuer=ISSUER, audience=AUDIENCE))
+    tokens = AccessTokens(settings, ring, clock.now)
     valid = tokens.issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"]).token
     target = Target(
         kid=record.kid,
@@ -456,9 +458,9 @@ def refused(tokens: AccessTokens, token: str) -> InvalidToken:
 def test_controls_are_accepted(verifier: tuple[AccessTokens, Target]) -> None:
     # Without this, every "refused" below could pass for a broken forging helper.
     tokens, t = verifier
-    assert tokens.verify(t.valid)["sub"] == "user-1"
-    assert tokens.verify(t.real())["jti"] == "jti-forged"
-    assert tokens.verify(sign(t.private, t.alg, t.header(), t.claims()))["sub"] == "user-1"
+    assert tokens.verify(t.valid).sub == "user-1"
+    assert tokens.verify(t.real()).jti == "jti-forged"
+    assert tokens.verify(sign(t.private, t.alg, t.header(), t.claims())).sub == "user-1"
 
 
 @pytest.mark.parametrize("name", ATTACKS)
@@ -470,7 +472,7 @@ def test_attack_refused(
     assert token != t.valid
     refused(tokens, token)
     assert attacker.requests == []  # no jku/x5u/x5c fetch, ever
-    assert tokens.verify(t.valid)["sub"] == "user-1"  # persistence: still works
+    assert tokens.verify(t.valid).sub == "user-1"  # persistence: still works
 
 
 @pytest.mark.parametrize("claim", REQUIRED_CLAIMS)
@@ -510,7 +512,7 @@ def test_ecdsa_der_signature_refused(attacker: AttackerServer) -> None:
 def test_expiry_boundary(attacker: AttackerServer) -> None:
     tokens, t, advance = make_verifier("EdDSA", attacker.url)
     advance(900 + LEEWAY_SECONDS - 1)
-    assert tokens.verify(t.valid)["sub"] == "user-1"
+    assert tokens.verify(t.valid).sub == "user-1"
     advance(1)
     assert refused(tokens, t.valid).reason == "expired"
 

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from secureflaskauth.domain.ratelimit import Rate
+from secureflaskauth.domain.tokens import SUPPORTED_ALGORITHMS
 from secureflaskauth.settings import PREFIX, Settings, describe_errors, flat_names, names_of
 from secureflaskauth.settings.sections import LimitSettings, OtpSettings, Section, SmsSettings
 
@@ -81,6 +82,31 @@ def test_the_backend_is_the_outbox_or_a_provider() -> None:
         "SFA_SMS_BACKEND: must be outbox, twilio, vonage, sns, sms4free or webhook (got 'Twilio')",
         "SFA_SMS_FALLBACK_BACKEND: must be twilio, vonage, sns, sms4free or webhook (got 'outbox')",
     ]
+
+
+# -- access tokens: the settings hold the bounds the token code relies on ------------------
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "HS256", "none", "PS256", "ES512", ""])
+def test_only_asymmetric_jwt_algorithms_are_accepted(algorithm: str) -> None:
+    assert SUPPORTED_ALGORITHMS == ("EdDSA", "ES256")
+    for supported in SUPPORTED_ALGORITHMS:
+        assert Settings(jwt_algorithm=supported).jwt.algorithm == supported
+    with pytest.raises(ValidationError) as refused:
+        Settings(jwt_algorithm=algorithm)
+    assert describe_errors(refused.value) == [
+        f"SFA_JWT_ALGORITHM: must be EdDSA or ES256 (got {algorithm!r})"
+    ]
+
+
+@pytest.mark.parametrize("ttl", [0, 59, 3601, 86400])
+def test_access_token_lifetime_bounds(ttl: int) -> None:
+    assert Settings(access_token_ttl_seconds=60).jwt.access_token_ttl_seconds == 60
+    assert Settings(access_token_ttl_seconds=3600).jwt.access_token_ttl_seconds == 3600
+    with pytest.raises(ValidationError) as refused:
+        Settings(access_token_ttl_seconds=ttl)
+    [problem] = describe_errors(refused.value)
+    assert problem.startswith("SFA_ACCESS_TOKEN_TTL_SECONDS: input should be")
 
 
 # -- the documentation names the same variables ----------------------------------------

@@ -8,6 +8,7 @@ not verify.
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from typing import Any
 
 import jwt
@@ -15,9 +16,9 @@ import pytest
 
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
-from secureflaskauth.domain.tokens import AccessTokens, KeyRing, TokenSettings, generate_key
+from secureflaskauth.domain.tokens import AccessTokens, KeyRing, generate_key
 from tests.clock import FrozenClock
-from tests.unit.test_tokens import AUDIENCE, ISSUER, TTL, MemoryKeys, good_claims, sign
+from tests.unit.test_tokens import TTL, MemoryKeys, good_claims, settings_of, sign
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def clock() -> FrozenClock:
 def make(clock: FrozenClock, size: int = 100) -> tuple[AccessTokens, KeyRing, MemoryKeys]:
     store = MemoryKeys(generate_key("EdDSA", clock.now()))
     ring = KeyRing(store.all, clock.now)
-    settings = TokenSettings(ISSUER, AUDIENCE, ttl_seconds=TTL, verified_cache_size=size)
+    settings = settings_of(access_token_ttl_seconds=TTL, verified_cache_size=size)
     return AccessTokens(settings, ring, clock.now), ring, store
 
 
@@ -67,15 +68,18 @@ def test_a_token_that_verified_is_answered_without_a_second_check(
     assert len(tokens.verified) == 1
 
 
-def test_the_claims_given_out_are_copies(clock: FrozenClock) -> None:
+def test_the_claims_given_out_cannot_change_the_remembered_ones(clock: FrozenClock) -> None:
     tokens, _, _ = make(clock)
     token = issue(tokens)
     claims = tokens.verify(token)
-    claims["sub"] = "someone-else"
-    claims["amr"].append("hwk")
+    with pytest.raises(FrozenInstanceError):
+        claims.sub = "someone-else"  # type: ignore[misc]
+    with pytest.raises(AttributeError):  # a tuple: no append
+        claims.amr.append("hwk")  # type: ignore[attr-defined]
     again = tokens.verify(token)
-    assert again["sub"] == "u"
-    assert again["amr"] == ["pwd", "sms"]
+    assert len(tokens.verified) == 1  # answered from memory
+    assert again.sub == "u"
+    assert again.amr == ("pwd", "sms")
 
 
 def test_a_refused_token_is_not_remembered(
@@ -106,7 +110,7 @@ def test_an_entry_lives_until_exp_then_the_full_check_answers(
     tokens.verify(token)
     assert decodes.count == 1  # still from memory one second before exp
     clock.advance(1)  # at exp: the entry is gone, the full check runs (leeway applies)
-    assert tokens.verify(token)["sub"] == "u"
+    assert tokens.verify(token).sub == "u"
     assert decodes.count == 2
     assert len(tokens.verified) == 0  # an expired token is not remembered again
     clock.advance(30)  # past the leeway: refused, as without the cache
@@ -128,7 +132,7 @@ def test_a_token_of_a_retired_key_is_refused_though_remembered(clock: FrozenCloc
         generate_key("EdDSA", clock.now()),
     ]
     ring.reload()
-    assert tokens.verify(token)["sub"] == "u"  # published, not yet retired
+    assert tokens.verify(token).sub == "u"  # published, not yet retired
     clock.advance(60)  # the retirement time passes with no reload of the ring
     with pytest.raises(InvalidToken):
         tokens.verify(token)

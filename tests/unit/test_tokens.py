@@ -14,11 +14,15 @@ from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import (
     LEEWAY_SECONDS,
     REQUIRED_CLAIMS,
+    AccessClaims,
     AccessTokens,
+    Jwk,
     KeyRing,
     TokenSettings,
     generate_key,
 )
+from secureflaskauth.settings.sections import JwtSettings
+from secureflaskauth.wiring.policies import token_settings
 from tests.clock import FrozenClock
 
 ISSUER = "https://auth.example.test"
@@ -44,13 +48,17 @@ def segment(token: str, index: int) -> dict[str, Any]:
     return decoded
 
 
+def settings_of(**jwt: Any) -> TokenSettings:
+    """The token settings as the app builds them: the section's defaults but for ``jwt``."""
+    return token_settings(JwtSettings(issuer=ISSUER, audience=AUDIENCE, **jwt))
+
+
 def make_tokens(
     clock: FrozenClock, algorithm: str = "EdDSA", ttl: int = TTL
 ) -> tuple[AccessTokens, KeyRing, MemoryKeys]:
     store = MemoryKeys(generate_key(algorithm, clock.now()))
     ring = KeyRing(store.all, clock.now)
-    settings = TokenSettings(ISSUER, AUDIENCE, algorithm=algorithm, ttl_seconds=ttl)
-    return AccessTokens(settings, ring, clock.now), ring, store
+    return AccessTokens(settings_of(access_token_ttl_seconds=ttl), ring, clock.now), ring, store
 
 
 def sign(ring: KeyRing, claims: dict[str, Any]) -> str:
@@ -90,10 +98,18 @@ def clock() -> FrozenClock:
 def test_issue_and_verify_roundtrip(clock: FrozenClock) -> None:
     tokens, _, _ = make_tokens(clock)
     issued = tokens.issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"])
-    claims = tokens.verify(issued.token)
-    assert claims["sub"] == "user-1"
-    assert claims["sid"] == "sid-1"
-    assert claims["jti"] == issued.jti
+    now = int(clock.now())
+    assert tokens.verify(issued.token) == AccessClaims(
+        iss=ISSUER,
+        aud=AUDIENCE,
+        sub="user-1",
+        iat=now,
+        nbf=now,
+        exp=now + TTL,
+        jti=issued.jti,
+        sid="sid-1",
+        amr=("pwd", "sms"),
+    )
     assert issued.expires_in == TTL
 
 
@@ -142,27 +158,13 @@ def test_es256_works(clock: FrozenClock) -> None:
     token = tokens.issue(subject="user-1", session_id="sid-1", amr=["pwd", "sms"]).token
     assert segment(token, 0) == {"alg": "ES256", "typ": "at+jwt", "kid": ring.active().record.kid}
     assert len(token.split(".")[2]) == 86  # raw r||s, 64 bytes (RFC 7518 3.4), not DER
-    assert tokens.verify(token)["sub"] == "user-1"
-
-
-@pytest.mark.parametrize("algorithm", ["RS256", "HS256", "none", "PS256", "ES512", ""])
-def test_other_algorithms_refused_as_configuration(clock: FrozenClock, algorithm: str) -> None:
-    _, ring, _ = make_tokens(clock)
-    with pytest.raises(ConfigurationError):
-        AccessTokens(TokenSettings(ISSUER, AUDIENCE, algorithm=algorithm), ring, clock.now)
+    assert tokens.verify(token).sub == "user-1"
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "HS256"])
 def test_no_key_of_another_algorithm_is_generated(algorithm: str) -> None:
     with pytest.raises(ConfigurationError):
         generate_key(algorithm, 0.0)
-
-
-@pytest.mark.parametrize("ttl", [0, 59, 3601, 86400])
-def test_token_lifetime_bounds(clock: FrozenClock, ttl: int) -> None:
-    _, ring, _ = make_tokens(clock)
-    with pytest.raises(ConfigurationError):
-        AccessTokens(TokenSettings(ISSUER, AUDIENCE, ttl_seconds=ttl), ring, clock.now)
 
 
 # --- time rules (RFC 7519 4.1.4, 4.1.5) ------------------------------------------------------
@@ -172,7 +174,7 @@ def test_still_valid_within_the_leeway_after_exp(clock: FrozenClock) -> None:
     tokens, _, _ = make_tokens(clock)
     token = tokens.issue(subject="u", session_id="s", amr=["pwd"]).token
     clock.advance(TTL + LEEWAY_SECONDS - 1)
-    assert tokens.verify(token)["sub"] == "u"
+    assert tokens.verify(token).sub == "u"
 
 
 @pytest.mark.parametrize("late", [LEEWAY_SECONDS, LEEWAY_SECONDS + 1, 86400])
@@ -190,7 +192,7 @@ def test_time_rules_follow_the_injected_clock_not_the_wall_clock() -> None:
     past = FrozenClock(1_000_000_000.0)
     tokens, _, _ = make_tokens(past)
     token = tokens.issue(subject="u", session_id="s", amr=["pwd"]).token
-    assert tokens.verify(token)["sub"] == "u"
+    assert tokens.verify(token).sub == "u"
     past.advance(TTL + LEEWAY_SECONDS)
     with pytest.raises(InvalidToken):
         tokens.verify(token)
@@ -207,7 +209,7 @@ def test_not_yet_valid_beyond_the_leeway_refused(clock: FrozenClock, claim: str)
     assert caught.value.reason == "not yet valid"
     # The same token once the clock has caught up.
     clock.advance(1)
-    assert tokens.verify(sign(ring, claims))["sub"] == "user-1"
+    assert tokens.verify(sign(ring, claims)).sub == "user-1"
 
 
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
@@ -215,13 +217,13 @@ def test_clock_skew_within_the_leeway_accepted(clock: FrozenClock, claim: str) -
     tokens, ring, _ = make_tokens(clock)
     claims = good_claims(clock.now())
     claims[claim] = int(clock.now()) + LEEWAY_SECONDS
-    assert tokens.verify(sign(ring, claims))["sub"] == "user-1"
+    assert tokens.verify(sign(ring, claims)).sub == "user-1"
 
 
 def test_properly_signed_token_of_our_own_shape_accepted(clock: FrozenClock) -> None:
     # The control for the forged tokens in tests/security: sign() alone is enough.
     tokens, ring, _ = make_tokens(clock)
-    assert tokens.verify(sign(ring, good_claims(clock.now())))["jti"] == "jti-1"
+    assert tokens.verify(sign(ring, good_claims(clock.now()))).jti == "jti-1"
 
 
 # --- key ring ------------------------------------------------------------------------------
@@ -247,8 +249,8 @@ def test_key_ring_picks_up_a_new_key_after_the_refresh_interval(clock: FrozenClo
     new_token = tokens.issue(subject="u", session_id="s", amr=["pwd"]).token
     assert segment(new_token, 0)["kid"] == new.kid
     # Tokens of the previous key stay valid until they expire.
-    assert tokens.verify(old_token)["sub"] == "u"
-    assert tokens.verify(new_token)["sub"] == "u"
+    assert tokens.verify(old_token).sub == "u"
+    assert tokens.verify(new_token).sub == "u"
     assert {k["kid"] for k in ring.jwks()["keys"]} == {old.kid, new.kid}
 
 
@@ -295,6 +297,8 @@ def test_jwks_publishes_public_members_only(
     _, ring, _ = make_tokens(clock, algorithm=algorithm)
     (jwk,) = ring.jwks()["keys"]
     assert set(jwk) == members | {"kid", "alg", "use"}
+    # Jwk declares them: the required members and, for EC, y.
+    assert Jwk.__required_keys__ <= set(jwk) <= Jwk.__required_keys__ | Jwk.__optional_keys__
     assert "d" not in jwk
     assert jwk["alg"] == algorithm
     assert jwk["use"] == "sig"

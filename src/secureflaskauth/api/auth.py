@@ -18,6 +18,7 @@ from secureflaskauth.api.schemas import (
     VerifyRequest,
 )
 from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.tokens import AccessClaims
 
 routes = Routes("auth", __name__, url_prefix="/auth", tag="auth")
 SMS_FAILED = problem("The SMS could not be sent (`sms-delivery-failed`).")
@@ -120,5 +121,5 @@ def resend_otp(body: ResendRequest) -> ChallengeResponse:
     bearer=True,
     cache=NO_STORE,
 )
-def private(claims: dict[str, object]) -> MessageResponse:
+def private(claims: AccessClaims) -> MessageResponse:
     return MessageResponse(message="Access granted.")

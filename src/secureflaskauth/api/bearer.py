@@ -8,6 +8,7 @@ from flask import request
 from secureflaskauth import wiring
 from secureflaskauth.api.errors import MissingToken
 from secureflaskauth.domain.errors import InvalidToken
+from secureflaskauth.domain.tokens import AccessClaims
 
 
 def bearer_token() -> str:
@@ -30,6 +31,6 @@ def bearer_token() -> str:
     return token
 
 
-def authenticate() -> dict[str, object]:
+def authenticate() -> AccessClaims:
     """The claims of the request's access token, its session checked for revocation."""
     return wiring.current().sessions.authenticate(bearer_token())

@@ -8,6 +8,7 @@ from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
 from secureflaskauth.api.schemas import RefreshRequest, SessionInfo, TokenResponse
 from secureflaskauth.domain.clock import iso_utc
+from secureflaskauth.domain.tokens import AccessClaims
 
 routes = Routes("sessions", __name__, url_prefix="/auth", tag="sessions")
 
@@ -45,8 +46,8 @@ def refresh(body: RefreshRequest) -> TokenResponse:
     bearer=True,
     cache=NO_STORE,
 )
-def logout(claims: dict[str, object]) -> None:
-    wiring.current().sessions.logout(str(claims["sub"]), str(claims["sid"]), client_info())
+def logout(claims: AccessClaims) -> None:
+    wiring.current().sessions.logout(claims.sub, claims.sid, client_info())
 
 
 @routes.route(
@@ -57,8 +58,8 @@ def logout(claims: dict[str, object]) -> None:
     bearer=True,
     cache=NO_STORE,
 )
-def logout_all(claims: dict[str, object]) -> None:
-    wiring.current().sessions.logout_all(str(claims["sub"]), client_info())
+def logout_all(claims: AccessClaims) -> None:
+    wiring.current().sessions.logout_all(claims.sub, client_info())
 
 
 @routes.route(
@@ -71,12 +72,12 @@ def logout_all(claims: dict[str, object]) -> None:
     bearer=True,
     cache=NO_STORE,
 )
-def list_sessions(claims: dict[str, object]) -> list[SessionInfo]:
-    sessions = wiring.current().sessions.active_for_user(str(claims["sub"]))
+def list_sessions(claims: AccessClaims) -> list[SessionInfo]:
+    sessions = wiring.current().sessions.active_for_user(claims.sub)
     return [
         SessionInfo(
             id=s.id,
-            current=s.id == claims["sid"],
+            current=s.id == claims.sid,
             created_at=iso_utc(s.created_at),
             last_used_at=iso_utc(s.last_used_at),
             expires_at=iso_utc(min(s.expires_at, s.last_used_at + s.idle_timeout)),
@@ -100,5 +101,5 @@ def list_sessions(claims: dict[str, object]) -> list[SessionInfo]:
     cache=NO_STORE,
     params={"session_id": "The `id` of one of the user's sessions (GET /auth/sessions)."},
 )
-def end_session(claims: dict[str, object], session_id: str) -> None:
-    wiring.current().sessions.end_own(str(claims["sub"]), session_id, client_info())
+def end_session(claims: AccessClaims, session_id: str) -> None:
+    wiring.current().sessions.end_own(claims.sub, session_id, client_info())

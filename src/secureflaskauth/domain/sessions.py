@@ -19,7 +19,7 @@ from secureflaskauth.domain.errors import DomainError, InvalidToken
 from secureflaskauth.domain.models import Client, Revocation, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
-from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessTokens, IssuedToken
+from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessClaims, AccessTokens, IssuedToken
 
 _MAX_REFRESH_TOKEN = 128
 
@@ -237,7 +237,7 @@ class Sessions:
         self.revocations.publish(self.store.revocations_for_user(user_id, now=now))
         return len(ended)
 
-    def authenticate(self, token: str) -> dict[str, object]:
+    def authenticate(self, token: str) -> AccessClaims:
         """Verify an access token and check its session was not revoked. The revocation
         list answers from this process's copy of the database's revocations, reloaded
         every SFA_REVOCATION_MAX_AGE_SECONDS and, without Redis, when the var directory's
@@ -245,7 +245,7 @@ class Sessions:
         name costs one Redis lookup (and Redis is refilled from the database when it has
         lost them)."""
         claims = self.tokens.verify(token)
-        if self.revocations.is_revoked(str(claims["sid"])):
+        if self.revocations.is_revoked(claims.sid):
             raise InvalidToken("session revoked")
         return claims
 

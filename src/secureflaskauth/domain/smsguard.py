@@ -35,7 +35,7 @@ class SmsPolicy:
     per_prefix: tuple[Rate, ...]  # pending accounts' sends to numbers sharing a prefix
     per_ip: tuple[Rate, ...]
     per_account: tuple[Rate, ...]
-    global_hourly_budget: int
+    hourly_budget: int  # every send in an hour, all accounts together
     # Pending accounts (number not verified yet): their own smaller caps.
     unverified_per_number: tuple[Rate, ...]
     unverified_per_account: tuple[Rate, ...]
@@ -116,15 +116,15 @@ class SmsGuard:
                     detail={"budget": p.unverified_hourly_budget},
                 )
                 self._blocked("pending_budget", user_id, client, region, math.ceil(wait))
-        budget = Rate(p.global_hourly_budget, _HOUR)
+        budget = Rate(p.hourly_budget, _HOUR)
         wait = self.counters.hit("sms:global", budget, now=now)
         if wait:
             log.critical(
                 "ALERT: global hourly SMS budget of %d exhausted; sends are stopped",
-                p.global_hourly_budget,
+                p.hourly_budget,
             )
             self.audit.client_event(
-                "sms_alert", "budget_exhausted", client, detail={"budget": p.global_hourly_budget}
+                "sms_alert", "budget_exhausted", client, detail={"budget": p.hourly_budget}
             )
             self._blocked("budget", user_id, client, region, math.ceil(wait))
 

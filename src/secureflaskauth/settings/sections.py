@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, f
 from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template, check_webotp_host
 from secureflaskauth.domain.passwords import Argon2Parameters
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
+from secureflaskauth.domain.tokens.keys import Algorithm
 
 # An SMS provider's name: the name of its section's field on SmsSettings, which is the
 # one list of providers (SmsSettings.providers()).
@@ -359,7 +360,7 @@ class Argon2Settings(Section):
 
 class JwtSettings(Section):
     ENV_PREFIX = "jwt_"
-    algorithm: Literal["EdDSA", "ES256"] = "EdDSA"
+    algorithm: Algorithm = "EdDSA"  # the algorithm of the keys made from now on
     issuer: str = "secureflaskauth"
     audience: str = "secureflaskauth"
     access_token_ttl_seconds: int = Field(

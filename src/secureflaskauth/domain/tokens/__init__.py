@@ -3,6 +3,7 @@
 - ``keys``: making, storing (PEM, encrypted with a passphrase) and loading a key;
 - ``keyring``: the keys of a process, reloaded as other processes add them;
 - ``rotation``: when an older key retires;
+- ``claims``: the claims of a verified token, typed;
 - ``header``: reading a presented token's header to choose its key;
 - ``access``: issuing and verifying the JWTs (RFC 9068, RFC 8725).
 """
@@ -14,10 +15,13 @@ from secureflaskauth.domain.tokens.access import (
     IssuedToken,
     TokenSettings,
 )
+from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.header import MAX_TOKEN_LENGTH, TOKEN_TYPE
-from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS, KeyRing
+from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS, Jwks, KeyRing
 from secureflaskauth.domain.tokens.keys import (
     SUPPORTED_ALGORITHMS,
+    Algorithm,
+    Jwk,
     SigningKey,
     generate_key,
     key_state,
@@ -31,8 +35,12 @@ __all__ = [
     "REQUIRED_CLAIMS",
     "SUPPORTED_ALGORITHMS",
     "TOKEN_TYPE",
+    "AccessClaims",
     "AccessTokens",
+    "Algorithm",
     "IssuedToken",
+    "Jwk",
+    "Jwks",
     "KeyRing",
     "SigningKey",
     "TokenSettings",

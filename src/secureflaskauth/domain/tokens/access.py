@@ -4,37 +4,33 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import jwt
 
-from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
+from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.tokens.cache import VerifiedTokens
+from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unverified_header
 from secureflaskauth.domain.tokens.keyring import KeyRing
-from secureflaskauth.domain.tokens.keys import SUPPORTED_ALGORITHMS, SigningKey
+from secureflaskauth.domain.tokens.keys import SigningKey
 
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "amr")
+REQUIRED_CLAIMS = tuple(field.name for field in fields(AccessClaims))
 LEEWAY_SECONDS = 30
 
 
 @dataclass(frozen=True)
 class TokenSettings:
+    """What issuing and verifying need from the settings (JwtSettings, which holds the
+    defaults and the bounds). Tokens are signed with the key ring's active key, in that
+    key's algorithm."""
+
     issuer: str
     audience: str
-    algorithm: str = "EdDSA"
-    ttl_seconds: int = 900
+    access_token_ttl_seconds: int
     # Tokens that verified, remembered by each process (tokens/cache.py); 0: none.
-    verified_cache_size: int = 10_000
-
-    def check(self) -> None:
-        if self.algorithm not in SUPPORTED_ALGORITHMS:
-            raise ConfigurationError(
-                f"JWT algorithm must be one of {', '.join(SUPPORTED_ALGORITHMS)}"
-            )
-        if not 60 <= self.ttl_seconds <= 3600:
-            raise ConfigurationError("access token lifetime must be 60 to 3600 seconds")
+    verified_cache_size: int
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,6 @@ class AccessTokens:
     """Issues and verifies access tokens."""
 
     def __init__(self, settings: TokenSettings, keys: KeyRing, clock: Callable[[], float]) -> None:
-        settings.check()
         self._settings = settings
         self._keys = keys
         self._clock = clock
@@ -64,7 +59,7 @@ class AccessTokens:
             "sub": subject,
             "iat": now,
             "nbf": now,
-            "exp": now + self._settings.ttl_seconds,
+            "exp": now + self._settings.access_token_ttl_seconds,
             "jti": jti,
             "sid": session_id,
             "amr": list(amr),
@@ -72,9 +67,9 @@ class AccessTokens:
         token = jwt.encode(
             claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": TOKEN_TYPE}
         )
-        return IssuedToken(token, self._settings.ttl_seconds, jti)
+        return IssuedToken(token, self._settings.access_token_ttl_seconds, jti)
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str) -> AccessClaims:
         """Return the claims of a valid access token; raise InvalidToken otherwise.
 
         The same text verified before answers from memory while it is unexpired and its
@@ -85,7 +80,7 @@ class AccessTokens:
             self.verified.put(token, claims, kid)
         return claims
 
-    def _verify(self, token: str) -> tuple[dict[str, Any], str]:
+    def _verify(self, token: str) -> tuple[AccessClaims, str]:
         header = unverified_header(token)
         key = self._key_for(header)
         try:
@@ -98,7 +93,7 @@ class AccessTokens:
                 options={
                     "require": list(REQUIRED_CLAIMS),
                     "strict_aud": True,
-                    # PyJWT reads the wall clock; the times are checked in _check_claims
+                    # PyJWT reads the wall clock; the times are checked in _checked
                     # against the injected clock instead.
                     "verify_exp": False,
                     "verify_nbf": False,
@@ -107,8 +102,7 @@ class AccessTokens:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(type(exc).__name__) from None
-        self._check_claims(claims)
-        return claims, key.kid
+        return self._checked(claims), key.kid
 
     def _key_for(self, header: dict[str, Any]) -> SigningKey:
         key = self._keys.public(expected_kid(header))
@@ -116,7 +110,7 @@ class AccessTokens:
             raise InvalidToken("unknown kid or wrong alg")
         return key
 
-    def _check_claims(self, claims: dict[str, Any]) -> None:
+    def _checked(self, claims: dict[str, Any]) -> AccessClaims:
         now = self._clock()
         # NumericDate (RFC 7519 2) as issued here: an int, never a bool, float or string.
         if any(type(claims[name]) is not int for name in ("iat", "nbf", "exp")):
@@ -128,5 +122,18 @@ class AccessTokens:
         for name in ("sub", "jti", "sid"):
             if not isinstance(claims[name], str) or not claims[name]:
                 raise InvalidToken(f"bad {name}")
-        if not isinstance(claims["amr"], list):
+        amr = claims["amr"]
+        if not isinstance(amr, list) or not all(isinstance(method, str) for method in amr):
             raise InvalidToken("bad amr")
+        # iss and aud: PyJWT has compared them with the expected strings exactly.
+        return AccessClaims(
+            iss=claims["iss"],
+            aud=claims["aud"],
+            sub=claims["sub"],
+            iat=claims["iat"],
+            nbf=claims["nbf"],
+            exp=claims["exp"],
+            jti=claims["jti"],
+            sid=claims["sid"],
+            amr=tuple(amr),
+        )

@@ -24,16 +24,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from cachetools import TLRUCache
 
+from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.keyring import KeyRing
 
 
 @dataclass(frozen=True, slots=True)
 class _Verified:
-    claims: dict[str, Any]
+    claims: AccessClaims
     kid: str
     expires_at: float
 
@@ -58,7 +58,7 @@ class VerifiedTokens:
         with self._lock:
             return len(self._entries)
 
-    def get(self, token: str) -> dict[str, Any] | None:
+    def get(self, token: str) -> AccessClaims | None:
         """The claims of ``token`` if it verified before and nothing has changed since."""
         if not self._size:
             return None
@@ -71,14 +71,13 @@ class VerifiedTokens:
             with self._lock:
                 self._entries.pop(token, None)
             return None
-        # A copy: the caller may change its claims without changing the cache's.
-        return {**entry.claims, "amr": list(entry.claims["amr"])}
+        return entry.claims  # immutable: shared with every caller as it is
 
-    def put(self, token: str, claims: dict[str, Any], kid: str) -> None:
+    def put(self, token: str, claims: AccessClaims, kid: str) -> None:
         """Remember a token that has just verified in full with the key ``kid``."""
         if not self._size:
             return
-        entry = _Verified({**claims, "amr": list(claims["amr"])}, kid, float(claims["exp"]))
+        entry = _Verified(claims, kid, float(claims.exp))
         with self._lock:
             self._drop_if_keys_changed()
             self._entries[token] = entry

@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TypedDict
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
-from secureflaskauth.domain.tokens.keys import SigningKey, key_state, load_key
+from secureflaskauth.domain.tokens.keys import Jwk, SigningKey, key_state, load_key
 
 KEYRING_REFRESH_SECONDS = 10.0
 # An unknown kid reloads the keys at most this often: a key another process has just
 # added is found at once, and forged kids cost at most one query per interval.
 UNKNOWN_KID_RELOAD_SECONDS = 0.1
+
+
+class Jwks(TypedDict):
+    """A JWK Set (RFC 7517 5)."""
+
+    keys: list[Jwk]
 
 
 class KeyRing:
@@ -84,7 +90,8 @@ class KeyRing:
             return None
         return key
 
-    def jwks(self) -> dict[str, Any]:
-        """The published key set (RFC 7517), public members only."""
+    def jwks(self) -> Jwks:
+        """The published key set (RFC 7517), public members only, as stored."""
         self._maybe_reload()
-        return {"keys": [json.loads(k.record.public_jwk) for k in self._keys.values()]}
+        keys: list[Jwk] = [json.loads(k.record.public_jwk) for k in self._keys.values()]
+        return {"keys": keys}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Literal, TypedDict, get_args
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -15,7 +16,26 @@ from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
 
 # ASVS 9.1.2 / Appendix C: asymmetric only, never RS256 (nor HMAC).
-SUPPORTED_ALGORITHMS = ("EdDSA", "ES256")
+Algorithm = Literal["EdDSA", "ES256"]
+SUPPORTED_ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+
+
+class _PublicKeyMembers(TypedDict):
+    kty: Literal["OKP", "EC"]
+    crv: Literal["Ed25519", "P-256"]
+    x: str
+    kid: str
+    alg: Algorithm
+    use: Literal["sig"]
+
+
+# total=False rather than NotRequired[], which Python 3.11 does not see in a string
+# annotation (``from __future__ import annotations``).
+class Jwk(_PublicKeyMembers, total=False):
+    """A published public key (RFC 7517 4, RFC 8037 2 for OKP, RFC 7518 6.2 for EC)."""
+
+    y: str  # EC only
+
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
