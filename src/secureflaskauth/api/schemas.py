@@ -174,3 +174,26 @@ class Problem(BaseModel):
     attempts_remaining: int | None = None
     expires_in: int | None = None
     resend_after: int | None = None
+
+
+class AccountInfo(BaseModel):
+    """The signed-in user's account (GET /auth/me)."""
+
+    user_id: str = Field(description="Stable user id; the `sub` of access tokens.")
+    username: str = Field(description="As registered (case kept).")
+    phone_number: str = Field(
+        description="Masked: the country code and the last four digits.",
+        examples=["+972******4336"],
+    )
+    phone_verified: bool = Field(
+        description="True once a code sent to the number for this account was verified."
+    )
+    factors: list[str] = Field(
+        description='Second factors the account can use: `"sms"`, and `"recovery_codes"` '
+        "while unused recovery codes remain.",
+        examples=[["sms", "recovery_codes"]],
+    )
+    created_at: str = Field(
+        description="When the account was registered (ISO 8601, UTC).",
+        json_schema_extra={"format": "date-time"},
+    )

@@ -24,6 +24,7 @@ from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.lockout import AccountGuard
+from secureflaskauth.domain.ownaccount import OwnAccount
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
@@ -68,6 +69,7 @@ class Wiring:
     guard: AccountGuard
     sessions: Sessions
     accounts: Accounts
+    own_account: OwnAccount
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -172,6 +174,7 @@ def build(
         accounts=Accounts(
             users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
         ),
+        own_account=OwnAccount(users=users),
         audit=audit,
         audit_log=audit_log,
         tokens=access,
