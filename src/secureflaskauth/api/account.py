@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from secureflaskauth import wiring
-from secureflaskauth.api.answers import NO_STORE, ok
+from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
+from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
-from secureflaskauth.api.schemas import AccountInfo
+from secureflaskauth.api.schemas import AccountInfo, PasswordChangeRequest
 from secureflaskauth.domain.clock import iso_utc
 
 routes = Routes("account", __name__, url_prefix="/auth", tag="account")
@@ -28,4 +29,38 @@ def me(claims: dict[str, object]) -> AccountInfo:
         phone_verified=profile.phone_verified,
         factors=list(profile.factors),
         created_at=iso_utc(profile.created_at),
+    )
+
+
+WRONG_PASSWORD = problem(
+    "The password is wrong (`wrong-password`); it counts as a failed sign-in of the account."
+)
+DELAYED = problem(
+    "Too many failed attempts for this account: wait for Retry-After "
+    "(`too-many-requests`), as /auth/login does.",
+    retry_after,
+)
+
+
+@routes.route(
+    "POST",
+    "/password/change",
+    summary="Change the password; every other session ends",
+    description=(
+        "The current password is required: a token alone changes nothing. This session "
+        "stays signed in, every other one ends at once, sign-ins waiting for their code "
+        "end, and a notice goes to the account's number by SMS."
+    ),
+    body=PasswordChangeRequest,
+    responses={204: ok("Password changed."), 401: WRONG_PASSWORD, 429: DELAYED},
+    bearer=True,
+    cache=NO_STORE,
+)
+def change_password(claims: dict[str, object], body: PasswordChangeRequest) -> None:
+    wiring.current().own_account.change_password(
+        str(claims["sub"]),
+        str(claims["sid"]),
+        body.current_password,
+        body.new_password,
+        client_info(),
     )

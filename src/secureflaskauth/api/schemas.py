@@ -197,3 +197,16 @@ class AccountInfo(BaseModel):
         description="When the account was registered (ISO 8601, UTC).",
         json_schema_extra={"format": "date-time"},
     )
+
+
+class PasswordChangeRequest(BaseModel):
+    model_config = _STRICT
+    current_password: str = Field(json_schema_extra={"example": "correct horse battery staple"})
+    new_password: str = Field(
+        description="The rules of registration: not a common password, not the username.",
+        json_schema_extra={
+            "minLength": password_policy.MIN_LENGTH,
+            "maxLength": password_policy.MAX_LENGTH,
+            "example": "a new horse battery staple",
+        },
+    )

@@ -28,6 +28,8 @@ EVENTS = frozenset(
         "admin_action",
         "sms_blocked",
         "sms_alert",
+        "password_changed",
+        "notice_sent",
     }
 )
 

@@ -45,6 +45,22 @@ class UserStore(Protocol):
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
 
+    def change_password(
+        self,
+        user_id: str,
+        *,
+        old_hash: str,
+        new_hash: str,
+        keep_session: str,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        """In one transaction: replace the password hash if it is still ``old_hash``,
+        end every active session of the user but ``keep_session`` and record their
+        revocations (refused until ``until``); None when the hash had changed meanwhile
+        (or there is no such user), and then nothing is changed."""
+        ...
+
     def claim_otp_attempt(
         self, user_id: str, *, now: float, threshold: int, lock_seconds: float
     ) -> OtpClaim:

@@ -24,11 +24,13 @@ from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.lockout import AccountGuard
+from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ownaccount import OwnAccount
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
+from secureflaskauth.domain.reauth import PasswordCheck
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
@@ -131,11 +133,13 @@ def build(
     limits = policies.request_limits(settings.limits, explain=not settings.is_production)
     throttle = Throttle(meter, clock, limits)
     guard = AccountGuard(SqlFailureStore(engine), clock, policies.lockout_policy(settings.lockout))
+    password_policy = PasswordPolicy(CommonPasswords.bundled())
+    sms_guard = SmsGuard(meter, clock, policies.sms_policy(settings), audit)
     pending = PendingAccounts(users, clock, settings.pending_account_ttl_seconds)
     registration = Registration(
         users=users,
         hasher=hasher,
-        password_policy=PasswordPolicy(CommonPasswords.bundled()),
+        password_policy=password_policy,
         throttle=throttle,
         audit=audit,
         clock=clock,
@@ -150,7 +154,7 @@ def build(
         sms=sender,
         throttle=throttle,
         guard=guard,
-        sms_guard=SmsGuard(meter, clock, policies.sms_policy(settings), audit),
+        sms_guard=sms_guard,
         hasher=hasher,
         sessions=sessions,
         audit=audit,
@@ -160,6 +164,18 @@ def build(
         pending=pending,
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
+    )
+    own_account = OwnAccount(
+        users=users,
+        challenges=shared.challenges,
+        sessions=sessions,
+        revocations=shared.revocations,
+        hasher=hasher,
+        password_policy=password_policy,
+        password_check=PasswordCheck(hasher=hasher, guard=guard, audit=audit),
+        notices=Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name),
+        audit=audit,
+        clock=clock,
     )
     outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
     return Wiring(
@@ -174,7 +190,7 @@ def build(
         accounts=Accounts(
             users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
         ),
-        own_account=OwnAccount(users=users),
+        own_account=own_account,
         audit=audit,
         audit_log=audit_log,
         tokens=access,

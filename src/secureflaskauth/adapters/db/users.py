@@ -80,6 +80,31 @@ class SqlUserStore:
             )
 
     @fail_closed
+    def change_password(
+        self,
+        user_id: str,
+        *,
+        old_hash: str,
+        new_hash: str,
+        keep_session: str,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.password_hash == old_hash)
+                .values(password_hash=new_hash)
+            ).rowcount
+            if changed != 1:
+                return None
+            reason = "password changed"
+            ended = conn.execute(end_sessions_of(user_id, now, reason, keep=keep_session)).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
+        return EndedSessions(len(ended), tuple(in_force))
+
+    @fail_closed
     def claim_otp_attempt(
         self, user_id: str, *, now: float, threshold: int, lock_seconds: float
     ) -> OtpClaim:
