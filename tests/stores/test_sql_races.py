@@ -17,6 +17,7 @@ from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.adapters.db.users import SqlUserStore
@@ -252,3 +253,17 @@ def test_a_disable_after_a_session_was_stored_ends_it(engine: Engine) -> None:
     assert sessions.create(session_of(user), "h" * 64)
     ended = accounts.disable(user, now=NOW, until=NOW + 930)
     assert ended is not None and ended.ended == 1
+
+
+def test_one_recovery_code_used_at_once_fifty_times_works_once(engine: Engine) -> None:
+    store = SqlRecoveryCodeStore(engine)
+    user = new_user(engine)
+    hashes = [secrets.token_hex(32) for _ in range(10)]
+    store.replace(user, hashes, now=NOW)
+
+    results = at_once(lambda: store.use(user, hashes[3], now=NOW))
+
+    assert results.count(True) == 1
+    assert results.count(False) == THREADS - 1
+    assert store.remaining(user) == 9
+    assert hashes[3] not in store.unused(user)

@@ -6,7 +6,12 @@ from secureflaskauth import wiring
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
-from secureflaskauth.api.schemas import AccountInfo, PasswordChangeRequest
+from secureflaskauth.api.schemas import (
+    AccountInfo,
+    PasswordChangeRequest,
+    PasswordRequest,
+    RecoveryCodesResponse,
+)
 from secureflaskauth.domain.clock import iso_utc
 
 routes = Routes("account", __name__, url_prefix="/auth", tag="account")
@@ -64,3 +69,24 @@ def change_password(claims: dict[str, object], body: PasswordChangeRequest) -> N
         body.new_password,
         client_info(),
     )
+
+
+@routes.route(
+    "POST",
+    "/recovery-codes",
+    summary="New recovery codes, shown once; earlier ones stop working",
+    description=(
+        "Ten single-use codes for signing in without the phone: at /auth/verify-otp, "
+        "`recovery_code` in place of `otp`. Only keyed hashes are stored, so they cannot "
+        "be shown again; keep them somewhere safe. The password is required."
+    ),
+    body=PasswordRequest,
+    responses={200: ok("The new codes.", RecoveryCodesResponse), 401: WRONG_PASSWORD, 429: DELAYED},
+    bearer=True,
+    cache=NO_STORE,
+)
+def recovery_codes(claims: dict[str, object], body: PasswordRequest) -> RecoveryCodesResponse:
+    codes = wiring.current().own_account.new_recovery_codes(
+        str(claims["sub"]), body.password, client_info()
+    )
+    return RecoveryCodesResponse(codes=codes)

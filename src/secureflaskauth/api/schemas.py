@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
@@ -73,9 +75,41 @@ class ChallengeResponse(BaseModel):
 
 
 class VerifyRequest(BaseModel):
+    """``otp``, or ``recovery_code`` in its place (the lost phone): exactly one."""
+
     model_config = _STRICT
     session_id: str
-    otp: str = Field(json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"})
+    otp: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "The code sent by SMS.",
+                "pattern": "^[0-9]{6}$",
+                "example": "123456",
+            }
+        ),
+    ] = None
+    recovery_code: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "One of the account's recovery codes, in place of `otp`; "
+                "works once.",
+                "example": "7kq2-m9xd",
+            }
+        ),
+    ] = None
+
+    def null_fields(self) -> dict[str, list[str]]:
+        """Optional, but never null: an explicit null is a type error, as any non-string."""
+        given = self.model_fields_set
+        return {
+            name: ["Must be a string."]
+            for name in ("otp", "recovery_code")
+            if name in given and getattr(self, name) is None
+        }
 
 
 class TokenResponse(BaseModel):
@@ -88,7 +122,7 @@ class TokenResponse(BaseModel):
     )
 
     @classmethod
-    def of(cls, pair: TokenPair, message: str) -> TokenResponse:
+    def of(cls, pair: TokenPair, message: str) -> Self:
         """The one token answer: of a sign-in and of a refresh alike (RFC 6749 5.1)."""
         return cls(
             message=message,
@@ -97,6 +131,15 @@ class TokenResponse(BaseModel):
             expires_in=pair.expires_in,
             refresh_token=pair.refresh_token,
         )
+
+
+class SignInResponse(TokenResponse):
+    """A completed sign-in; after a recovery code, how many codes remain."""
+
+    recovery_codes_remaining: int | None = Field(
+        default=None,
+        description="Only when a recovery code was used: the account's unused codes left.",
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -209,4 +252,19 @@ class PasswordChangeRequest(BaseModel):
             "maxLength": password_policy.MAX_LENGTH,
             "example": "a new horse battery staple",
         },
+    )
+
+
+class PasswordRequest(BaseModel):
+    model_config = _STRICT
+    password: str = Field(
+        description="The account's password, asked again.",
+        json_schema_extra={"example": "correct horse battery staple"},
+    )
+
+
+class RecoveryCodesResponse(BaseModel):
+    codes: list[str] = Field(
+        description="Ten single-use codes, shown this once; earlier codes stop working.",
+        examples=[["7kq2-m9xd", "p4zt-0w8c"]],
     )

@@ -30,6 +30,8 @@ EVENTS = frozenset(
         "sms_alert",
         "password_changed",
         "notice_sent",
+        "recovery_codes_issued",
+        "recovery_code_used",
     }
 )
 

@@ -16,6 +16,7 @@ from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.ports import ChallengeStore, Clock, RevocationList, UserStore
 from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.sessions import Sessions
 
 
@@ -43,6 +44,7 @@ class OwnAccount:
         password_policy: PasswordPolicy,
         password_check: PasswordCheck,
         notices: Notices,
+        recovery: RecoveryCodes,
         audit: Audit,
         clock: Clock,
     ) -> None:
@@ -54,6 +56,7 @@ class OwnAccount:
         self.password_policy = password_policy
         self.password_check = password_check
         self.notices = notices
+        self.recovery = recovery
         self.audit = audit
         self.clock = clock
 
@@ -77,6 +80,8 @@ class OwnAccount:
 
     def factors(self, user: User) -> tuple[str, ...]:
         """The second factors the account can use; the phone is always one."""
+        if self.recovery.remaining(user.id):
+            return ("sms", "recovery_codes")
         return ("sms",)
 
     def change_password(
@@ -114,3 +119,18 @@ class OwnAccount:
         )
         self.notices.send(user, "password_changed", client)
         return done.ended
+
+    def new_recovery_codes(self, user_id: str, password: str, client: Client) -> list[str]:
+        """A new set of recovery codes, shown this once; earlier codes stop working."""
+        user = self.user(user_id)
+        self.password_check.confirm(user, password, client, purpose="recovery codes")
+        codes, dropped = self.recovery.issue(user.id)
+        self.audit.client_event(
+            "recovery_codes_issued",
+            "success",
+            client,
+            user_id=user.id,
+            username=user.username,
+            detail={"codes": len(codes), "unused_replaced": dropped},
+        )
+        return codes

@@ -100,6 +100,28 @@ class UserStore(Protocol):
         ...
 
 
+class RecoveryCodeStore(Protocol):
+    """An account's recovery codes, as keyed hashes."""
+
+    def replace(self, user_id: str, code_hashes: Sequence[str], *, now: float) -> int:
+        """In one transaction: forget every code of the user and store these; return
+        how many unused codes were dropped."""
+        ...
+
+    def unused(self, user_id: str) -> list[str]:
+        """The hashes of the user's codes not used yet."""
+        ...
+
+    def remaining(self, user_id: str) -> int:
+        """How many of the user's codes are not used yet."""
+        ...
+
+    def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
+        """Atomically mark the code used if it is the user's and unused; True exactly
+        once, however many requests present it at the same moment."""
+        ...
+
+
 class ChallengeStore(Protocol):
     def create(self, challenge: Challenge) -> None:
         """Store a new challenge and end every other open challenge of the same user."""

@@ -17,6 +17,7 @@ from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
+from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.sms.outbox import OutboxSender
@@ -31,6 +32,7 @@ from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
 from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
@@ -148,6 +150,9 @@ def build(
         pending=pending,
         guard=guard,
     )
+    code_key = otp_key(settings)
+    notices = Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name)
+    recovery = RecoveryCodes(store=SqlRecoveryCodeStore(engine), key=code_key, clock=clock)
     signin = SignIn(
         users=users,
         challenges=shared.challenges,
@@ -160,10 +165,12 @@ def build(
         audit=audit,
         clock=clock,
         otp_policy=policies.otp_policy(settings.otp),
-        otp_key=otp_key(settings),
+        otp_key=code_key,
         pending=pending,
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
+        recovery=recovery,
+        notices=notices,
     )
     own_account = OwnAccount(
         users=users,
@@ -173,7 +180,8 @@ def build(
         hasher=hasher,
         password_policy=password_policy,
         password_check=PasswordCheck(hasher=hasher, guard=guard, audit=audit),
-        notices=Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name),
+        notices=notices,
+        recovery=recovery,
         audit=audit,
         clock=clock,
     )

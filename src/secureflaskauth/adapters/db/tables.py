@@ -59,6 +59,21 @@ challenges = Table(
     Index("ix_otp_challenges_expires_at", "expires_at"),
 )
 
+# Single-use codes for signing in without the phone: keyed hashes only.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("code_hash", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
 rate_counters = Table(
     "rate_counters",
     metadata,

@@ -9,7 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.sessions import end_sessions_of
-from secureflaskauth.adapters.db.tables import challenges, refresh_tokens, sessions, users
+from secureflaskauth.adapters.db.tables import (
+    challenges,
+    recovery_codes,
+    refresh_tokens,
+    sessions,
+    users,
+)
 from secureflaskauth.domain.errors import UsernameTaken
 from secureflaskauth.domain.models import EndedSessions, OtpClaim, Revocation, User
 
@@ -215,7 +221,7 @@ class SqlUserStore:
             conn.execute(
                 sa_delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(own_sessions))
             )
-            for table in (challenges, sessions):
+            for table in (challenges, sessions, recovery_codes):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
             conn.execute(sa_delete(users).where(users.c.id == user_id))
         return EndedSessions(len(ended), tuple(in_force))
