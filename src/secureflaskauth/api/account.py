@@ -72,6 +72,25 @@ def change_password(claims: dict[str, object], body: PasswordChangeRequest) -> N
 
 
 @routes.route(
+    "DELETE",
+    "/account",
+    summary="Delete the account; every session ends at once",
+    description=(
+        "The password is required. Every session ends at once; the username, the phone "
+        "number, the password hash and the recovery codes are erased, and the audit "
+        "trail keeps the user id only. The username is free for a new registration, "
+        "which gets a new user id."
+    ),
+    body=PasswordRequest,
+    responses={204: ok("Account deleted."), 401: WRONG_PASSWORD, 429: DELAYED},
+    bearer=True,
+    cache=NO_STORE,
+)
+def delete_account(claims: dict[str, object], body: PasswordRequest) -> None:
+    wiring.current().own_account.delete(str(claims["sub"]), body.password, client_info())
+
+
+@routes.route(
     "POST",
     "/recovery-codes",
     summary="New recovery codes, shown once; earlier ones stop working",

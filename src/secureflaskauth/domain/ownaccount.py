@@ -120,6 +120,31 @@ class OwnAccount:
         self.notices.send(user, "password_changed", client)
         return done.ended
 
+    def delete(self, user_id: str, password: str, client: Client) -> int:
+        """Delete the account: every session ends at once (in the same transaction as
+        the deletion, with its revocation records), the account's row (username, number,
+        password hash), its recovery codes and sign-ins in progress go, and its audit
+        events keep the user id but nothing that names the person. The username is
+        free again. Returns the sessions ended."""
+        user = self.user(user_id)
+        self.password_check.confirm(user, password, client, purpose="account deletion")
+        now = self.clock.now()
+        done = self.users.delete(user.id, now=now, until=self.sessions.revoked_until(now))
+        if done is None:
+            raise InvalidToken("account deleted meanwhile")
+        self.revocations.publish(done.in_force)
+        self.challenges.kill_all_for_user(user.id)
+        self.password_check.forget(user)
+        self.audit.forget(user.id)
+        # Recorded after the erasure, with the user id alone.
+        self.audit.emit(
+            "account_deleted",
+            "success",
+            user_id=user.id,
+            detail={"by": "user", "sessions_ended": done.ended},
+        )
+        return done.ended
+
     def new_recovery_codes(self, user_id: str, password: str, client: Client) -> list[str]:
         """A new set of recovery codes, shown this once; earlier codes stop working."""
         user = self.user(user_id)

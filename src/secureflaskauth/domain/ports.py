@@ -270,6 +270,12 @@ class AuditLog(Protocol):
         """The newest events, newest last."""
         ...
 
+    def forget(self, user_id: str, *, personal_detail: frozenset[str]) -> int:
+        """Erase what identifies the person from the user's events (username, IP, user
+        agent, and the ``personal_detail`` members of each detail); the user id, the
+        events, their times and outcomes stay. Returns the events changed."""
+        ...
+
 
 # Consecutive failures (claimed attempts included), the time of the last one, and how
 # many claimed attempts are still being checked.

@@ -50,3 +50,7 @@ class PasswordCheck:
                 detail={"failures": failures, "delay": policy.delay(failures)},
             )
         raise WrongPassword()
+
+    def forget(self, user: User) -> None:
+        """The account is gone: its failure count, kept under its username, goes too."""
+        self.guard.succeeded(user.username_canonical)
