@@ -16,6 +16,7 @@ from secureflaskauth.api import (
     headers,
     meta,
     metrics,
+    reset,
     sessions,
 )
 from secureflaskauth.api.errors import register_error_handlers
@@ -72,6 +73,7 @@ def create_app(
         auth.routes,
         sessions.routes,
         account.routes,
+        reset.routes,
         meta.routes,
         metrics.routes,
         docs.routes,

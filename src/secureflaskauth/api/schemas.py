@@ -268,3 +268,42 @@ class RecoveryCodesResponse(BaseModel):
         description="Ten single-use codes, shown this once; earlier codes stop working.",
         examples=[["7kq2-m9xd", "p4zt-0w8c"]],
     )
+
+
+class ForgotRequest(BaseModel):
+    model_config = _STRICT
+    username: str = Field(json_schema_extra={"example": "alice.cohen"})
+
+
+class ResetStartedResponse(BaseModel):
+    """The same for every username, whether a code was sent or not."""
+
+    message: str
+    session_id: str = Field(description="Pass to /auth/password/reset and /auth/resend-otp.")
+    expires_in: int = Field(description="Seconds until the code expires.")
+    resend_after: int | None = Field(
+        description="Seconds until a new code may be requested; null when no more may be."
+    )
+
+
+class ResetRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str
+    otp: str = Field(
+        description="The code sent by SMS.",
+        json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"},
+    )
+    new_password: str = Field(
+        description="The rules of registration: not a common password, not the username.",
+        json_schema_extra={
+            "minLength": password_policy.MIN_LENGTH,
+            "maxLength": password_policy.MAX_LENGTH,
+            "example": "a new horse battery staple",
+        },
+    )
+    recovery_code: str = Field(
+        default="",
+        description="One of the account's recovery codes: required when "
+        "SFA_RESET_WITH_SMS_ONLY is off; used up when given.",
+        json_schema_extra={"example": "7kq2-m9xd"},
+    )

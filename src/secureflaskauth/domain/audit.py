@@ -33,6 +33,8 @@ EVENTS = frozenset(
         "recovery_codes_issued",
         "recovery_code_used",
         "account_deleted",
+        "password_reset_requested",
+        "password_reset",
     }
 )
 

@@ -64,6 +64,8 @@ class Challenge:
     attempts: int = 0
     resends: int = 0
     used_at: float | None = None
+    # What a right code completes: a sign-in, or a password reset (never the other).
+    purpose: str = "sign-in"
 
     def is_alive(self, now: float, max_attempts: int) -> bool:
         return self.used_at is None and self.expires_at > now and self.attempts < max_attempts

@@ -15,6 +15,10 @@ TEXTS = {
         "{app}: your password was changed and your other sessions ended. "
         "If this was not you, reset your password now."
     ),
+    "password_reset": (
+        "{app}: your password was reset with a code sent to this number and every "
+        "session ended. If this was not you, tell the service at once."
+    ),
     "recovery_code_used": (
         "{app}: a recovery code was used to sign in to your account ({remaining} left). "
         "If this was not you, change your password and end your sessions now."

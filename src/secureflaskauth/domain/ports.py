@@ -51,14 +51,14 @@ class UserStore(Protocol):
         *,
         old_hash: str,
         new_hash: str,
-        keep_session: str,
+        keep_session: str | None,
         now: float,
         until: float,
     ) -> EndedSessions | None:
         """In one transaction: replace the password hash if it is still ``old_hash``,
-        end every active session of the user but ``keep_session`` and record their
-        revocations (refused until ``until``); None when the hash had changed meanwhile
-        (or there is no such user), and then nothing is changed."""
+        end every active session of the user but ``keep_session`` (None: all of them)
+        and record their revocations (refused until ``until``); None when the hash had
+        changed meanwhile (or there is no such user), and then nothing is changed."""
         ...
 
     def claim_otp_attempt(

@@ -137,7 +137,7 @@ class SignIn:
                 "Too many wrong codes for this account. Please wait before signing in again.",
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
-        return self._start_challenge(user, now, client)
+        return self.start_challenge(user, now, client)
 
     def _failed(self, claim: Claim, client: Client, user: User | None, reason: str) -> NoReturn:
         self.guard.confirm(claim)
@@ -161,7 +161,10 @@ class SignIn:
             )
         raise InvalidCredentials()
 
-    def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
+    def start_challenge(
+        self, user: User, now: float, client: Client, *, purpose: str = "sign-in"
+    ) -> ChallengeState:
+        """Send a new code to the user's number for ``purpose`` (a sign-in or a reset)."""
         # The SMS caps are checked before any challenge exists: a refusal leaves none.
         self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
         session_id = otp.new_session_id()
@@ -174,6 +177,7 @@ class SignIn:
             created_at=now,
             expires_at=now + self.otp.ttl_seconds,
             last_sent_at=now,
+            purpose=purpose,
         )
         self.challenges.create(challenge)
         self._send(challenge, user, code, client, resend=False)
@@ -215,12 +219,15 @@ class SignIn:
 
     # -- code step --------------------------------------------------------
 
-    def _live_challenge(self, session_id: str) -> Challenge:
+    def live_challenge(self, session_id: str, purpose: str | None = None) -> Challenge:
+        """The live challenge of ``session_id`` (of ``purpose``, when given)."""
         if not session_id or len(session_id) > _MAX_SESSION_ID:
             raise expired_sign_in()
         challenge = self.challenges.get(otp.challenge_id(session_id))
         if challenge is None or not challenge.is_alive(self.clock.now(), self.otp.max_attempts):
             raise expired_sign_in()
+        if purpose is not None and challenge.purpose != purpose:
+            raise expired_sign_in()  # a reset's code never signs in, nor the reverse
         return challenge
 
     def verify(self, session_id: str, code: str, client: Client) -> SignedIn:
@@ -228,11 +235,11 @@ class SignIn:
         self.tries.admit(client)
         if not otp.looks_like_code(code):
             raise ValidationFailed({"otp": ["Must be exactly 6 digits."]})
-        user, attempt, now = self._take_try(session_id)
+        user, attempt, now = self.take_try(session_id)
         taken = attempt.challenge
-        if not otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
-            self._wrong_code(user, attempt, session_id, now, client)
-        self._consume(taken, now)
+        if not self.code_matches(taken, code):
+            self.wrong_code(user, attempt, session_id, now, client)
+        self.consume(taken, now)
         self.tries.right(user)
         # The code reached this number for this account: the number is verified.
         self.users.mark_phone_verified(user.id, now=now)
@@ -248,11 +255,11 @@ class SignIn:
             raise ValidationFailed(
                 {"recovery_code": ["Must be a recovery code: 8 letters and digits (xxxx-xxxx)."]}
             )
-        user, attempt, now = self._take_try(session_id)
+        user, attempt, now = self.take_try(session_id)
         stored = self.recovery.matching(user.id, normalised)
         if stored is None:
-            self._wrong_code(user, attempt, session_id, now, client)
-        self._consume(attempt.challenge, now)
+            self.wrong_code(user, attempt, session_id, now, client)
+        self.consume(attempt.challenge, now)
         if not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # another request used it first: single use
         self.tries.right(user)
@@ -270,9 +277,9 @@ class SignIn:
             self.notices.send(user, "recovery_code_used", client, remaining=remaining)
         return signed_in, remaining
 
-    def _take_try(self, session_id: str) -> tuple[User, CodeTry, float]:
+    def take_try(self, session_id: str, purpose: str = "sign-in") -> tuple[User, CodeTry, float]:
         """The live challenge's user, with one try taken from every counter."""
-        challenge = self._live_challenge(session_id)
+        challenge = self.live_challenge(session_id, purpose)
         user = self.users.by_id(challenge.user_id)
         now = self.clock.now()
         if user is None or user.disabled or self.pending.expired(user):
@@ -282,7 +289,12 @@ class SignIn:
             raise expired_sign_in()
         return user, self.tries.take(challenge, user, now), now
 
-    def _consume(self, challenge: Challenge, now: float) -> None:
+    def code_matches(self, challenge: Challenge, code: str) -> bool:
+        """Whether ``code`` is the challenge's code (constant time)."""
+        return otp.code_matches(self._otp_key, challenge.id, code, challenge.code_hash)
+
+    def consume(self, challenge: Challenge, now: float) -> None:
+        """Use the challenge up; expired for every request but one."""
         if not self.challenges.consume(challenge.id, code_hash=challenge.code_hash, now=now):
             raise expired_sign_in()  # another request used it first: single use
 
@@ -306,9 +318,10 @@ class SignIn:
         )
         return SignedIn(user.id, pair)
 
-    def _wrong_code(
+    def wrong_code(
         self, user: User, attempt: CodeTry, session_id: str, now: float, client: Client
     ) -> NoReturn:
+        """Answer a wrong code: tries left, the sign-in over, or the account locked."""
         # The try was counted by every counter when it was taken.
         failures, locked_until = attempt.account.failures, attempt.account.locked_until
         state = self._state(session_id, attempt.challenge, user.phone_e164, now)
@@ -350,7 +363,7 @@ class SignIn:
     def resend(self, session_id: str, client: Client) -> ChallengeState:
         """Send a new code for a live challenge; the previous code stops working."""
         self.throttle.check(f"resend:ip:{client.ip}", self.throttle.limits.resend_ip, per_ip=True)
-        challenge = self._live_challenge(session_id)
+        challenge = self.live_challenge(session_id)
         self.throttle.check(f"resend:user:{challenge.user_id}", self.throttle.limits.resend_account)
         user = self.users.by_id(challenge.user_id)
         if user is None or user.disabled:

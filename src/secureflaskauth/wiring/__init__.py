@@ -34,6 +34,7 @@ from secureflaskauth.domain.ratelimit import RateMeter, Throttle
 from secureflaskauth.domain.reauth import PasswordCheck
 from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.registration import Registration
+from secureflaskauth.domain.reset import PasswordReset
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 from secureflaskauth.domain.smsguard import SmsGuard
@@ -74,6 +75,7 @@ class Wiring:
     sessions: Sessions
     accounts: Accounts
     own_account: OwnAccount
+    reset: PasswordReset
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -199,6 +201,18 @@ def build(
             users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
         ),
         own_account=own_account,
+        reset=PasswordReset(
+            signin=signin,
+            recovery=recovery,
+            hasher=hasher,
+            password_policy=password_policy,
+            sessions=sessions,
+            revocations=shared.revocations,
+            notices=notices,
+            audit=audit,
+            sms_only=settings.reset_with_sms_only,
+            answer_seconds=settings.reset_answer_seconds,
+        ),
         audit=audit,
         audit_log=audit_log,
         tokens=access,

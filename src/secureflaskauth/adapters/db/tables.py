@@ -55,6 +55,8 @@ challenges = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("resends", Integer, nullable=False, default=0),
     Column("used_at", Float, nullable=True),
+    # "sign-in" or "reset": what a right code completes
+    Column("purpose", String(16), nullable=False, server_default="sign-in"),
     Index("ix_otp_challenges_user_id", "user_id"),
     Index("ix_otp_challenges_expires_at", "expires_at"),
 )

@@ -92,7 +92,7 @@ class SqlUserStore:
         *,
         old_hash: str,
         new_hash: str,
-        keep_session: str,
+        keep_session: str | None,
         now: float,
         until: float,
     ) -> EndedSessions | None:
