@@ -5,6 +5,8 @@ goes out, and a wrong current password counts as a failed sign-in."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
@@ -177,3 +179,23 @@ def test_a_sign_in_waiting_for_its_code_ends(client: FlaskClient) -> None:
 
     body = problem(client.post("/auth/verify-otp", json={"session_id": waiting, "otp": code}), 401)
     assert body["type"].endswith("sign-in-expired")
+
+
+def test_wrong_passwords_sent_at_once_are_evaluated_only_as_far_as_the_delay_allows(
+    app: Flask, client: FlaskClient
+) -> None:
+    username = register(client)
+    token = signed_in(client, username)["access_token"]
+    gate = threading.Barrier(20)
+
+    def attempt(_: int) -> int:
+        own = app.test_client()
+        gate.wait(timeout=30)
+        return change(own, token, WRONG).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(attempt, range(20)))
+
+    # The five free tries are checked; every other one is refused unchecked.
+    assert sorted(statuses) == [401] * 5 + [429] * 15, statuses
+    assert login_status(client, username, PASSWORD) == 429
