@@ -77,7 +77,11 @@ class ChallengeResponse(BaseModel):
 class VerifyRequest(BaseModel):
     """``otp``, or ``recovery_code`` in its place (the lost phone): exactly one."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"oneOf": [{"required": ["otp"]}, {"required": ["recovery_code"]}]},
+    )
     session_id: str
     otp: Annotated[
         str | None,
