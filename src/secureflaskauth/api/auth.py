@@ -93,7 +93,7 @@ def login(body: LoginRequest) -> ChallengeResponse:
     cache=NO_STORE,
 )
 def verify_otp(body: VerifyRequest) -> Response:
-    signin = wiring.current().signin
+    parts = wiring.current()
     if errors := body.null_fields():
         raise ValidationFailed(errors)
     if (body.otp is None) == (body.recovery_code is None):
@@ -101,12 +101,12 @@ def verify_otp(body: VerifyRequest) -> Response:
         raise ValidationFailed({"otp": [message], "recovery_code": [message]})
     remaining: int | None = None
     if body.recovery_code is not None:
-        signed_in, remaining = signin.verify_recovery(
+        signed_in, remaining = parts.recovery_signin.verify(
             body.session_id, body.recovery_code, client_info()
         )
     else:
         assert body.otp is not None
-        signed_in = signin.verify(body.session_id, body.otp, client_info())
+        signed_in = parts.signin.verify(body.session_id, body.otp, client_info())
     answer = SignInResponse.of(signed_in.tokens, "Authentication successful.")
     answer.recovery_codes_remaining = remaining
     # Without a recovery code the answer is the seed's, with no member more.

@@ -16,13 +16,22 @@ import hashlib
 import hmac
 import secrets
 
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.codetries import expired_sign_in
+from secureflaskauth.domain.errors import ValidationFailed
+from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import Clock, RecoveryCodeStore
+from secureflaskauth.domain.signin import SignedIn, SignIn
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base 32, lower case
 COUNT = 10
 LENGTH = 8
 _READ_AS = str.maketrans({"o": "0", "i": "1", "l": "1", "-": None, " ": None})
 _MAX_INPUT = 64
+# A recovery code is a one-time password in RFC 8176's sense ("otp"); no SMS was used.
+AMR = ("pwd", "otp")
+MALFORMED = "Must be a recovery code: 8 letters and digits (xxxx-xxxx)."
 
 
 def new_code() -> str:
@@ -79,3 +88,44 @@ class RecoveryCodes:
 
     def remaining(self, user_id: str) -> int:
         return self.store.remaining(user_id)
+
+
+class RecoverySignIn:
+    """The second step of a sign-in with a recovery code in place of the SMS code."""
+
+    def __init__(
+        self, *, signin: SignIn, codes: RecoveryCodes, notices: Notices, audit: Audit
+    ) -> None:
+        self.signin = signin
+        self.codes = codes
+        self.notices = notices
+        self.audit = audit
+
+    def verify(self, session_id: str, code: str, client: Client) -> tuple[SignedIn, int]:
+        """Complete the sign-in with a recovery code (the lost phone); the code is used
+        up. A wrong one is a wrong code. Returns the sign-in and the codes left."""
+        signin = self.signin
+        signin.tries.admit(client)
+        normalised = normalise(code)
+        if normalised is None:
+            raise ValidationFailed({"recovery_code": [MALFORMED]})
+        user, attempt, now = signin.take_try(session_id)
+        stored = self.codes.matching(user.id, normalised)
+        if stored is None:
+            signin.wrong_code(user, attempt, session_id, now, client)
+        signin.consume(attempt.challenge, now)
+        if not self.codes.use(user.id, stored):
+            raise expired_sign_in()  # another request used it first: single use
+        signin.tries.right(user)
+        signed_in = signin.open_session(user, client, AMR, method="recovery_code")
+        remaining = self.codes.remaining(user.id)
+        self.audit.client_event(
+            "recovery_code_used",
+            "success",
+            client,
+            user_id=user.id,
+            username=user.username,
+            detail={"sid": signed_in.tokens.session_id, "remaining": remaining},
+        )
+        self.notices.send(user, "recovery_code_used", client, remaining=remaining)
+        return signed_in, remaining

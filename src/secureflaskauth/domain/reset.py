@@ -144,7 +144,7 @@ class PasswordReset:
             errors["otp"] = ["Must be exactly 6 digits."]
         normalised = recovery.normalise(recovery_code) if recovery_code is not None else None
         if recovery_code is not None and normalised is None:
-            errors["recovery_code"] = ["Must be a recovery code: 8 letters and digits."]
+            errors["recovery_code"] = [recovery.MALFORMED]
         elif recovery_code is None and self.sms_only == "off":
             errors["recovery_code"] = ["Required: the SMS code alone cannot reset a password."]
         if errors:

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import NoReturn
 
-from secureflaskauth.domain import otp, phones, recovery, usernames
+from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import (
     NO_TRIES_LEFT,
@@ -28,19 +28,15 @@ from secureflaskauth.domain.errors import (
 )
 from secureflaskauth.domain.lockout import AccountGuard, Claim
 from secureflaskauth.domain.models import Challenge, Client, User
-from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import ChallengeStore, Clock, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
-from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.sessions import Sessions, TokenPair
 from secureflaskauth.domain.smsguard import SmsGuard
 
 AMR = ("pwd", "sms")  # RFC 8176 method references
-# A recovery code is a one-time password in RFC 8176's sense ("otp"); no SMS was used.
-RECOVERY_AMR = ("pwd", "otp")
 _MAX_SESSION_ID = 128
 
 
@@ -80,11 +76,7 @@ class SignIn:
         pending: PendingAccounts,
         app_name: str = "SecureFlaskAuth",
         sms_template: otp.SmsTemplate | None = None,
-        recovery: RecoveryCodes | None = None,
-        notices: Notices | None = None,
     ) -> None:
-        self.recovery = recovery
-        self.notices = notices
         self.pending = pending
         self.users = users
         self.challenges = challenges
@@ -244,38 +236,7 @@ class SignIn:
         # The code reached this number for this account: the number is verified.
         self.users.mark_phone_verified(user.id, now=now)
         self.sms_guard.verified()
-        return self._signed_in(user, client, AMR, method="sms")
-
-    def verify_recovery(self, session_id: str, code: str, client: Client) -> tuple[SignedIn, int]:
-        """Complete the sign-in with a recovery code in place of the SMS code (the lost
-        phone); the code is used up. Returns the sign-in and how many codes remain."""
-        self.tries.admit(client)
-        normalised = recovery.normalise(code)
-        if normalised is None or self.recovery is None:
-            raise ValidationFailed(
-                {"recovery_code": ["Must be a recovery code: 8 letters and digits (xxxx-xxxx)."]}
-            )
-        user, attempt, now = self.take_try(session_id)
-        stored = self.recovery.matching(user.id, normalised)
-        if stored is None:
-            self.wrong_code(user, attempt, session_id, now, client)
-        self.consume(attempt.challenge, now)
-        if not self.recovery.use(user.id, stored):
-            raise expired_sign_in()  # another request used it first: single use
-        self.tries.right(user)
-        signed_in = self._signed_in(user, client, RECOVERY_AMR, method="recovery_code")
-        remaining = self.recovery.remaining(user.id)
-        self.audit.client_event(
-            "recovery_code_used",
-            "success",
-            client,
-            user_id=user.id,
-            username=user.username,
-            detail={"sid": signed_in.tokens.session_id, "remaining": remaining},
-        )
-        if self.notices is not None:
-            self.notices.send(user, "recovery_code_used", client, remaining=remaining)
-        return signed_in, remaining
+        return self.open_session(user, client, AMR, method="sms")
 
     def take_try(self, session_id: str, purpose: str = "sign-in") -> tuple[User, CodeTry, float]:
         """The live challenge's user, with one try taken from every counter."""
@@ -298,9 +259,10 @@ class SignIn:
         if not self.challenges.consume(challenge.id, code_hash=challenge.code_hash, now=now):
             raise expired_sign_in()  # another request used it first: single use
 
-    def _signed_in(
+    def open_session(
         self, user: User, client: Client, amr: tuple[str, ...], *, method: str
     ) -> SignedIn:
+        """Start the session of a completed sign-in (``method``: the second step)."""
         pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=amr)
         if pair is None:
             raise expired_sign_in()  # disabled or deleted while the code was checked

@@ -32,7 +32,7 @@ from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import AuditLog, Clock, KeyStore, Outbox, SmsSender, UserStore
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
 from secureflaskauth.domain.reauth import PasswordCheck
-from secureflaskauth.domain.recovery import RecoveryCodes
+from secureflaskauth.domain.recovery import RecoveryCodes, RecoverySignIn
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.reset import PasswordReset
 from secureflaskauth.domain.sessions import Sessions
@@ -76,6 +76,7 @@ class Wiring:
     accounts: Accounts
     own_account: OwnAccount
     reset: PasswordReset
+    recovery_signin: RecoverySignIn
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -171,8 +172,6 @@ def build(
         pending=pending,
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
-        recovery=recovery,
-        notices=notices,
     )
     own_account = OwnAccount(
         users=users,
@@ -201,6 +200,7 @@ def build(
             users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
         ),
         own_account=own_account,
+        recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
         reset=PasswordReset(
             signin=signin,
             recovery=recovery,
