@@ -19,6 +19,10 @@ TEXTS = {
         "{app}: your password was reset with a code sent to this number and every "
         "session ended. If this was not you, tell the service at once."
     ),
+    "recovery_codes_issued": (
+        "{app}: new recovery codes were created for your account; earlier ones no longer "
+        "work. If this was not you, change your password now."
+    ),
     "recovery_code_used": (
         "{app}: a recovery code was used to sign in to your account ({remaining} left). "
         "If this was not you, change your password and end your sessions now."

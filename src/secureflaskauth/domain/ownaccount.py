@@ -158,4 +158,5 @@ class OwnAccount:
             username=user.username,
             detail={"codes": len(codes), "unused_replaced": dropped},
         )
+        self.notices.send(user, "recovery_codes_issued", client)
         return codes
