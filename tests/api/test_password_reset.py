@@ -18,6 +18,7 @@ from tests.api.test_recovery_codes import codes_of
 from tests.api.test_refresh import (
     assert_access_refused,
     assert_refresh_refused,
+    bearer,
     claims,
     problem,
     query,
@@ -219,3 +220,91 @@ def test_disabled_accounts_get_no_code(app: Flask, client: FlaskClient) -> None:
     sent = len(outbox(client))
     forgot(client, username)
     assert len(outbox(client)) == sent
+
+
+HOLD = 3600
+
+
+def delayed_client(make_app: Callable[..., Flask]) -> FlaskClient:
+    app = make_app(reset_with_sms_only="delayed", reset_hold_seconds=HOLD)
+    return app.test_client()
+
+
+def held_reset(client: FlaskClient, username: str) -> None:
+    started = forgot(client, username)
+    response = reset(client, started["session_id"], last_code(client))
+    assert response.status_code == 204, response.get_data(as_text=True)
+
+
+def test_delayed_a_reset_waits_out_its_hold_then_ends_every_session(
+    make_app: Callable[..., Flask], clock: FrozenClock
+) -> None:
+    client = delayed_client(make_app)
+    username = register(client)
+    owner = signed_in(client, username)
+
+    held_reset(client, username)
+
+    notice = outbox(client)[0]["body"]
+    assert "takes effect at" in notice and "cancel" in notice
+    # During the hold the old password and every session still work.
+    assert client.get("/auth/private", headers=bearer(owner["access_token"])).status_code == 200
+    assert login_status(client, username, NEW) == 401
+    assert login_status(client, username, PASSWORD) == 200
+    clock.advance(HOLD + 1)
+    # The first sign-in after the hold applies it: the new password, every session ended.
+    assert login_status(client, username, NEW) == 200
+    assert_access_refused(client, owner["access_token"])
+    assert login_status(client, username, PASSWORD) == 401
+    assert "password was reset" in outbox(client)[1]["body"]
+
+
+def test_delayed_the_owner_cancels_from_a_signed_in_session(
+    make_app: Callable[..., Flask], clock: FrozenClock
+) -> None:
+    client = delayed_client(make_app)
+    username = register(client)
+    token = sign_in(client, username)
+    held_reset(client, username)
+
+    response = client.delete("/auth/password/reset", headers=bearer(token))
+    assert response.status_code == 204, response.get_data(as_text=True)
+    assert "cancelled" in outbox(client)[0]["body"]
+    problem(client.delete("/auth/password/reset", headers=bearer(token)), 404)
+    problem(client.delete("/auth/password/reset"), 401)
+
+    clock.advance(HOLD + 1)
+    assert login_status(client, username, NEW) == 401
+    assert login_status(client, username, PASSWORD) == 200
+
+
+def test_delayed_a_password_change_meanwhile_drops_the_reset(
+    make_app: Callable[..., Flask], clock: FrozenClock
+) -> None:
+    client = delayed_client(make_app)
+    username = register(client)
+    token = sign_in(client, username)
+    held_reset(client, username)
+    mine = "the owner's own new password"
+    change = {"current_password": PASSWORD, "new_password": mine}
+    assert (
+        client.post("/auth/password/change", json=change, headers=bearer(token)).status_code == 204
+    )
+
+    clock.advance(HOLD + 1)
+    assert login_status(client, username, NEW) == 401
+    assert login_status(client, username, mine) == 200
+
+
+def test_delayed_with_a_recovery_code_the_reset_is_at_once(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = delayed_client(make_app)
+    username = register(client)
+    codes = codes_of(client, sign_in(client, username))
+    started = forgot(client, username)
+
+    response = reset(client, started["session_id"], last_code(client), recovery_code=codes[0])
+
+    assert response.status_code == 204
+    assert login_status(client, username, NEW) == 200

@@ -7,6 +7,7 @@ from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
 from secureflaskauth.api.schemas import ForgotRequest, ResetRequest, ResetStartedResponse
+from secureflaskauth.domain.reset import ResetNotFound
 
 routes = Routes("reset", __name__, url_prefix="/auth", tag="account")
 
@@ -69,3 +70,25 @@ def reset(body: ResetRequest) -> None:
         client_info(),
         recovery_code=body.recovery_code or None,
     )
+
+
+@routes.route(
+    "DELETE",
+    "/password/reset",
+    summary="Cancel a held password reset (SFA_RESET_WITH_SMS_ONLY=delayed)",
+    description=(
+        "A reset by SMS code alone waits out a hold before it takes effect; the owner "
+        "cancels it from any signed-in session. A notice goes to the number."
+    ),
+    responses={
+        204: ok("Cancelled: the password stays as it is."),
+        404: problem("No reset of this account is waiting (`reset-not-found`)."),
+    },
+    bearer=True,
+    cache=NO_STORE,
+)
+def cancel_reset(claims: dict[str, object]) -> None:
+    parts = wiring.current()
+    user = parts.own_account.user(str(claims["sub"]))
+    if not parts.reset.cancel_held(user, str(claims["sid"]), client_info()):
+        raise ResetNotFound()

@@ -72,6 +72,18 @@ class Challenge:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldReset:
+    """A password reset waiting out its hold (SFA_RESET_WITH_SMS_ONLY=delayed): it takes
+    effect at ``effective_at`` if the password is still ``old_hash`` then."""
+
+    user_id: str
+    password_hash: str
+    old_hash: str
+    requested_at: float
+    effective_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SigningKeyRecord:
     """A signing key as stored: PEM private key and its public JWK (JSON text)."""
 

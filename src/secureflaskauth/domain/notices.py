@@ -19,6 +19,12 @@ TEXTS = {
         "{app}: your password was reset with a code sent to this number and every "
         "session ended. If this was not you, tell the service at once."
     ),
+    "password_reset_held": (
+        "{app}: a password reset was asked for with a code sent to this number. It takes "
+        "effect at {when} unless you cancel it from a signed-in session; until then your "
+        "password and sessions work as before."
+    ),
+    "password_reset_cancelled": "{app}: the password reset asked for was cancelled.",
     "recovery_codes_issued": (
         "{app}: new recovery codes were created for your account; earlier ones no longer "
         "work. If this was not you, change your password now."

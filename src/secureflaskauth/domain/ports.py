@@ -18,6 +18,7 @@ from secureflaskauth.domain.models import (
     AuditEvent,
     Challenge,
     EndedSessions,
+    HeldReset,
     OtpClaim,
     RefreshRecord,
     Revocation,
@@ -119,6 +120,28 @@ class RecoveryCodeStore(Protocol):
     def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
         """Atomically mark the code used if it is the user's and unused; True exactly
         once, however many requests present it at the same moment."""
+        ...
+
+
+class HeldResetStore(Protocol):
+    """Password resets waiting out their hold, at most one per user."""
+
+    def hold(self, reset: HeldReset) -> None:
+        """Store the reset, replacing any earlier one of the user."""
+        ...
+
+    def get(self, user_id: str) -> HeldReset | None: ...
+
+    def cancel(self, user_id: str) -> bool:
+        """Forget the user's held reset; True if there was one."""
+        ...
+
+    def complete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
+        """In one transaction, if the user's reset is due at ``now``: forget it and, if
+        the password is still the one it replaces, set the new one, end every session
+        and record their revocations (refused until ``until``). None when nothing took
+        effect (no reset due, another request completed it, or the password changed
+        since the reset was asked for, which drops it)."""
         ...
 
 

@@ -10,7 +10,9 @@ lock and its failure delay.
 
 With SFA_RESET_WITH_SMS_ONLY=off the SMS code alone is not enough: one of the
 account's recovery codes is needed too (a SIM swap alone then resets nothing), and
-an account without recovery codes cannot reset its password by itself.
+an account without recovery codes cannot reset its password by itself. With
+``delayed`` a reset by the SMS code alone is held (heldresets.py); one with a
+recovery code too takes effect at once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from dataclasses import dataclass
 from secureflaskauth.domain import otp, recovery, usernames
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import expired_sign_in
-from secureflaskauth.domain.errors import SmsDeliveryFailed, TooManyRequests, ValidationFailed
+from secureflaskauth.domain.errors import (
+    DomainError,
+    SmsDeliveryFailed,
+    TooManyRequests,
+    ValidationFailed,
+)
+from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
@@ -33,7 +41,16 @@ from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 
 PURPOSE = "reset"
-RESET_MODES = ("on", "off")
+RESET_MODES = ("on", "delayed", "off")
+
+
+class ResetNotFound(DomainError):
+    status = 404
+    slug = "reset-not-found"
+    title = "No reset waiting"
+
+    def __init__(self) -> None:
+        super().__init__("No password reset of this account is waiting.")
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,7 @@ class PasswordReset:
         revocations: RevocationList,
         notices: Notices,
         audit: Audit,
+        held: HeldResets | None = None,
         sms_only: str = "on",
         answer_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -74,6 +92,9 @@ class PasswordReset:
         self.notices = notices
         self.audit = audit
         self.sms_only = sms_only
+        self.held = held
+        if sms_only == "delayed" and held is None:
+            raise ValueError("a delayed reset needs the held resets")
         self.answer_seconds = answer_seconds
         self._monotonic = monotonic
         self._sleep = sleep
@@ -171,6 +192,11 @@ class PasswordReset:
         signin.consume(taken, now)
         if stored is not None and not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # used a moment ago by another request
+        if self.held is not None and self.sms_only == "delayed" and stored is None:
+            # The SMS code alone: held, so the owner can cancel it (heldresets.py).
+            signin.tries.right(user)
+            self.held.hold(user, self.hasher.hash(new_password), client)
+            return 0
         return self._set_password(user, new_password, now, client, stored is not None)
 
     def _set_password(
@@ -200,3 +226,7 @@ class PasswordReset:
         )
         self.notices.send(user, "password_reset", client)
         return done.ended
+
+    def cancel_held(self, user: User, session_id: str, client: Client) -> bool:
+        """Cancel the user's held reset; False when none is waiting."""
+        return self.held is not None and self.held.cancel(user, session_id, client)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
@@ -38,6 +38,12 @@ from secureflaskauth.domain.smsguard import SmsGuard
 
 AMR = ("pwd", "sms")  # RFC 8176 method references
 _MAX_SESSION_ID = 128
+
+
+class DueResets(Protocol):
+    """Held password resets, applied at the sign-in after their hold (heldresets.py)."""
+
+    def settle(self, user: User, client: Client) -> User: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,9 @@ class SignIn:
         pending: PendingAccounts,
         app_name: str = "SecureFlaskAuth",
         sms_template: otp.SmsTemplate | None = None,
+        due_resets: DueResets | None = None,
     ) -> None:
+        self.due_resets = due_resets
         self.pending = pending
         self.users = users
         self.challenges = challenges
@@ -111,6 +119,8 @@ class SignIn:
         if user is not None and self.pending.expired(user):
             self.pending.purge()  # it never verified its number: it is gone
             user = None
+        if user is not None and self.due_resets is not None:
+            user = self.due_resets.settle(user, client)  # a held reset whose time came
         if user is None:
             self.hasher.verify_dummy(password)
             self._failed(claim, client, None, "unknown user")

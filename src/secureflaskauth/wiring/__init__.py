@@ -18,12 +18,14 @@ from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
 from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
+from secureflaskauth.adapters.db.resets import SqlHeldResetStore
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ownaccount import OwnAccount
@@ -156,6 +158,17 @@ def build(
     code_key = otp_key(settings)
     notices = Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name)
     recovery = RecoveryCodes(store=SqlRecoveryCodeStore(engine), key=code_key, clock=clock)
+    held = HeldResets(
+        store=SqlHeldResetStore(engine),
+        users=users,
+        challenges=shared.challenges,
+        sessions=sessions,
+        revocations=shared.revocations,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+        hold_seconds=settings.reset_hold_seconds,
+    )
     signin = SignIn(
         users=users,
         challenges=shared.challenges,
@@ -172,6 +185,7 @@ def build(
         pending=pending,
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
+        due_resets=held,
     )
     own_account = OwnAccount(
         users=users,
@@ -210,6 +224,7 @@ def build(
             revocations=shared.revocations,
             notices=notices,
             audit=audit,
+            held=held,
             sms_only=settings.reset_with_sms_only,
             answer_seconds=settings.reset_answer_seconds,
         ),

@@ -76,6 +76,22 @@ recovery_codes = Table(
     Column("used_at", Float, nullable=True),
 )
 
+# Password resets waiting out their hold (SFA_RESET_WITH_SMS_ONLY=delayed)
+held_resets = Table(
+    "held_resets",
+    metadata,
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("password_hash", String(255), nullable=False),
+    Column("old_hash", String(255), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("effective_at", Float, nullable=False),
+)
+
 rate_counters = Table(
     "rate_counters",
     metadata,
