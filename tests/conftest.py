@@ -195,6 +195,8 @@ def make_settings(
             **redis_settings,
             **CHEAP_ARGON2,
             **GENEROUS_LIMITS,
+            # No floor under /auth/password/forgot's answer (tests of it set one).
+            "reset_answer_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)

@@ -7,7 +7,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from secureflaskauth import observability, wiring
 from secureflaskauth.adapters.db.migrate import upgrade
-from secureflaskauth.api import auth, caching, dev, docs, headers, meta, metrics, sessions
+from secureflaskauth.api import (
+    account,
+    auth,
+    caching,
+    dev,
+    docs,
+    headers,
+    meta,
+    metrics,
+    reset,
+    sessions,
+)
 from secureflaskauth.api.errors import register_error_handlers
 from secureflaskauth.domain.ports import Clock, SmsSender
 from secureflaskauth.observability.logs import configure_logging
@@ -58,7 +69,15 @@ def create_app(
     register_error_handlers(app)
     headers.install(app, settings.cors_origins)
     caching.install(app)
-    for routes in (auth.routes, sessions.routes, meta.routes, metrics.routes, docs.routes):
+    for routes in (
+        auth.routes,
+        sessions.routes,
+        account.routes,
+        reset.routes,
+        meta.routes,
+        metrics.routes,
+        docs.routes,
+    ):
         app.register_blueprint(routes.blueprint)
     app.register_blueprint(docs.bp)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in

@@ -170,6 +170,59 @@ def test_no_secret_reaches_the_logs(
     assert not leaked, leaked
 
 
+def test_no_secret_of_the_account_lifecycle_reaches_the_logs(
+    logged_client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client, new_password, wrong = logged_client, "a brand new horse battery", "wrong horse staple"
+    username = register(client)
+    session_id = login(client, username)["session_id"]
+    tokens = client.post(
+        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(client)}
+    ).get_json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    change = {"current_password": wrong, "new_password": new_password}
+    assert client.post("/auth/password/change", json=change, headers=bearer).status_code == 401
+    change["current_password"] = PASSWORD
+    assert client.post("/auth/password/change", json=change, headers=bearer).status_code == 204
+    codes = client.post(
+        "/auth/recovery-codes", json={"password": new_password}, headers=bearer
+    ).get_json()["codes"]
+    session_id = login(client, username, new_password)["session_id"]
+    wrong_code = "zzzz-zzzz" if "zzzz-zzzz" not in codes else "yyyy-yyyy"
+    for code in (wrong_code, codes[0]):
+        client.post("/auth/verify-otp", json={"session_id": session_id, "recovery_code": code})
+    reset_id = client.post("/auth/password/forgot", json={"username": username}).get_json()[
+        "session_id"
+    ]
+    reset_code = last_code(client)
+    reset = {"session_id": reset_id, "otp": reset_code, "new_password": PASSWORD}
+    assert client.post("/auth/password/reset", json=reset).status_code == 204
+    tokens = client.post(
+        "/auth/verify-otp",
+        json={"session_id": login(client, username)["session_id"], "otp": last_code(client)},
+    ).get_json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    gone = client.delete("/auth/account", json={"password": PASSWORD}, headers=bearer)
+    assert gone.status_code == 204
+
+    captured = capsys.readouterr().err
+    assert len(json_lines(captured)) >= 20
+    secrets = {
+        "password": PASSWORD,
+        "new password": new_password,
+        "wrong password": wrong,
+        "wrong recovery code": wrong_code,
+        "reset code": reset_code,
+        "reset session": reset_id,
+        "access token": tokens["access_token"],
+        "phone": PHONE.lstrip("0"),
+        **{f"recovery code {i}": code for i, code in enumerate(codes)},
+        **{f"recovery code {i} as stored": code.replace("-", "") for i, code in enumerate(codes)},
+    }
+    leaked = [name for name, value in secrets.items() if value in captured]
+    assert not leaked, leaked
+
+
 def test_an_unexpected_error_is_one_json_line_with_its_traceback_and_id(
     make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
 ) -> None:

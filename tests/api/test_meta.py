@@ -145,13 +145,22 @@ def test_openapi_document(client: FlaskClient) -> None:
     expected = {
         "/auth/register": {"username", "password", "phone_number"},
         "/auth/login": {"username", "password"},
-        "/auth/verify-otp": {"session_id", "otp"},
+        "/auth/verify-otp": {"session_id", "otp", "recovery_code"},
         "/auth/resend-otp": {"session_id"},
+    }
+    # verify-otp takes the SMS code or a recovery code in its place: exactly one.
+    either = {
+        "verify-otp": (
+            {"otp", "recovery_code"},
+            [{"required": ["otp"]}, {"required": ["recovery_code"]}],
+        )
     }
     for path, fields in expected.items():
         schema = request_schema(document, path)
         assert set(schema["properties"]) == fields, path
-        assert set(schema["required"]) == fields, path
+        one_of, alternatives = either.get(path.rsplit("/", 1)[1], (set(), []))
+        assert set(schema["required"]) == fields - one_of, path
+        assert schema.get("oneOf", []) == alternatives, path
         assert schema.get("additionalProperties") is False, path
         for field in fields:
             assert schema["properties"][field]["type"] == "string", (path, field)

@@ -149,7 +149,7 @@ def test_the_shared_answers_are_documented_on_each_operation_of_their_kind(
                 _header(responses[status], "Retry-After")
         for status, response in responses.items():
             schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-            if schema.get("$ref", "").endswith("/TokenResponse"):
+            if schema.get("$ref", "").endswith(("/TokenResponse", "/SignInResponse")):
                 token_answers.add(label)
                 cache = _header(response, "Cache-Control")
                 assert cache["schema"]["const"] == "no-store" and cache["required"], status

@@ -98,3 +98,30 @@ def test_existing_names_that_read_alike_all_keep_working(url_at_0004: str) -> No
     skeletons = {user_id: value for user_id, value in found}
     assert skeletons[first] == "paul.rnartin"  # m reads as r n (UTS #39)
     assert skeletons[second] == f"paul.rnartin#{second}"
+
+
+def test_challenges_in_progress_stay_sign_ins_and_recovery_codes_start_empty(
+    url_at_0004: str,
+) -> None:
+    upgrade(url_at_0004, "0007")
+    engine = make_engine(url_at_0004)
+    user_id = add_user(engine, "waiting.user")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO otp_challenges (id, user_id, code_hash, created_at, expires_at,"
+                " last_sent_at, attempts, resends) VALUES ('c1', :u, 'h', :at, :exp, :at, 0, 0)"
+            ),
+            {"u": user_id, "at": CREATED, "exp": CREATED + 300},
+        )
+    engine.dispose()
+
+    upgrade(url_at_0004)
+
+    engine = make_engine(url_at_0004)
+    with engine.connect() as conn:
+        purpose = conn.execute(text("SELECT purpose FROM otp_challenges")).scalar_one()
+        codes = conn.execute(text("SELECT COUNT(*) FROM recovery_codes")).scalar_one()
+    engine.dispose()
+    assert purpose == "sign-in"
+    assert codes == 0

@@ -17,12 +17,14 @@ from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
+from secureflaskauth.adapters.db.resets import SqlHeldResetStore
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.domain.errors import DomainError
 from secureflaskauth.domain.lockout import IN_FLIGHT_SECONDS, AccountGuard, Claim, LockoutPolicy
-from secureflaskauth.domain.models import Challenge, Session, User
+from secureflaskauth.domain.models import Challenge, HeldReset, Session, User
 from tests.clock import FrozenClock
 from tests.conftest import PostgresDatabases, service_unavailable
 
@@ -256,3 +258,41 @@ def test_a_disable_after_a_session_was_stored_ends_it(engine: Engine) -> None:
     assert sessions.create(session_of(user), "h" * 64)
     ended = accounts.disable(user, now=NOW, until=NOW + 930)
     assert ended is not None and ended.ended == 1
+
+
+def test_one_recovery_code_used_at_once_fifty_times_works_once(engine: Engine) -> None:
+    store = SqlRecoveryCodeStore(engine)
+    user = new_user(engine)
+    hashes = [secrets.token_hex(32) for _ in range(10)]
+    store.replace(user, hashes, now=NOW)
+
+    results = at_once(lambda: store.use(user, hashes[3], now=NOW))
+
+    assert results.count(True) == 1
+    assert results.count(False) == THREADS - 1
+    assert store.remaining(user) == 9
+    assert hashes[3] not in store.unused(user)
+
+
+def test_a_held_reset_due_takes_effect_once_under_concurrent_sign_ins(engine: Engine) -> None:
+    store = SqlHeldResetStore(engine)
+    user = new_user(engine)
+    store.hold(HeldReset(user, "new-hash", "hash", NOW - 100, NOW - 1))
+
+    results = at_once(lambda: store.complete(user, now=NOW, until=NOW + 900))
+
+    assert sum(1 for r in results if r is not None) == 1
+    assert store.get(user) is None
+    stored = SqlUserStore(engine).by_id(user)
+    assert stored is not None and stored.password_hash == "new-hash"
+
+
+def test_a_held_reset_is_dropped_when_the_password_changed_meanwhile(engine: Engine) -> None:
+    store = SqlHeldResetStore(engine)
+    user = new_user(engine)
+    store.hold(HeldReset(user, "new-hash", "an older hash", NOW - 100, NOW - 1))
+
+    assert store.complete(user, now=NOW, until=NOW + 900) is None
+    assert store.get(user) is None
+    stored = SqlUserStore(engine).by_id(user)
+    assert stored is not None and stored.password_hash == "hash"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Response, jsonify, request
 
 from secureflaskauth import wiring
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
@@ -14,9 +14,10 @@ from secureflaskauth.api.schemas import (
     RegisterRequest,
     RegisterResponse,
     ResendRequest,
-    TokenResponse,
+    SignInResponse,
     VerifyRequest,
 )
+from secureflaskauth.domain.errors import ValidationFailed
 from secureflaskauth.domain.models import Client
 from secureflaskauth.domain.tokens import AccessClaims
 
@@ -72,10 +73,16 @@ def login(body: LoginRequest) -> ChallengeResponse:
 @routes.route(
     "POST",
     "/verify-otp",
-    summary="Check the one-time code and get an access token",
+    summary="Check the one-time code (or a recovery code) and get an access token",
+    description=(
+        "Send `otp`, the code sent by SMS, or `recovery_code`, one of the account's "
+        "recovery codes, in its place (the lost phone; it works once, a notice SMS goes "
+        "to the account's number, and the answer carries `recovery_codes_remaining`). "
+        "A wrong recovery code counts as a wrong code."
+    ),
     body=VerifyRequest,
     responses={
-        200: ok("Signed in.", TokenResponse),
+        200: ok("Signed in.", SignInResponse),
         401: problem(
             "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when "
             "too many wrong codes locked the account's sign-in for a while), or a sign-in "
@@ -86,9 +93,25 @@ def login(body: LoginRequest) -> ChallengeResponse:
     throttled=True,
     cache=NO_STORE,
 )
-def verify_otp(body: VerifyRequest) -> TokenResponse:
-    signed_in = wiring.current().signin.verify(body.session_id, body.otp, client_info())
-    return TokenResponse.of(signed_in.tokens, "Authentication successful.")
+def verify_otp(body: VerifyRequest) -> Response:
+    parts = wiring.current()
+    if errors := body.null_fields():
+        raise ValidationFailed(errors)
+    if (body.otp is None) == (body.recovery_code is None):
+        message = "Give either otp or recovery_code (exactly one)."
+        raise ValidationFailed({"otp": [message], "recovery_code": [message]})
+    remaining: int | None = None
+    if body.recovery_code is not None:
+        signed_in, remaining = parts.recovery_signin.verify(
+            body.session_id, body.recovery_code, client_info()
+        )
+    else:
+        assert body.otp is not None
+        signed_in = parts.signin.verify(body.session_id, body.otp, client_info())
+    answer = SignInResponse.of(signed_in.tokens, "Authentication successful.")
+    answer.recovery_codes_remaining = remaining
+    # Without a recovery code the answer is the seed's, with no member more.
+    return jsonify(answer.model_dump(mode="json", exclude_none=True))
 
 
 @routes.route(

@@ -8,7 +8,12 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from secureflaskauth.domain.errors import DomainError, InvalidToken, StoreUnavailable
+from secureflaskauth.domain.errors import (
+    DomainError,
+    InvalidToken,
+    StoreUnavailable,
+    WrongPassword,
+)
 
 log = logging.getLogger("secureflaskauth.errors")
 PROBLEM_TYPE_BASE = "urn:secureflaskauth:problem:"
@@ -69,6 +74,9 @@ def _domain_error(exc: DomainError) -> Response:
     if isinstance(exc, InvalidToken):
         log.info("token refused: %s", exc.reason)
         headers["WWW-Authenticate"] = _bearer_challenge(exc)
+    if isinstance(exc, WrongPassword):
+        # RFC 9110 11.6.1: every 401 names a scheme; no error code, the token was fine.
+        headers["WWW-Authenticate"] = 'Bearer realm="secureflaskauth"'
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s (%s)", exc.store, exc.cause or "no detail")
     return problem(

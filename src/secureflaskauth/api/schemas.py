@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
@@ -73,9 +75,45 @@ class ChallengeResponse(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    model_config = _STRICT
+    """``otp``, or ``recovery_code`` in its place (the lost phone): exactly one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"oneOf": [{"required": ["otp"]}, {"required": ["recovery_code"]}]},
+    )
     session_id: str
-    otp: str = Field(json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"})
+    otp: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "The code sent by SMS.",
+                "pattern": "^[0-9]{6}$",
+                "example": "123456",
+            }
+        ),
+    ] = None
+    recovery_code: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "One of the account's recovery codes, in place of `otp`; "
+                "works once.",
+                "example": "7kq2-m9xd",
+            }
+        ),
+    ] = None
+
+    def null_fields(self) -> dict[str, list[str]]:
+        """Optional, but never null: an explicit null is a type error, as any non-string."""
+        given = self.model_fields_set
+        return {
+            name: ["Must be a string."]
+            for name in ("otp", "recovery_code")
+            if name in given and getattr(self, name) is None
+        }
 
 
 class TokenResponse(BaseModel):
@@ -88,7 +126,7 @@ class TokenResponse(BaseModel):
     )
 
     @classmethod
-    def of(cls, pair: TokenPair, message: str) -> TokenResponse:
+    def of(cls, pair: TokenPair, message: str) -> Self:
         """The one token answer: of a sign-in and of a refresh alike (RFC 6749 5.1)."""
         return cls(
             message=message,
@@ -97,6 +135,15 @@ class TokenResponse(BaseModel):
             expires_in=pair.expires_in,
             refresh_token=pair.refresh_token,
         )
+
+
+class SignInResponse(TokenResponse):
+    """A completed sign-in; after a recovery code, how many codes remain."""
+
+    recovery_codes_remaining: int | None = Field(
+        default=None,
+        description="Only when a recovery code was used: the account's unused codes left.",
+    )
 
 
 class RefreshRequest(BaseModel):
@@ -174,3 +221,93 @@ class Problem(BaseModel):
     attempts_remaining: int | None = None
     expires_in: int | None = None
     resend_after: int | None = None
+
+
+class AccountInfo(BaseModel):
+    """The signed-in user's account (GET /auth/me)."""
+
+    user_id: str = Field(description="Stable user id; the `sub` of access tokens.")
+    username: str = Field(description="As registered (case kept).")
+    phone_number: str = Field(
+        description="Masked: the country code and the last four digits.",
+        examples=["+972******4336"],
+    )
+    phone_verified: bool = Field(
+        description="True once a code sent to the number for this account was verified."
+    )
+    factors: list[str] = Field(
+        description='Second factors the account can use: `"sms"`, and `"recovery_codes"` '
+        "while unused recovery codes remain.",
+        examples=[["sms", "recovery_codes"]],
+    )
+    created_at: str = Field(
+        description="When the account was registered (ISO 8601, UTC).",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+class PasswordChangeRequest(BaseModel):
+    model_config = _STRICT
+    current_password: str = Field(json_schema_extra={"example": "correct horse battery staple"})
+    new_password: str = Field(
+        description="The rules of registration: not a common password, not the username.",
+        json_schema_extra={
+            "minLength": password_policy.MIN_LENGTH,
+            "maxLength": password_policy.MAX_LENGTH,
+            "example": "a new horse battery staple",
+        },
+    )
+
+
+class PasswordRequest(BaseModel):
+    model_config = _STRICT
+    password: str = Field(
+        description="The account's password, asked again.",
+        json_schema_extra={"example": "correct horse battery staple"},
+    )
+
+
+class RecoveryCodesResponse(BaseModel):
+    codes: list[str] = Field(
+        description="Ten single-use codes, shown this once; earlier codes stop working.",
+        examples=[["7kq2-m9xd", "p4zt-0w8c"]],
+    )
+
+
+class ForgotRequest(BaseModel):
+    model_config = _STRICT
+    username: str = Field(json_schema_extra={"example": "alice.cohen"})
+
+
+class ResetStartedResponse(BaseModel):
+    """The same for every username, whether a code was sent or not."""
+
+    message: str
+    session_id: str = Field(description="Pass to /auth/password/reset and /auth/resend-otp.")
+    expires_in: int = Field(description="Seconds until the code expires.")
+    resend_after: int | None = Field(
+        description="Seconds until a new code may be requested; null when no more may be."
+    )
+
+
+class ResetRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str
+    otp: str = Field(
+        description="The code sent by SMS.",
+        json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"},
+    )
+    new_password: str = Field(
+        description="The rules of registration: not a common password, not the username.",
+        json_schema_extra={
+            "minLength": password_policy.MIN_LENGTH,
+            "maxLength": password_policy.MAX_LENGTH,
+            "example": "a new horse battery staple",
+        },
+    )
+    recovery_code: str = Field(
+        default="",
+        description="One of the account's recovery codes: required when "
+        "SFA_RESET_WITH_SMS_ONLY is off; used up when given.",
+        json_schema_extra={"example": "7kq2-m9xd"},
+    )

@@ -28,8 +28,20 @@ EVENTS = frozenset(
         "admin_action",
         "sms_blocked",
         "sms_alert",
+        "password_changed",
+        "notice_sent",
+        "recovery_codes_issued",
+        "recovery_code_used",
+        "account_deleted",
+        "password_reset_requested",
+        "password_reset",
     }
 )
+
+
+# Detail members that say something about the person (the masked number): erased with
+# the account, as the username, IP and user agent of its events are.
+PERSONAL_DETAIL = frozenset({"sent_to"})
 
 
 def _clean(text: str | None, limit: int) -> str | None:
@@ -67,6 +79,10 @@ class Audit:
                 detail=dict(detail) if detail else None,
             )
         )
+
+    def forget(self, user_id: str) -> int:
+        """Erase the person from the user's events; the user id and the events stay."""
+        return self._log.forget(user_id, personal_detail=PERSONAL_DETAIL)
 
     def client_event(self, event: str, outcome: str, client: Client, **fields: Any) -> None:
         """An event caused by a request from ``client``."""

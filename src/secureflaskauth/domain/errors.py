@@ -129,3 +129,14 @@ class SmsProviderError(Exception):
 
 class ConfigurationError(Exception):
     """The settings are unsafe or inconsistent; raised at start-up with a one-line reason."""
+
+
+class WrongPassword(DomainError):
+    """The password asked again before a change to the account was wrong."""
+
+    status = 401
+    slug = "wrong-password"
+    title = "Wrong password"
+
+    def __init__(self) -> None:
+        super().__init__("The password is incorrect.")

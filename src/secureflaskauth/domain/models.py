@@ -64,9 +64,23 @@ class Challenge:
     attempts: int = 0
     resends: int = 0
     used_at: float | None = None
+    # What a right code completes: a sign-in, or a password reset (never the other).
+    purpose: str = "sign-in"
 
     def is_alive(self, now: float, max_attempts: int) -> bool:
         return self.used_at is None and self.expires_at > now and self.attempts < max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReset:
+    """A password reset waiting out its hold (SFA_RESET_WITH_SMS_ONLY=delayed): it takes
+    effect at ``effective_at`` if the password is still ``old_hash`` then."""
+
+    user_id: str
+    password_hash: str
+    old_hash: str
+    requested_at: float
+    effective_at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from secureflaskauth.domain.models import (
     AuditEvent,
     Challenge,
     EndedSessions,
+    HeldReset,
     OtpClaim,
     RefreshRecord,
     Revocation,
@@ -44,6 +45,22 @@ class UserStore(Protocol):
     def by_id(self, user_id: str) -> User | None: ...
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    def change_password(
+        self,
+        user_id: str,
+        *,
+        old_hash: str,
+        new_hash: str,
+        keep_session: str | None,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        """In one transaction: replace the password hash if it is still ``old_hash``,
+        end every active session of the user but ``keep_session`` (None: all of them)
+        and record their revocations (refused until ``until``); None when the hash had
+        changed meanwhile (or there is no such user), and then nothing is changed."""
+        ...
 
     def claim_otp_attempt(
         self, user_id: str, *, now: float, threshold: int, lock_seconds: float
@@ -81,6 +98,50 @@ class UserStore(Protocol):
         """In one transaction: end every active session and record its revocation, then
         delete the user with their challenges and sessions; None when there was no such
         user."""
+        ...
+
+
+class RecoveryCodeStore(Protocol):
+    """An account's recovery codes, as keyed hashes."""
+
+    def replace(self, user_id: str, code_hashes: Sequence[str], *, now: float) -> int:
+        """In one transaction: forget every code of the user and store these; return
+        how many unused codes were dropped."""
+        ...
+
+    def unused(self, user_id: str) -> list[str]:
+        """The hashes of the user's codes not used yet."""
+        ...
+
+    def remaining(self, user_id: str) -> int:
+        """How many of the user's codes are not used yet."""
+        ...
+
+    def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
+        """Atomically mark the code used if it is the user's and unused; True exactly
+        once, however many requests present it at the same moment."""
+        ...
+
+
+class HeldResetStore(Protocol):
+    """Password resets waiting out their hold, at most one per user."""
+
+    def hold(self, reset: HeldReset) -> None:
+        """Store the reset, replacing any earlier one of the user."""
+        ...
+
+    def get(self, user_id: str) -> HeldReset | None: ...
+
+    def cancel(self, user_id: str) -> bool:
+        """Forget the user's held reset; True if there was one."""
+        ...
+
+    def complete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
+        """In one transaction, if the user's reset is due at ``now``: forget it and, if
+        the password is still the one it replaces, set the new one, end every session
+        and record their revocations (refused until ``until``). None when nothing took
+        effect (no reset due, another request completed it, or the password changed
+        since the reset was asked for, which drops it)."""
         ...
 
 
@@ -230,6 +291,12 @@ class AuditLog(Protocol):
 
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
         """The newest events, newest last."""
+        ...
+
+    def forget(self, user_id: str, *, personal_detail: frozenset[str]) -> int:
+        """Erase what identifies the person from the user's events (username, IP, user
+        agent, and the ``personal_detail`` members of each detail); the user id, the
+        events, their times and outcomes stay. Returns the events changed."""
         ...
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
@@ -38,6 +38,12 @@ from secureflaskauth.domain.smsguard import SmsGuard
 
 AMR = ("pwd", "sms")  # RFC 8176 method references
 _MAX_SESSION_ID = 128
+
+
+class DueResets(Protocol):
+    """Held password resets, applied at the sign-in after their hold (heldresets.py)."""
+
+    def settle(self, user: User, client: Client) -> User: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,9 @@ class SignIn:
         pending: PendingAccounts,
         app_name: str = "SecureFlaskAuth",
         sms_template: otp.SmsTemplate | None = None,
+        due_resets: DueResets | None = None,
     ) -> None:
+        self.due_resets = due_resets
         self.pending = pending
         self.users = users
         self.challenges = challenges
@@ -111,6 +119,8 @@ class SignIn:
         if user is not None and self.pending.expired(user):
             self.pending.purge()  # it never verified its number: it is gone
             user = None
+        if user is not None and self.due_resets is not None:
+            user = self.due_resets.settle(user, client)  # a held reset whose time came
         if user is None:
             self.hasher.verify_dummy(password)
             self._failed(claim, client, None, "unknown user")
@@ -129,7 +139,7 @@ class SignIn:
                 "Too many wrong codes for this account. Please wait before signing in again.",
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
-        return self._start_challenge(user, now, client)
+        return self.start_challenge(user, now, client)
 
     def _failed(self, claim: Claim, client: Client, user: User | None, reason: str) -> NoReturn:
         self.guard.confirm(claim)
@@ -153,7 +163,10 @@ class SignIn:
             )
         raise InvalidCredentials()
 
-    def _start_challenge(self, user: User, now: float, client: Client) -> ChallengeState:
+    def start_challenge(
+        self, user: User, now: float, client: Client, *, purpose: str = "sign-in"
+    ) -> ChallengeState:
+        """Send a new code to the user's number for ``purpose`` (a sign-in or a reset)."""
         # The SMS caps are checked before any challenge exists: a refusal leaves none.
         self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
         session_id = otp.new_session_id()
@@ -166,6 +179,7 @@ class SignIn:
             created_at=now,
             expires_at=now + self.otp.ttl_seconds,
             last_sent_at=now,
+            purpose=purpose,
         )
         self.challenges.create(challenge)
         self._send(challenge, user, code, client, resend=False)
@@ -207,12 +221,15 @@ class SignIn:
 
     # -- code step --------------------------------------------------------
 
-    def _live_challenge(self, session_id: str) -> Challenge:
+    def live_challenge(self, session_id: str, purpose: str | None = None) -> Challenge:
+        """The live challenge of ``session_id`` (of ``purpose``, when given)."""
         if not session_id or len(session_id) > _MAX_SESSION_ID:
             raise expired_sign_in()
         challenge = self.challenges.get(otp.challenge_id(session_id))
         if challenge is None or not challenge.is_alive(self.clock.now(), self.otp.max_attempts):
             raise expired_sign_in()
+        if purpose is not None and challenge.purpose != purpose:
+            raise expired_sign_in()  # a reset's code never signs in, nor the reverse
         return challenge
 
     def verify(self, session_id: str, code: str, client: Client) -> SignedIn:
@@ -220,7 +237,20 @@ class SignIn:
         self.tries.admit(client)
         if not otp.looks_like_code(code):
             raise ValidationFailed({"otp": ["Must be exactly 6 digits."]})
-        challenge = self._live_challenge(session_id)
+        user, attempt, now = self.take_try(session_id)
+        taken = attempt.challenge
+        if not self.code_matches(taken, code):
+            self.wrong_code(user, attempt, session_id, now, client)
+        self.consume(taken, now)
+        self.tries.right(user)
+        # The code reached this number for this account: the number is verified.
+        self.users.mark_phone_verified(user.id, now=now)
+        self.sms_guard.verified()
+        return self.open_session(user, client, AMR, method="sms")
+
+    def take_try(self, session_id: str, purpose: str = "sign-in") -> tuple[User, CodeTry, float]:
+        """The live challenge's user, with one try taken from every counter."""
+        challenge = self.live_challenge(session_id, purpose)
         user = self.users.by_id(challenge.user_id)
         now = self.clock.now()
         if user is None or user.disabled or self.pending.expired(user):
@@ -228,17 +258,22 @@ class SignIn:
         if user.otp_locked_until is not None and user.otp_locked_until > now:
             self.challenges.kill(challenge.id)
             raise expired_sign_in()
-        attempt = self.tries.take(challenge, user, now)
-        taken = attempt.challenge
-        if not otp.code_matches(self._otp_key, taken.id, code, taken.code_hash):
-            self._wrong_code(user, attempt, session_id, now, client)
-        if not self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
+        return user, self.tries.take(challenge, user, now), now
+
+    def code_matches(self, challenge: Challenge, code: str) -> bool:
+        """Whether ``code`` is the challenge's code (constant time)."""
+        return otp.code_matches(self._otp_key, challenge.id, code, challenge.code_hash)
+
+    def consume(self, challenge: Challenge, now: float) -> None:
+        """Use the challenge up; expired for every request but one."""
+        if not self.challenges.consume(challenge.id, code_hash=challenge.code_hash, now=now):
             raise expired_sign_in()  # another request used it first: single use
-        self.tries.right(user)
-        # The code reached this number for this account: the number is verified.
-        self.users.mark_phone_verified(user.id, now=now)
-        self.sms_guard.verified()
-        pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=AMR)
+
+    def open_session(
+        self, user: User, client: Client, amr: tuple[str, ...], *, method: str
+    ) -> SignedIn:
+        """Start the session of a completed sign-in (``method``: the second step)."""
+        pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=amr)
         if pair is None:
             raise expired_sign_in()  # disabled or deleted while the code was checked
         self.audit.client_event(
@@ -247,13 +282,18 @@ class SignIn:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"sid": pair.session_id, "country": phones.region(user.phone_e164)},
+            detail={
+                "sid": pair.session_id,
+                "country": phones.region(user.phone_e164),
+                "method": method,
+            },
         )
         return SignedIn(user.id, pair)
 
-    def _wrong_code(
+    def wrong_code(
         self, user: User, attempt: CodeTry, session_id: str, now: float, client: Client
     ) -> NoReturn:
+        """Answer a wrong code: tries left, the sign-in over, or the account locked."""
         # The try was counted by every counter when it was taken.
         failures, locked_until = attempt.account.failures, attempt.account.locked_until
         state = self._state(session_id, attempt.challenge, user.phone_e164, now)
@@ -295,7 +335,7 @@ class SignIn:
     def resend(self, session_id: str, client: Client) -> ChallengeState:
         """Send a new code for a live challenge; the previous code stops working."""
         self.throttle.check(f"resend:ip:{client.ip}", self.throttle.limits.resend_ip, per_ip=True)
-        challenge = self._live_challenge(session_id)
+        challenge = self.live_challenge(session_id)
         self.throttle.check(f"resend:user:{challenge.user_id}", self.throttle.limits.resend_account)
         user = self.users.by_id(challenge.user_id)
         if user is None or user.disabled:

@@ -191,6 +191,9 @@ class MeteredAuditLog:
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:
         return self._inner.tail(limit=limit, user_id=user_id)
 
+    def forget(self, user_id: str, *, personal_detail: frozenset[str]) -> int:
+        return self._inner.forget(user_id, personal_detail=personal_detail)
+
 
 class ActiveSessions(Collector):
     """sfa_active_sessions: sessions neither revoked, expired nor idle, counted in the

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     dev_outbox_public: bool = False
     # Accounts that never verify their number are removed after this (default a day)
     pending_account_ttl_seconds: int = Field(86400, ge=600, le=30 * 86400)
+    # A password reset with the SMS code alone ("on"), held for reset_hold_seconds before
+    # it takes effect ("delayed"), or only with a recovery code too ("off")
+    reset_with_sms_only: Literal["on", "delayed", "off"] = "on"
+    reset_hold_seconds: int = Field(86400, ge=60, le=30 * 86400)
+    # /auth/password/forgot answers after at least this long, whether a code was sent or not
+    reset_answer_seconds: float = Field(1.0, ge=0, le=10)
 
     sms: SmsSettings = SmsSettings()
     pumping: PumpingSettings = PumpingSettings()

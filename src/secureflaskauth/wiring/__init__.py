@@ -17,13 +17,18 @@ from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
+from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
+from secureflaskauth.adapters.db.resets import SqlHeldResetStore
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
+from secureflaskauth.domain.notices import Notices
+from secureflaskauth.domain.ownaccount import OwnAccount
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
 from secureflaskauth.domain.ports import (
@@ -35,7 +40,10 @@ from secureflaskauth.domain.ports import (
     UserStore,
 )
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
+from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.recovery import RecoveryCodes, RecoverySignIn
 from secureflaskauth.domain.registration import Registration
+from secureflaskauth.domain.reset import PasswordReset
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 from secureflaskauth.domain.smsguard import SmsGuard
@@ -74,6 +82,9 @@ class Wiring:
     guard: AccountGuard
     sessions: Sessions
     accounts: Accounts
+    own_account: OwnAccount
+    reset: PasswordReset
+    recovery_signin: RecoverySignIn
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -138,11 +149,13 @@ def build(
     limits = policies.request_limits(settings.limits, explain=not settings.is_production)
     throttle = Throttle(meter, clock, limits)
     guard = AccountGuard(SqlFailureStore(engine), clock, policies.lockout_policy(settings.lockout))
+    password_policy = PasswordPolicy(CommonPasswords.bundled())
+    sms_guard = SmsGuard(meter, clock, policies.sms_policy(settings), audit)
     pending = PendingAccounts(users, clock, settings.pending_account_ttl_seconds)
     registration = Registration(
         users=users,
         hasher=hasher,
-        password_policy=PasswordPolicy(CommonPasswords.bundled()),
+        password_policy=password_policy,
         throttle=throttle,
         audit=audit,
         clock=clock,
@@ -151,22 +164,50 @@ def build(
         pending=pending,
         guard=guard,
     )
+    code_key = otp_key(settings)
+    notices = Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name)
+    recovery = RecoveryCodes(store=SqlRecoveryCodeStore(engine), key=code_key, clock=clock)
+    held = HeldResets(
+        store=SqlHeldResetStore(engine),
+        users=users,
+        challenges=shared.challenges,
+        sessions=sessions,
+        revocations=shared.revocations,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+        hold_seconds=settings.reset_hold_seconds,
+    )
     signin = SignIn(
         users=users,
         challenges=shared.challenges,
         sms=sender,
         throttle=throttle,
         guard=guard,
-        sms_guard=SmsGuard(meter, clock, policies.sms_policy(settings), audit),
+        sms_guard=sms_guard,
         hasher=hasher,
         sessions=sessions,
         audit=audit,
         clock=clock,
         otp_policy=policies.otp_policy(settings.otp),
-        otp_key=otp_key(settings),
+        otp_key=code_key,
         pending=pending,
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
+        due_resets=held,
+    )
+    own_account = OwnAccount(
+        users=users,
+        challenges=shared.challenges,
+        sessions=sessions,
+        revocations=shared.revocations,
+        hasher=hasher,
+        password_policy=password_policy,
+        password_check=PasswordCheck(hasher=hasher, guard=guard, audit=audit),
+        notices=notices,
+        recovery=recovery,
+        audit=audit,
+        clock=clock,
     )
     outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
     return Wiring(
@@ -180,6 +221,21 @@ def build(
         sessions=sessions,
         accounts=Accounts(
             users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
+        ),
+        own_account=own_account,
+        recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
+        reset=PasswordReset(
+            signin=signin,
+            recovery=recovery,
+            hasher=hasher,
+            password_policy=password_policy,
+            sessions=sessions,
+            revocations=shared.revocations,
+            notices=notices,
+            audit=audit,
+            held=held,
+            sms_only=settings.reset_with_sms_only,
+            answer_seconds=settings.reset_answer_seconds,
         ),
         audit=audit,
         audit_log=audit_log,

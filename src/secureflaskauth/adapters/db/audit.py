@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import audit_events
@@ -43,6 +43,26 @@ class SqlAuditLog:
             event.outcome,
             extra={**values, "at": iso_utc(event.at), "detail": event.detail},
         )
+
+    @fail_closed
+    def forget(self, user_id: str, *, personal_detail: frozenset[str]) -> int:
+        t = audit_events
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(t.c.id, t.c.detail).where(t.c.user_id == user_id, t.c.detail.is_not(None))
+            ).all()
+            for row in rows:
+                detail = json.loads(row.detail)
+                if isinstance(detail, dict) and personal_detail & detail.keys():
+                    kept = {k: v for k, v in detail.items() if k not in personal_detail}
+                    text = json.dumps(kept, sort_keys=True) if kept else None
+                    conn.execute(update(t).where(t.c.id == row.id).values(detail=text))
+            changed = conn.execute(
+                update(t)
+                .where(t.c.user_id == user_id)
+                .values(username=None, ip=None, user_agent=None)
+            ).rowcount
+        return int(changed)
 
     @fail_closed
     def tail(self, *, limit: int, user_id: str | None = None) -> list[AuditEvent]:

@@ -24,6 +24,7 @@ def _challenge(row: Row[tuple[object, ...]]) -> Challenge:
         attempts=m["attempts"],
         resends=m["resends"],
         used_at=m["used_at"],
+        purpose=m["purpose"],
     )
 
 
@@ -41,10 +42,17 @@ class SqlChallengeStore:
             conn.execute(
                 select(users.c.id).where(users.c.id == challenge.user_id).with_for_update()
             )
-            # A new login supersedes the user's earlier codes (OWASP MFA CS).
+            # A new login supersedes the user's earlier codes (OWASP MFA CS); a reset
+            # supersedes earlier resets only, so a stranger asking for a reset cannot
+            # end the owner's sign-in.
             conn.execute(
                 update(challenges)
-                .where(c.user_id == challenge.user_id, c.used_at.is_(None), c.expires_at > 0)
+                .where(
+                    c.user_id == challenge.user_id,
+                    c.purpose == challenge.purpose,
+                    c.used_at.is_(None),
+                    c.expires_at > 0,
+                )
                 .values(expires_at=0)
             )
             # Old rows are dropped here rather than by a separate job.
@@ -61,6 +69,7 @@ class SqlChallengeStore:
                     last_sent_at=challenge.last_sent_at,
                     attempts=0,
                     resends=0,
+                    purpose=challenge.purpose,
                 )
             )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -39,12 +39,15 @@ def _session(row: Row[tuple[object, ...]]) -> Session:
     )
 
 
-def end_sessions_of(user_id: str, now: float, reason: str) -> ReturningUpdate[Any]:
-    """End every active session of the user, returning the rows ended."""
+def end_sessions_of(
+    user_id: str, now: float, reason: str, *, keep: str | None = None
+) -> ReturningUpdate[Any]:
+    """End every active session of the user but ``keep``, returning the rows ended."""
     c = sessions.c
+    others = c.id != keep if keep is not None else true()
     return (
         update(sessions)
-        .where(c.user_id == user_id, c.revoked_at.is_(None))
+        .where(c.user_id == user_id, c.revoked_at.is_(None), others)
         .values(revoked_at=now, revoked_reason=reason[:64])
         .returning(*sessions.c)
     )

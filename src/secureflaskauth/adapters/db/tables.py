@@ -55,8 +55,41 @@ challenges = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("resends", Integer, nullable=False, default=0),
     Column("used_at", Float, nullable=True),
+    # "sign-in" or "reset": what a right code completes
+    Column("purpose", String(16), nullable=False, server_default="sign-in"),
     Index("ix_otp_challenges_user_id", "user_id"),
     Index("ix_otp_challenges_expires_at", "expires_at"),
+)
+
+# Single-use codes for signing in without the phone: keyed hashes only.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("code_hash", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+)
+
+# Password resets waiting out their hold (SFA_RESET_WITH_SMS_ONLY=delayed)
+held_resets = Table(
+    "held_resets",
+    metadata,
+    Column(
+        "user_id",
+        String(36),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("password_hash", String(255), nullable=False),
+    Column("old_hash", String(255), nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("effective_at", Float, nullable=False),
 )
 
 rate_counters = Table(

@@ -9,7 +9,14 @@ from sqlalchemy.exc import IntegrityError
 from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.sessions import end_sessions_of
-from secureflaskauth.adapters.db.tables import challenges, refresh_tokens, sessions, users
+from secureflaskauth.adapters.db.tables import (
+    challenges,
+    held_resets,
+    recovery_codes,
+    refresh_tokens,
+    sessions,
+    users,
+)
 from secureflaskauth.domain.errors import UsernameTaken
 from secureflaskauth.domain.models import EndedSessions, OtpClaim, Revocation, User
 
@@ -78,6 +85,31 @@ class SqlUserStore:
             conn.execute(
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
+
+    @fail_closed
+    def change_password(
+        self,
+        user_id: str,
+        *,
+        old_hash: str,
+        new_hash: str,
+        keep_session: str | None,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.password_hash == old_hash)
+                .values(password_hash=new_hash)
+            ).rowcount
+            if changed != 1:
+                return None
+            reason = "password changed"
+            ended = conn.execute(end_sessions_of(user_id, now, reason, keep=keep_session)).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
+        return EndedSessions(len(ended), tuple(in_force))
 
     @fail_closed
     def claim_otp_attempt(
@@ -190,7 +222,7 @@ class SqlUserStore:
             conn.execute(
                 sa_delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(own_sessions))
             )
-            for table in (challenges, sessions):
+            for table in (challenges, sessions, recovery_codes, held_resets):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
             conn.execute(sa_delete(users).where(users.c.id == user_id))
         return EndedSessions(len(ended), tuple(in_force))

@@ -7,7 +7,8 @@ the SQL store does; the key's Redis TTL only removes it long afterwards.
 
 Keys (``P`` is the prefix setting):
   ``P challenge:<id>``        hash: user_id, code_hash, created_at, expires_at,
-                              last_sent_at, attempts, resends and, once used, used_at
+                              last_sent_at, attempts, resends, purpose and, once
+                              used, used_at
   ``P user-challenges:<uid>`` set of the user's challenge ids, kept at least as
                               long as its newest challenge
 
@@ -28,17 +29,18 @@ from secureflaskauth.domain.models import Challenge
 _CLEANUP_GRACE = 3600.0  # as the SQL store: dead challenges older than this are dropped
 
 # KEYS: challenge, user set. ARGV: challenge key prefix, id, user_id, code_hash,
-# created_at, expires_at, last_sent_at, ttl_ms, drop-before.
+# created_at, expires_at, last_sent_at, ttl_ms, drop-before, purpose.
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('challenge id already exists')
 end
 for _, other in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   local key = ARGV[1] .. other
-  local f = redis.call('HMGET', key, 'used_at', 'expires_at')
+  local f = redis.call('HMGET', key, 'used_at', 'expires_at', 'purpose')
   local expires = tonumber(f[2])
-  -- A new login supersedes the user's earlier codes (OWASP MFA CS).
-  if expires and not f[1] and expires > 0 then
+  -- A new login supersedes the user's earlier codes (OWASP MFA CS); a reset only
+  -- earlier resets.
+  if expires and not f[1] and expires > 0 and (f[3] or 'sign-in') == ARGV[10] then
     redis.call('HSET', key, 'expires_at', '0')
     expires = 0
   end
@@ -49,7 +51,8 @@ for _, other in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 redis.call('HSET', KEYS[1], 'user_id', ARGV[3], 'code_hash', ARGV[4], 'created_at', ARGV[5],
-  'expires_at', ARGV[6], 'last_sent_at', ARGV[7], 'attempts', 0, 'resends', 0)
+  'expires_at', ARGV[6], 'last_sent_at', ARGV[7], 'attempts', 0, 'resends', 0,
+  'purpose', ARGV[10])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('SADD', KEYS[2], ARGV[2])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[8]) then
@@ -132,6 +135,7 @@ def _challenge(challenge_id: str, fields: dict[str, str]) -> Challenge:
         attempts=int(fields["attempts"]),
         resends=int(fields["resends"]),
         used_at=float(used_at) if used_at is not None else None,
+        purpose=fields.get("purpose", "sign-in"),
     )
 
 
@@ -172,6 +176,7 @@ class RedisChallengeStore:
                 number(challenge.last_sent_at),
                 gc_ttl_ms(challenge.expires_at, challenge.created_at),
                 number(challenge.created_at - _CLEANUP_GRACE),
+                challenge.purpose,
             ],
         )
 

@@ -1,0 +1,95 @@
+"""/auth/password/forgot and /auth/password/reset: a forgotten password."""
+
+from __future__ import annotations
+
+from secureflaskauth import wiring
+from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
+from secureflaskauth.api.auth import client_info
+from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.schemas import ForgotRequest, ResetRequest, ResetStartedResponse
+from secureflaskauth.domain.reset import ResetNotFound
+from secureflaskauth.domain.tokens.claims import AccessClaims
+
+routes = Routes("reset", __name__, url_prefix="/auth", tag="account")
+
+
+@routes.route(
+    "POST",
+    "/password/forgot",
+    summary="Ask for a password reset code by SMS",
+    description=(
+        "The answer is the same, in shape and in time, for every username: a code is "
+        "sent only when the account exists, may sign in and has verified its number, "
+        "and only to that number. Pass `session_id` to /auth/password/reset (or to "
+        "/auth/resend-otp for a new code)."
+    ),
+    body=ForgotRequest,
+    responses={
+        202: ok("Accepted; a code went out if the account may have one.", ResetStartedResponse)
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def forgot(body: ForgotRequest) -> ResetStartedResponse:
+    started = wiring.current().reset.forgot(body.username, client_info())
+    return ResetStartedResponse(
+        message="If the account can be reset, a code was sent to its verified number.",
+        session_id=started.session_id,
+        expires_in=started.expires_in,
+        resend_after=started.resend_after,
+    )
+
+
+@routes.route(
+    "POST",
+    "/password/reset",
+    summary="Set a new password with the reset code; every session ends",
+    description=(
+        "The code counts like a sign-in code (tries, the account's code lock and its "
+        "failure delay). With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too. "
+        "Every session of the user ends, the account's failure counts start again and "
+        "a notice goes to its number."
+    ),
+    body=ResetRequest,
+    responses={
+        204: ok("Password reset; sign in with the new one."),
+        401: problem(
+            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when the "
+            "account's code sign-in is locked), or a reset that is over: expired, used, "
+            "out of tries, or no code was sent (`sign-in-expired`).",
+            retry_after,
+        ),
+    },
+    throttled=True,
+    cache=NO_STORE,
+)
+def reset(body: ResetRequest) -> None:
+    wiring.current().reset.reset(
+        body.session_id,
+        body.otp,
+        body.new_password,
+        client_info(),
+        recovery_code=body.recovery_code or None,
+    )
+
+
+@routes.route(
+    "DELETE",
+    "/password/reset",
+    summary="Cancel a held password reset (SFA_RESET_WITH_SMS_ONLY=delayed)",
+    description=(
+        "A reset by SMS code alone waits out a hold before it takes effect; the owner "
+        "cancels it from any signed-in session. A notice goes to the number."
+    ),
+    responses={
+        204: ok("Cancelled: the password stays as it is."),
+        404: problem("No reset of this account is waiting (`reset-not-found`)."),
+    },
+    bearer=True,
+    cache=NO_STORE,
+)
+def cancel_reset(claims: AccessClaims) -> None:
+    parts = wiring.current()
+    user = parts.own_account.user(claims.sub)
+    if not parts.reset.cancel_held(user, claims.sid, client_info()):
+        raise ResetNotFound()

@@ -1,0 +1,232 @@
+"""A forgotten password: a code to the account's verified number, then a new password
+(NIST SP 800-63B-4 4.2, account recovery; ASVS 6.4).
+
+``/auth/password/forgot`` answers alike for every username, whether or not a code was
+sent: one shape, and a floor under its duration so that the time an SMS takes does
+not tell either. A code goes only to a number the account has verified, and only for
+an account that may sign in. The reset's code completes a reset only, never a
+sign-in, and counts like a sign-in code: the tries of the reset, the account's code
+lock and its failure delay.
+
+With SFA_RESET_WITH_SMS_ONLY=off the SMS code alone is not enough: one of the
+account's recovery codes is needed too (a SIM swap alone then resets nothing), and
+an account without recovery codes cannot reset its password by itself. With
+``delayed`` a reset by the SMS code alone is held (heldresets.py); one with a
+recovery code too takes effect at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from secureflaskauth.domain import otp, recovery, usernames
+from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.codetries import expired_sign_in
+from secureflaskauth.domain.errors import (
+    DomainError,
+    SmsDeliveryFailed,
+    TooManyRequests,
+    ValidationFailed,
+)
+from secureflaskauth.domain.heldresets import HeldResets
+from secureflaskauth.domain.models import Client, User
+from secureflaskauth.domain.notices import Notices
+from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
+from secureflaskauth.domain.passwords.policy import normalise as normalise_password
+from secureflaskauth.domain.ports import RevocationList
+from secureflaskauth.domain.recovery import RecoveryCodes
+from secureflaskauth.domain.sessions import Sessions
+from secureflaskauth.domain.signin import SignIn
+
+PURPOSE = "reset"
+RESET_MODES = ("on", "delayed", "off")
+
+
+class ResetNotFound(DomainError):
+    status = 404
+    slug = "reset-not-found"
+    title = "No reset waiting"
+
+    def __init__(self) -> None:
+        super().__init__("No password reset of this account is waiting.")
+
+
+@dataclass(frozen=True)
+class ResetStarted:
+    """What /auth/password/forgot tells, the same for every username."""
+
+    session_id: str
+    expires_in: int
+    resend_after: int | None
+
+
+class PasswordReset:
+    def __init__(
+        self,
+        *,
+        signin: SignIn,
+        recovery: RecoveryCodes,
+        hasher: PasswordHasher,
+        password_policy: PasswordPolicy,
+        sessions: Sessions,
+        revocations: RevocationList,
+        notices: Notices,
+        audit: Audit,
+        held: HeldResets | None = None,
+        sms_only: str = "on",
+        answer_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if sms_only not in RESET_MODES:
+            raise ValueError(f"SFA_RESET_WITH_SMS_ONLY must be one of {RESET_MODES}")
+        self.signin = signin
+        self.users = signin.users
+        self.recovery = recovery
+        self.hasher = hasher
+        self.password_policy = password_policy
+        self.sessions = sessions
+        self.revocations = revocations
+        self.notices = notices
+        self.audit = audit
+        self.sms_only = sms_only
+        self.held = held
+        if sms_only == "delayed" and held is None:
+            raise ValueError("a delayed reset needs the held resets")
+        self.answer_seconds = answer_seconds
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    # -- the code -----------------------------------------------------------------
+
+    def forgot(self, username: str, client: Client) -> ResetStarted:
+        """Send a reset code if the account may have one; answer alike either way."""
+        started = self._monotonic()
+        throttle = self.signin.throttle
+        throttle.check(f"forgot:ip:{client.ip}", throttle.limits.login_ip, per_ip=True)
+        canonical = usernames.canonical(username)
+        # Counted for every username alike, so the limit says nothing about existence.
+        throttle.check(f"forgot:user:{canonical}", throttle.limits.resend_account)
+        user = self.users.by_canonical_username(canonical)
+        sent = self._send_code(user, client) if user is not None else None
+        self.audit.client_event(
+            "password_reset_requested",
+            "sent" if sent else "not_sent",
+            client,
+            user_id=user.id if user else None,
+            username=user.username if user else canonical,
+        )
+        answer = sent or self._decoy()
+        # The same duration whether or not an SMS went out (as long as sending one
+        # takes less than the floor).
+        self._sleep(max(0.0, started + self.answer_seconds - self._monotonic()))
+        return answer
+
+    def _send_code(self, user: User, client: Client) -> ResetStarted | None:
+        now = self.signin.clock.now()
+        if user.disabled or not user.phone_verified or self.signin.pending.expired(user):
+            return None  # a code goes only to a number this account has verified
+        if user.otp_locked_until is not None and user.otp_locked_until > now:
+            return None
+        try:
+            state = self.signin.start_challenge(user, now, client, purpose=PURPOSE)
+        except (TooManyRequests, SmsDeliveryFailed):
+            return None  # recorded by the SMS guard or the send; the answer stays the same
+        return ResetStarted(state.session_id, state.expires_in, state.resend_after)
+
+    def _decoy(self) -> ResetStarted:
+        """An answer like a sent code's, for a session id no code belongs to."""
+        policy = self.signin.otp
+        return ResetStarted(
+            session_id=otp.new_session_id(),
+            expires_in=policy.ttl_seconds,
+            resend_after=policy.resend_cooldown_seconds if policy.max_resends > 0 else None,
+        )
+
+    # -- the new password ---------------------------------------------------------------
+
+    def reset(
+        self,
+        session_id: str,
+        code: str,
+        new_password: str,
+        client: Client,
+        *,
+        recovery_code: str | None = None,
+    ) -> int:
+        """Set a new password with the code (and a recovery code where needed); every
+        session of the user ends. Returns the sessions ended."""
+        signin = self.signin
+        signin.tries.admit(client)
+        errors: dict[str, list[str]] = {}
+        if not otp.looks_like_code(code):
+            errors["otp"] = ["Must be exactly 6 digits."]
+        normalised = recovery.normalise(recovery_code) if recovery_code is not None else None
+        if recovery_code is not None and normalised is None:
+            errors["recovery_code"] = [recovery.MALFORMED]
+        elif recovery_code is None and self.sms_only == "off":
+            errors["recovery_code"] = ["Required: the SMS code alone cannot reset a password."]
+        if errors:
+            raise ValidationFailed(errors)
+        challenge = signin.live_challenge(session_id, PURPOSE)
+        user = self.users.by_id(challenge.user_id)
+        if user is None:
+            raise expired_sign_in()
+        new_password = normalise_password(new_password)
+        found = self.password_policy.problems(
+            new_password, username_canonical=user.username_canonical
+        )
+        if found:
+            raise ValidationFailed({"new_password": found})
+        user, attempt, now = signin.take_try(session_id, PURPOSE)
+        taken = attempt.challenge
+        if not signin.code_matches(taken, code):
+            signin.wrong_code(user, attempt, session_id, now, client)
+        stored: str | None = None
+        if normalised is not None:
+            stored = self.recovery.matching(user.id, normalised)
+            if stored is None:
+                signin.wrong_code(user, attempt, session_id, now, client)
+        signin.consume(taken, now)
+        if stored is not None and not self.recovery.use(user.id, stored):
+            raise expired_sign_in()  # used a moment ago by another request
+        if self.held is not None and self.sms_only == "delayed" and stored is None:
+            # The SMS code alone: held, so the owner can cancel it (heldresets.py).
+            signin.tries.right(user)
+            self.held.hold(user, self.hasher.hash(new_password), client)
+            return 0
+        return self._set_password(user, new_password, now, client, stored is not None)
+
+    def _set_password(
+        self, user: User, new_password: str, now: float, client: Client, with_recovery: bool
+    ) -> int:
+        done = self.users.change_password(
+            user.id,
+            old_hash=user.password_hash,
+            new_hash=self.hasher.hash(new_password),
+            keep_session=None,
+            now=now,
+            until=self.sessions.revoked_until(now),
+        )
+        if done is None:  # the password changed since the code was sent
+            raise expired_sign_in()
+        self.revocations.publish(done.in_force)
+        self.signin.challenges.kill_all_for_user(user.id)
+        # The account's failure counts (codes and passwords) start again.
+        self.signin.tries.right(user)
+        self.audit.client_event(
+            "password_reset",
+            "success",
+            client,
+            user_id=user.id,
+            username=user.username,
+            detail={"sessions_ended": done.ended, "recovery_code": with_recovery},
+        )
+        self.notices.send(user, "password_reset", client)
+        return done.ended
+
+    def cancel_held(self, user: User, session_id: str, client: Client) -> bool:
+        """Cancel the user's held reset; False when none is waiting."""
+        return self.held is not None and self.held.cancel(user, session_id, client)
