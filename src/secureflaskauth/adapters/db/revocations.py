@@ -15,7 +15,11 @@ that time, and at once in the process that made it.
 A read fetches only the rows written since the last one (``revoked_at``, with
 OVERLAP_SECONDS to spare for a writer's slow commit or clock), so a hundred thousand
 revoked sessions cost a check nothing more; every FULL_READ_SECONDS the whole table
-is read instead, which also forgets the revocations that have run out.
+is read instead, which also forgets the revocations that have run out. Rows with
+``revoked_at`` 0 (written by a version before the column) are read every time.
+So a revocation reaches every process within ``max_age`` when its writer's clock
+is at most OVERLAP_SECONDS behind the reader's and its transaction commits within
+that time; otherwise within FULL_READ_SECONDS.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, or_, select
 
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
@@ -99,7 +103,10 @@ class SqlRevocationArchive:
         t = revoked_sessions
         query = select(t.c.session_id, t.c.until).where(t.c.until > now)
         if since is not None:
-            query = query.where(t.c.revoked_at >= since)
+            # 0: written by a version before revoked_at (during a rolling upgrade),
+            # which leaves the column to its default; such rows run out within the
+            # access-token lifetime, so reading them again each time stays cheap.
+            query = query.where(or_(t.c.revoked_at >= since, t.c.revoked_at == 0))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [(str(sid), float(until)) for sid, until in rows]
