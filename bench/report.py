@@ -127,6 +127,19 @@ def _main_table(opts: Options, g: dict[str, Result], argon2: Ceilings) -> list[s
             + ", ".join(f"{r:.0f}" for r in runs)
             + " requests/s."
         )
+    if "private" in g:
+        remembered = opts.settings.get("SFA_JWT_VERIFIED_CACHE_SIZE", "") != "0"
+        lines.append(
+            f"- /auth/private: {opts.connections} tokens, "
+            + (
+                "each checked in full once per worker, then answered from the worker's "
+                "verified-token cache (SFA_JWT_VERIFIED_CACHE_SIZE; the session's "
+                "revocation is still checked every time; `python -m bench.costs` gives "
+                "the full check's cost). The naive reference checks every token in full."
+                if remembered
+                else "each checked in full every time (SFA_JWT_VERIFIED_CACHE_SIZE=0)."
+            )
+        )
     if "verify" in g:
         v = g["verify"]
         lines.append(
@@ -144,7 +157,8 @@ def _main_table(opts: Options, g: dict[str, Result], argon2: Ceilings) -> list[s
 _TARGETS = {
     "private_vs_healthz": ("/auth/private vs /healthz, same server", 0.9, True),
     "private_vs_naive": (
-        "/auth/private vs the naive reference's (Flask + PyJWT, gunicorn sync workers)",
+        "/auth/private vs the naive reference's (Flask + PyJWT, gunicorn sync workers:"
+        " a new connection for every request)",
         2.0,
         True,
     ),
