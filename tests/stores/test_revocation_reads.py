@@ -151,3 +151,19 @@ def test_a_revocation_written_by_the_previous_version_is_read_at_the_next_check(
     clock.advance(MAX_AGE)
     assert revocations.is_revoked("by-old-version")
     assert reads.reads == [OLD, 1]  # still an incremental read
+
+
+def test_a_clock_set_back_does_not_hold_off_the_next_read(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wall clock stepped back an hour (a corrected clock, a restored VM): the copy
+    read "in the future" is not trusted for an hour; the next check reads the whole
+    table again."""
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("after-the-step")
+    clock.advance(-3600)
+    revoke(engine, ["after-the-step"], until=clock.now() + 600, now=clock.now())
+    assert revocations.is_revoked("after-the-step")
+    assert reads.reads == [OLD, OLD + 1]

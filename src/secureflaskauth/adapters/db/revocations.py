@@ -186,7 +186,8 @@ class SqlRevocationList:
         return (st.st_ino, st.st_mtime_ns)
 
     def _stale(self, marker: tuple[int, int] | None, now: float) -> bool:
-        return marker != self._marker_state or now - self._loaded_at >= self._max_age
+        # A clock set back (now before the last read) must not hold off the next read.
+        return marker != self._marker_state or not 0 <= now - self._loaded_at < self._max_age
 
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
         with self._reading:
@@ -194,7 +195,8 @@ class SqlRevocationList:
                 return
             if time.monotonic() < self._reload_due:
                 raise StoreUnavailable("database", "revocations not read yet: retrying")
-            full = now - self._full_read_at >= FULL_READ_SECONDS
+            # After a clock set back, rows may carry times before the last read: all.
+            full = not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
             try:
                 if full:
                     rows = self._archive.active(now)
