@@ -11,7 +11,8 @@ The spec names the server, the raw requests to send and how to send them::
 ``connections`` keep-alive connections are spread over ``processes`` processes
 (asyncio in each). Every connection sends its next request as soon as the previous
 answer is in (closed loop), or, with ``"rate"``, at fixed times that do not wait for
-the server (open loop: each latency counts from the time its request was due).
+the server (open loop: each latency counts from the time its request was due, and
+every request due in the window is counted, even when answered after it).
 Connection ``i`` cycles through the list from request ``i``; answers that arrive
 during the warm-up are not counted. With ``consume`` each request is sent once
 (one-time codes): each process takes them from its own share, the first tenth of
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 _HEADER_LIMIT = 64 * 1024
+LATE_SECONDS = 10.0
 
 
 class Spec(TypedDict):
@@ -61,6 +63,7 @@ class Result(TypedDict):
 
 # (started, done, status); status 0 is a connection error. Monotonic seconds.
 _Sample = tuple[float, float, int]
+_NOT_SENT = -1  # open loop: due, but not sent by the time the run gave up
 
 
 @dataclass
@@ -148,8 +151,17 @@ async def _connection(
     rate = spec.get("rate") or 0.0
     interval = spec["connections"] / rate if rate else 0.0
     next_at = start + interval * connection / spec["connections"]
+    # Open loop: every request due before the end is sent, however late; a server
+    # that has fallen behind gets the duration again (LATE_SECONDS at least) to catch
+    # up, and what is still unsent then counts as an error, not as nothing.
+    late_end = end + max(spec["duration"], LATE_SECONDS)
     now = time.monotonic()
-    while now < end:
+    while (next_at if interval else now) < end:
+        if interval and now >= late_end:
+            while next_at < end:
+                samples.append((next_at, now, _NOT_SENT))
+                next_at += interval
+            break
         request = source.next(connection, count)
         if request is None:
             break
@@ -185,6 +197,7 @@ async def _connection(
         writer.close()
 
 
+_ERRORS = {0: "connection error", _NOT_SENT: "not sent: the server fell behind"}
 _ProcessLog = tuple[list[_Sample], float | None, float | None]  # samples, warm_at, ran_out_at
 
 
@@ -214,7 +227,9 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
 
 def summarise(logs: list[_ProcessLog], start: float, spec: Spec) -> Result:
     """Answers that arrived inside the window (after the warm-up, while every
-    connection was still busy): their rate and their latencies."""
+    connection was still busy), or in the open loop the requests due inside it
+    (however late they were answered): their rate and their latencies."""
+    open_loop = bool(spec.get("rate"))
     window_start = start + spec["warmup"]
     if spec["consume"]:
         warm = [t for _, t, _ in logs]
@@ -229,12 +244,12 @@ def summarise(logs: list[_ProcessLog], start: float, spec: Spec) -> Result:
     errors: dict[str, int] = {}
     for samples, _, _ in logs:
         for started, done, status in samples:
-            if not window_start <= done <= window_end:
+            if not window_start <= (started if open_loop else done) <= window_end:
                 continue
             if status == spec["expect"]:
                 latencies.append(done - started)
             else:
-                key = str(status) if status else "connection error"
+                key = _ERRORS.get(status, str(status))
                 errors[key] = errors.get(key, 0) + 1
     seconds = max(window_end - window_start, 0.0)
     latencies.sort()

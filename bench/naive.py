@@ -1,7 +1,8 @@
 """The naive reference of ``make bench``: what a team writes in an afternoon.
 
-A tiny Flask app that checks the service's access tokens with PyJWT (EdDSA, the
-service's published key, ``iss``/``aud``/``exp``) and nothing else: no revocation,
+A tiny Flask app that checks the service's access tokens with PyJWT (the algorithm
+of the service's published key, ``iss``/``aud``/``exp`` as the service's
+``SFA_JWT_ISSUER``/``SFA_JWT_AUDIENCE`` set them) and nothing else: no revocation,
 no logs, no security headers, no metrics. ``make bench`` serves it with gunicorn's
 sync workers (as many as the service has) and compares the service's protected
 endpoint with it. ``NAIVE_JWKS`` is the path of the service's JWKS document.
@@ -21,8 +22,9 @@ from flask import Flask, Response, jsonify, request
 def create_app() -> Flask:
     document: dict[str, Any] = json.loads(Path(os.environ["NAIVE_JWKS"]).read_text())
     keys = {k["kid"]: jwt.PyJWK(k) for k in document["keys"]}
-    issuer = os.environ.get("NAIVE_ISSUER", "secureflaskauth")
-    audience = os.environ.get("NAIVE_AUDIENCE", "secureflaskauth")
+    # The service's settings, as the bench gives them to every server it starts.
+    issuer = os.environ.get("SFA_JWT_ISSUER", "secureflaskauth")
+    audience = os.environ.get("SFA_JWT_AUDIENCE", "secureflaskauth")
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -40,7 +42,7 @@ def create_app() -> Flask:
             jwt.decode(
                 token,
                 key=key,
-                algorithms=["EdDSA"],
+                algorithms=[key.algorithm_name],
                 issuer=issuer,
                 audience=audience,
                 options={"require": ["exp", "iat", "sub"]},

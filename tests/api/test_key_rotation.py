@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
@@ -206,3 +207,35 @@ def test_a_short_key_encryption_key_is_refused(make_app: Any) -> None:
 def test_keys_are_plain_pkcs8_without_a_key_encryption_key(app: Flask) -> None:
     [row] = query(app, "SELECT private_pem FROM signing_keys")
     assert row["private_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+
+
+@pytest.mark.parametrize("change", ["retired now", "deleted"])
+def test_a_remembered_token_is_refused_once_another_process_ends_its_key(
+    make_app: Any, clock: FrozenClock, change: str
+) -> None:
+    """The verified-token cache of one process does not outlive a key that another
+    process retired or removed: after the key ring's reload period, the token that
+    process answered from memory is refused."""
+    one, two = make_app(), make_app()  # two processes on one database
+    client_one, client_two = one.test_client(), two.test_client()
+    old = signed_in(client_two)
+    assert private(client_two, old["access_token"]).status_code == 200  # remembered by two
+    old_kid = kid_of(old["access_token"])
+    rotate(one, clock)
+    with wiring_of(one).engine.begin() as conn:
+        if change == "deleted":
+            conn.execute(text("DELETE FROM signing_keys WHERE kid = :kid"), {"kid": old_kid})
+        else:
+            conn.execute(
+                text("UPDATE signing_keys SET retired_at = :now WHERE kid = :kid"),
+                {"now": clock.now(), "kid": old_kid},
+            )
+    assert private(client_two, old["access_token"]).status_code == 200  # not reloaded yet
+    clock.advance(10)  # the key ring's reload period
+    assert_access_refused(client_two, old["access_token"])
+    assert_access_refused(client_one, old["access_token"])
+    # The session itself lives on: a refresh gets a token of the new key.
+    assert (
+        private(client_two, refreshed(client_two, old["refresh_token"])["access_token"]).status_code
+        == 200
+    )

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 
 from secureflaskauth.adapters.db.engine import make_engine
-from secureflaskauth.adapters.db.migrate import upgrade
+from secureflaskauth.adapters.db.migrate import alembic_config, upgrade
 from tests.conftest import PostgresDatabases, service_unavailable
 
 CREATED = 1_700_000_000.0
@@ -125,3 +126,41 @@ def test_challenges_in_progress_stay_sign_ins_and_recovery_codes_start_empty(
     engine.dispose()
     assert purpose == "sign-in"
     assert codes == 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url_at_0007(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+) -> Iterator[str]:
+    """A database at revision 0007 (before revoked_at), migrated no further."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'at7.db'}"
+    else:
+        if postgres_databases is None:
+            service_unavailable("PostgreSQL")
+        assert postgres_databases is not None
+        url = postgres_databases.new_empty()
+    upgrade(url, "0007")
+    yield url
+
+
+def test_revocations_kept_when_revoked_at_is_added_and_removed(url_at_0007: str) -> None:
+    engine = make_engine(url_at_0007)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO revoked_sessions (session_id, until) VALUES ('s1', 2e9)")
+            )
+        upgrade(url_at_0007)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT session_id, until, revoked_at FROM revoked_sessions"))
+            assert [tuple(r) for r in rows] == [("s1", 2e9, 0.0)]
+        command.downgrade(alembic_config(url_at_0007), "0007")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT * FROM revoked_sessions"))
+            assert [tuple(r) for r in rows] == [("s1", 2e9)]
+        upgrade(url_at_0007)  # and up again
+    finally:
+        engine.dispose()

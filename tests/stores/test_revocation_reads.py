@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.db.engine import make_engine
@@ -25,6 +25,7 @@ from secureflaskauth.adapters.db.revocations import (
     SqlRevocationList,
     record,
 )
+from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.models import Revocation
 from tests.clock import FrozenClock
 
@@ -133,3 +134,36 @@ def test_a_logout_elsewhere_on_the_machine_is_refused_at_once(
     there.publish([Revocation("s1", NOW + 600)])  # rewrites the marker
     assert here.is_revoked("s1")  # same clock time: seen through the marker alone
     assert reads.reads == [OLD, 1]
+
+
+def test_a_revocation_written_by_the_previous_version_is_read_at_the_next_check(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a rolling upgrade, processes of the version before revoked_at still end
+    sessions: their rows carry the column's default (0), not a time. They are read like
+    new rows, not only at the next whole-table read minutes later."""
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("by-old-version")
+    with engine.begin() as conn:  # the insert of that version: no revoked_at
+        conn.execute(insert(revoked_sessions).values(session_id="by-old-version", until=NOW + 600))
+    clock.advance(MAX_AGE)
+    assert revocations.is_revoked("by-old-version")
+    assert reads.reads == [OLD, 1]  # still an incremental read
+
+
+def test_a_clock_set_back_does_not_hold_off_the_next_read(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wall clock stepped back an hour (a corrected clock, a restored VM): the copy
+    read "in the future" is not trusted for an hour; the next check reads the whole
+    table again."""
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("after-the-step")
+    clock.advance(-3600)
+    revoke(engine, ["after-the-step"], until=clock.now() + 600, now=clock.now())
+    assert revocations.is_revoked("after-the-step")
+    assert reads.reads == [OLD, OLD + 1]

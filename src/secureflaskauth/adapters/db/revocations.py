@@ -15,7 +15,11 @@ that time, and at once in the process that made it.
 A read fetches only the rows written since the last one (``revoked_at``, with
 OVERLAP_SECONDS to spare for a writer's slow commit or clock), so a hundred thousand
 revoked sessions cost a check nothing more; every FULL_READ_SECONDS the whole table
-is read instead, which also forgets the revocations that have run out.
+is read instead, which also forgets the revocations that have run out. Rows with
+``revoked_at`` 0 (written by a version before the column) are read every time.
+So a revocation reaches every process within ``max_age`` when its writer's clock
+is at most OVERLAP_SECONDS behind the reader's and its transaction commits within
+that time; otherwise within FULL_READ_SECONDS.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, or_, select
 
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import fail_closed
@@ -99,7 +103,10 @@ class SqlRevocationArchive:
         t = revoked_sessions
         query = select(t.c.session_id, t.c.until).where(t.c.until > now)
         if since is not None:
-            query = query.where(t.c.revoked_at >= since)
+            # 0: written by a version before revoked_at (during a rolling upgrade),
+            # which leaves the column to its default; such rows run out within the
+            # access-token lifetime, so reading them again each time stays cheap.
+            query = query.where(or_(t.c.revoked_at >= since, t.c.revoked_at == 0))
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [(str(sid), float(until)) for sid, until in rows]
@@ -179,7 +186,8 @@ class SqlRevocationList:
         return (st.st_ino, st.st_mtime_ns)
 
     def _stale(self, marker: tuple[int, int] | None, now: float) -> bool:
-        return marker != self._marker_state or now - self._loaded_at >= self._max_age
+        # A clock set back (now before the last read) must not hold off the next read.
+        return marker != self._marker_state or not 0 <= now - self._loaded_at < self._max_age
 
     def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
         with self._reading:
@@ -187,7 +195,8 @@ class SqlRevocationList:
                 return
             if time.monotonic() < self._reload_due:
                 raise StoreUnavailable("database", "revocations not read yet: retrying")
-            full = now - self._full_read_at >= FULL_READ_SECONDS
+            # After a clock set back, rows may carry times before the last read: all.
+            full = not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
             try:
                 if full:
                     rows = self._archive.active(now)
