@@ -172,15 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| in one process, one thread | µs a request |\n|---|---:|")
     for row, label in ROWS.items():
         child = [sys.executable, "-m", "bench.costs", "--row", row]
-        done = subprocess.run(  # noqa: S603 - this module, with our own arguments
-            [*child, "--requests", str(a.requests), "--rounds", str(a.rounds)],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        if done.returncode:
-            raise RuntimeError(f"{row} failed:\n{done.stderr[-2000:]}")
+        # The logs go to a file, as a server's do (bench/servers.py): a pipe read by
+        # this process would add its own waits to every line.
+        with tempfile.TemporaryFile() as logs:
+            done = subprocess.run(  # noqa: S603 - this module, with our own arguments
+                [*child, "--requests", str(a.requests), "--rounds", str(a.rounds)],
+                stdout=subprocess.PIPE,
+                stderr=logs,
+                text=True,
+                check=False,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
+            if done.returncode:
+                logs.seek(0)
+                tail = logs.read()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"{row} failed:\n{tail}")
         print(f"| {label} | {float(done.stdout.split()[-1]):.0f} |", flush=True)
     return 0
 
