@@ -73,6 +73,19 @@ def db_upgrade() -> None:
     click.echo("database is up to date")
 
 
+@main.command()
+def maintenance() -> None:
+    """Do now what the service otherwise does as it goes: remove the pending accounts
+    (number never verified) older than SFA_PENDING_ACCOUNT_TTL_SECONDS."""
+    from secureflaskauth.cli.context import load_wiring
+
+    wiring = load_wiring()
+    removed = 0
+    while batch := wiring.pending.purge():
+        removed += batch
+    click.echo(f"removed {removed} pending account{'' if removed == 1 else 's'}")
+
+
 main.add_command(keys.keys)
 main.add_command(users.users)
 main.add_command(sessions.sessions)

@@ -85,6 +85,7 @@ class Wiring:
     own_account: OwnAccount
     reset: PasswordReset
     recovery_signin: RecoverySignIn
+    pending: PendingAccounts
     audit: Audit
     audit_log: AuditLog
     tokens: AccessTokens
@@ -224,6 +225,7 @@ def build(
         ),
         own_account=own_account,
         recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
+        pending=pending,
         reset=PasswordReset(
             signin=signin,
             recovery=recovery,
