@@ -24,15 +24,21 @@ def url_at_0004(
     postgres_databases: PostgresDatabases | None,
 ) -> Iterator[str]:
     """An empty database created at revision 0004, migrated no further."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'old.db'}"
-    else:
-        if postgres_databases is None:
-            service_unavailable("PostgreSQL")
-        assert postgres_databases is not None
-        url = postgres_databases.new_empty()
+    url = empty_database(request.param, tmp_path_factory, postgres_databases)
     upgrade(url, "0004")
     yield url
+
+
+def empty_database(
+    kind: str, tmp_path_factory: pytest.TempPathFactory, postgres: PostgresDatabases | None
+) -> str:
+    """A database with no schema: a new SQLite file, or a new PostgreSQL database."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'old.db'}"
+    if postgres is None:
+        service_unavailable("PostgreSQL")
+    assert postgres is not None
+    return postgres.new_empty()
 
 
 def add_user(engine: Engine, name: str) -> str:
@@ -135,13 +141,7 @@ def url_at_0007(
     postgres_databases: PostgresDatabases | None,
 ) -> Iterator[str]:
     """A database at revision 0007 (before revoked_at), migrated no further."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'at7.db'}"
-    else:
-        if postgres_databases is None:
-            service_unavailable("PostgreSQL")
-        assert postgres_databases is not None
-        url = postgres_databases.new_empty()
+    url = empty_database(request.param, tmp_path_factory, postgres_databases)
     upgrade(url, "0007")
     yield url
 
