@@ -10,7 +10,6 @@ logins) the same number of threads manage with argon2 alone on this machine.
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 import threading
 import time
@@ -19,13 +18,12 @@ from bench import prepare
 from bench.load import Result
 from secureflaskauth.domain.passwords import Argon2Parameters, PasswordHasher
 
-_CODE = re.compile(r"\b(\d{6})\b")
 _FLOW_PHONE_BLOCK = 3  # +9725 3xxxxxxx: numbers no other part of the bench uses
 
 
 def _code_for(api: prepare.Api, phone: str) -> str:
     for message in api.expect(200, "GET", "/dev/outbox"):
-        if message["to"] == phone and (match := _CODE.search(message["body"])):
+        if message["to"] == phone and (match := prepare.CODE.search(message["body"])):
             return match.group(1)
     raise prepare.ApiError(f"no code in /dev/outbox for {phone}")
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 PASSWORD = "bench-Tr0ub4dor-&-horse"  # noqa: S105 - a throwaway benchmark password
 OUTBOX_PAGE = 50  # /dev/outbox lists the newest 50 messages
-_CODE = re.compile(r"\b(\d{6})\b")
+CODE = re.compile(r"\b(\d{6})\b")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -119,7 +119,7 @@ def challenges(api: Api, people: Sequence[BenchUser]) -> list[Challenge]:
         messages = api.expect(200, "GET", "/dev/outbox")
         codes: dict[str, str] = {}
         for message in messages:
-            match = _CODE.search(message["body"])
+            match = CODE.search(message["body"])
             if match and message["to"] not in codes:
                 codes[message["to"]] = match.group(1)
         for user, session_id in zip(batch, sessions, strict=True):

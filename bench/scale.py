@@ -35,6 +35,7 @@ import psycopg
 from bench import prepare
 from bench.load import Result, Spec, run
 from bench.report import setting_default
+from bench.run import raw_request
 from bench.servers import Server, base_env, free_port
 from secureflaskauth.adapters.db.revocations import OVERLAP_SECONDS
 from secureflaskauth.domain import usernames
@@ -239,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             private = [
                 [
-                    prepare_request("/auth/private", t)
+                    raw_request("GET", "/auth/private", token=t)
                     for t in prepare.tokens(
                         api, prepare.challenges(api, [user(i) for i in range(16)])
                     )
@@ -313,13 +314,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     print("\n".join(lines))
     return 0
-
-
-def prepare_request(path: str, token: str) -> str:
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-        f"Authorization: Bearer {token}\r\n\r\n"
-    )
 
 
 if __name__ == "__main__":
