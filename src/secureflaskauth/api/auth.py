@@ -56,6 +56,10 @@ def register(body: RegisterRequest) -> RegisterResponse:
     responses={
         200: ok("Code sent; pass session_id to /auth/verify-otp.", ChallengeResponse),
         401: problem("Wrong username or password, one answer for both (`invalid-credentials`)."),
+        403: problem(
+            "The right password, but an administrator has required a new one: reset it "
+            "with /auth/password/forgot (`password-reset-required`)."
+        ),
         423: problem(
             "Sign-in disabled after too many failed attempts, until an admin acts "
             "(`sign-in-disabled`)."

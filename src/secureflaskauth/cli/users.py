@@ -1,4 +1,5 @@
-"""``secureflaskauth users``: list, show, disable, enable, unlock, delete, import."""
+"""``secureflaskauth users``: list, show, disable, enable, unlock, delete, reset-password,
+recovery-codes revoke, import."""
 
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ def _row(user: User, now: float, delay: LoginDelay) -> dict[str, object]:
         "login_failures": delay.failures,
         "login_delayed_until": iso(delay.delayed_until),
         "login_disabled": delay.disabled,
+        "password_reset_required": user.password_reset_required,
     }
 
 
@@ -107,6 +109,7 @@ def users_show(user: str, as_json: bool) -> None:
     now = w.clock.now()
     row = _row(found, now, login_delay(w, found, now))
     row["active_sessions"] = len(w.sessions.active_for_user(found.id))
+    row["recovery_codes"] = w.accounts.recovery.remaining(found.id)
     if as_json:
         import json
 
@@ -160,6 +163,47 @@ def users_delete(user: str, yes: bool) -> None:
         click.confirm(f"Delete {found.username} ({found.id})?", abort=True)
     ended = w.accounts.delete(found, by="cli")
     click.echo(f"deleted {found.username}; ended {ended} session(s)")
+
+
+@users.command("reset-password")
+@click.argument("user")
+def users_reset_password(user: str) -> None:
+    """Require a new password: the current one stops signing in, every session ends at
+    once, and the user sets a new one with a code sent to their phone
+    (/auth/password/forgot, then /auth/password/reset)."""
+    w = load_wiring()
+    found = find_user(w, user)
+    ended = w.accounts.require_password_reset(found, by="cli")
+    click.echo(f"password reset required for {found.username}; ended {ended} session(s)")
+    if why := _cannot_reset_alone(w, found):
+        click.echo(f"warning: {found.username} cannot reset it alone: {why}", err=True)
+
+
+def _cannot_reset_alone(w: Wiring, user: User) -> str | None:
+    """Why /auth/password/forgot would not get this user a new password, if it would not."""
+    if user.disabled:
+        return "the account is disabled (users enable)"
+    if not user.phone_verified:
+        return "the phone number was never verified, so no reset code is sent to it"
+    if w.settings.reset_with_sms_only == "off" and not w.accounts.recovery.remaining(user.id):
+        return "SFA_RESET_WITH_SMS_ONLY=off needs a recovery code and none is left"
+    return None
+
+
+@users.group("recovery-codes")
+def recovery_codes() -> None:
+    """The user's recovery codes."""
+
+
+@recovery_codes.command("revoke")
+@click.argument("user")
+def recovery_codes_revoke(user: str) -> None:
+    """Every recovery code of the user stops working (they can make new ones when signed
+    in)."""
+    w = load_wiring()
+    found = find_user(w, user)
+    revoked = w.accounts.revoke_recovery_codes(found, by="cli")
+    click.echo(f"revoked {revoked} unused recovery code(s) of {found.username}")
 
 
 from secureflaskauth.cli.importing import users_import  # noqa: E402

@@ -140,3 +140,19 @@ class WrongPassword(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The password is incorrect.")
+
+
+class PasswordResetRequired(DomainError):
+    """An operator required a new password (`users reset-password`). Only told after
+    the right password: a wrong one gets the answer of any wrong password (ASVS 6.3.8),
+    so this says nothing to someone who does not know it."""
+
+    status = 403
+    slug = "password-reset-required"
+    title = "Password reset required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This password no longer signs in: reset it with a code sent to your "
+            "phone (POST /auth/password/forgot)."
+        )

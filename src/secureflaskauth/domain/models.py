@@ -30,6 +30,9 @@ class User:
     phone_verified_at: float | None = None
     # usernames.skeleton of the name: unique, so look-alike names collide
     username_skeleton: str | None = None
+    # An operator required a new password (`users reset-password`): the current one
+    # no longer signs in; a reset with a code clears it.
+    password_reset_required: bool = False
 
     @property
     def phone_verified(self) -> bool:

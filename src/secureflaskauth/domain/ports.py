@@ -94,6 +94,14 @@ class UserStore(Protocol):
         record its revocation (refused until ``until``); None when there is no such user."""
         ...
 
+    def require_password_reset(
+        self, user_id: str, *, now: float, until: float
+    ) -> EndedSessions | None:
+        """In one transaction: mark the user's password as no longer signing in (until
+        ``change_password`` sets a new one), drop a held reset, end every active session
+        and record its revocation; None when there is no such user."""
+        ...
+
     def delete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
         """In one transaction: end every active session and record its revocation, then
         delete the user with their challenges and sessions; None when there was no such
@@ -105,8 +113,8 @@ class RecoveryCodeStore(Protocol):
     """An account's recovery codes, as keyed hashes."""
 
     def replace(self, user_id: str, code_hashes: Sequence[str], *, now: float) -> int:
-        """In one transaction: forget every code of the user and store these; return
-        how many unused codes were dropped."""
+        """In one transaction: forget every code of the user and store these (none to
+        revoke them all); return how many unused codes were dropped."""
         ...
 
     def unused(self, user_id: str) -> list[str]:

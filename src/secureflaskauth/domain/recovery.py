@@ -72,6 +72,10 @@ class RecoveryCodes:
         dropped = self.store.replace(user_id, hashes, now=self.clock.now())
         return codes, dropped
 
+    def revoke(self, user_id: str) -> int:
+        """Every code of the user stops working; how many unused ones there were."""
+        return self.store.replace(user_id, [], now=self.clock.now())
+
     def matching(self, user_id: str, code: str) -> str | None:
         """The stored hash of an unused code of the user equal to ``code`` (normalised),
         or None. Compared in constant time with each unused code, no early exit."""

@@ -21,6 +21,7 @@ from secureflaskauth.domain.codetries import (
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
+    PasswordResetRequired,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
@@ -128,6 +129,8 @@ class SignIn:
             self._failed(claim, client, user, "disabled" if user.disabled else "wrong password")
         assert user is not None
         self.guard.release(claim)
+        if user.password_reset_required:
+            self._reset_required(user, client)
         if self.hasher.needs_rehash(user.password_hash):
             self.users.set_password_hash(user.id, self.hasher.hash(password))
         now = self.clock.now()
@@ -140,6 +143,14 @@ class SignIn:
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
         return self.start_challenge(user, now, client)
+
+    def _reset_required(self, user: User, client: Client) -> NoReturn:
+        # The right password, so telling is safe: a wrong one never gets here. Not a
+        # failure either: the owner is on the way to /auth/password/forgot.
+        self.audit.client_event(
+            "password_reset", "required", client, user_id=user.id, username=user.username
+        )
+        raise PasswordResetRequired()
 
     def _failed(self, claim: Claim, client: Client, user: User | None, reason: str) -> NoReturn:
         self.guard.confirm(claim)
@@ -255,6 +266,8 @@ class SignIn:
         now = self.clock.now()
         if user is None or user.disabled or self.pending.expired(user):
             raise expired_sign_in()
+        if purpose == "sign-in" and user.password_reset_required:
+            raise expired_sign_in()  # required after this sign-in's password step
         if user.otp_locked_until is not None and user.otp_locked_until > now:
             self.challenges.kill(challenge.id)
             raise expired_sign_in()

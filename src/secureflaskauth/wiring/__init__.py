@@ -221,7 +221,13 @@ def build(
         guard=guard,
         sessions=sessions,
         accounts=Accounts(
-            users=users, sessions=sessions, revocations=shared.revocations, audit=audit, clock=clock
+            users=users,
+            sessions=sessions,
+            revocations=shared.revocations,
+            challenges=shared.challenges,
+            recovery=recovery,
+            audit=audit,
+            clock=clock,
         ),
         own_account=own_account,
         recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),

@@ -23,10 +23,11 @@ class SqlRecoveryCodeStore:
                 select(func.count()).where(c.user_id == user_id, c.used_at.is_(None))
             ).scalar_one()
             conn.execute(delete(recovery_codes).where(c.user_id == user_id))
-            conn.execute(
-                insert(recovery_codes),
-                [{"user_id": user_id, "code_hash": h, "created_at": now} for h in code_hashes],
-            )
+            if code_hashes:  # none: every code revoked
+                conn.execute(
+                    insert(recovery_codes),
+                    [{"user_id": user_id, "code_hash": h, "created_at": now} for h in code_hashes],
+                )
         return int(dropped)
 
     @fail_closed

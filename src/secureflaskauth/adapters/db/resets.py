@@ -58,7 +58,7 @@ class SqlHeldResetStore:
             changed = conn.execute(
                 update(users)
                 .where(users.c.id == user_id, users.c.password_hash == taken.old_hash)
-                .values(password_hash=taken.password_hash)
+                .values(password_hash=taken.password_hash, password_reset_required=False)
             ).rowcount
             if changed != 1:
                 return None  # the owner changed the password meanwhile: dropped

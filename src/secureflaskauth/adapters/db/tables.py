@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
 )
 
@@ -34,6 +35,8 @@ users = Table(
     Column("otp_locked_until", Float, nullable=True),
     # Set by the first verified code; NULL while the account is pending.
     Column("phone_verified_at", Float, nullable=True),
+    # Set by an operator (`users reset-password`), cleared by the next password set.
+    Column("password_reset_required", Boolean, nullable=False, server_default=false()),
     Index("ix_users_username_skeleton", "username_skeleton", unique=True),
     Index(
         "ix_users_pending_created_at",

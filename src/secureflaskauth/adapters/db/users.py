@@ -35,6 +35,7 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         otp_locked_until=m["otp_locked_until"],
         phone_verified_at=m["phone_verified_at"],
         username_skeleton=m["username_skeleton"],
+        password_reset_required=bool(m["password_reset_required"]),
     )
 
 
@@ -58,6 +59,7 @@ class SqlUserStore:
                         otp_failures=0,
                         phone_verified_at=user.phone_verified_at,
                         username_skeleton=user.username_skeleton,
+                        password_reset_required=user.password_reset_required,
                     )
                 )
         except IntegrityError:
@@ -101,7 +103,8 @@ class SqlUserStore:
             changed = conn.execute(
                 update(users)
                 .where(users.c.id == user_id, users.c.password_hash == old_hash)
-                .values(password_hash=new_hash)
+                # A new password is the reset an operator may have required.
+                .values(password_hash=new_hash, password_reset_required=False)
             ).rowcount
             if changed != 1:
                 return None
@@ -205,6 +208,24 @@ class SqlUserStore:
             if found != 1:
                 return None
             ended = conn.execute(end_sessions_of(user_id, now, "user disabled")).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
+        return EndedSessions(len(ended), tuple(in_force))
+
+    @fail_closed
+    def require_password_reset(
+        self, user_id: str, *, now: float, until: float
+    ) -> EndedSessions | None:
+        with self._engine.begin() as conn:
+            found = conn.execute(
+                update(users).where(users.c.id == user_id).values(password_reset_required=True)
+            ).rowcount
+            if found != 1:
+                return None
+            # A reset held before (SFA_RESET_WITH_SMS_ONLY=delayed) is dropped: the
+            # owner asks for a new one, after the operator's decision.
+            conn.execute(sa_delete(held_resets).where(held_resets.c.user_id == user_id))
+            ended = conn.execute(end_sessions_of(user_id, now, "password reset required")).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))
