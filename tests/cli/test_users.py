@@ -107,6 +107,8 @@ def test_show_by_username_in_another_case_and_by_id(cli: Cli, client: FlaskClien
         ["enable"],
         ["unlock"],
         ["delete", "--yes"],
+        ["reset-password"],
+        ["recovery-codes", "revoke"],
     ],
 )
 def test_unknown_user_is_a_one_line_error(

@@ -164,3 +164,77 @@ def test_revocations_kept_when_revoked_at_is_added_and_removed(url_at_0007: str)
         upgrade(url_at_0007)  # and up again
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url_at_0011(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+) -> Iterator[str]:
+    """A database at revision 0011 (before an operator could require a reset)."""
+    url = empty_database(request.param, tmp_path_factory, postgres_databases)
+    upgrade(url, "0011")
+    yield url
+
+
+_REFERRING = {
+    "sessions": "SELECT * FROM sessions ORDER BY 1",
+    "otp_challenges": "SELECT * FROM otp_challenges ORDER BY 1",
+    "recovery_codes": "SELECT * FROM recovery_codes ORDER BY 1",
+}
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as conn:
+        return {
+            table: [tuple(r) for r in conn.execute(text(sql))] for table, sql in _REFERRING.items()
+        }
+
+
+def test_the_reset_requirement_column_keeps_every_row_that_refers_to_a_user(
+    url_at_0011: str,
+) -> None:
+    engine = make_engine(url_at_0011)
+    try:
+        user_id = add_user(engine, "signed.in.user")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
+                    " idle_timeout, ip, user_agent, amr) VALUES"
+                    " ('s1', :u, :at, :at, :at + 100, 100, '127.0.0.1', 'ua', 'pwd sms')"
+                ),
+                {"u": user_id, "at": CREATED},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO otp_challenges (id, user_id, code_hash, created_at, expires_at,"
+                    " last_sent_at, attempts, resends) VALUES ('c1', :u, 'h', :at, :at, :at, 0, 0)"
+                ),
+                {"u": user_id, "at": CREATED},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO recovery_codes (user_id, code_hash, created_at)"
+                    " VALUES (:u, 'h', :at)"
+                ),
+                {"u": user_id, "at": CREATED},
+            )
+        before = _rows(engine)
+        assert all(len(rows) == 1 for rows in before.values())
+
+        upgrade(url_at_0011)
+
+        with engine.connect() as conn:
+            required = conn.execute(text("SELECT password_reset_required FROM users")).all()
+        assert [bool(r[0]) for r in required] == [False]
+        # No copy of the users table: the rows referring to it by a cascading foreign key
+        # are all still there.
+        assert _rows(engine) == before
+        command.downgrade(alembic_config(url_at_0011), "0011")
+        assert _rows(engine) == before
+        upgrade(url_at_0011)  # and up again
+        assert _rows(engine) == before
+    finally:
+        engine.dispose()

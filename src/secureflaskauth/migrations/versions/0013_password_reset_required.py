@@ -17,20 +17,18 @@ branch_labels = None
 depends_on = None
 
 
+# A plain ALTER TABLE on SQLite too, never batch mode's copy of the table: with foreign
+# keys on (adapters/db/engine.py), dropping the old users table would delete every
+# row that refers to it on cascade (sessions, challenges, recovery codes).
+
+
 def upgrade() -> None:
-    # Existing accounts need no reset: the server default fills their rows (also on
-    # SQLite, whose batch mode copies the table).
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "password_reset_required",
-                sa.Boolean,
-                nullable=False,
-                server_default=sa.false(),
-            )
-        )
+    # Existing accounts need no reset: the default fills their rows.
+    op.add_column(
+        "users",
+        sa.Column("password_reset_required", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("password_reset_required")
+    op.drop_column("users", "password_reset_required")  # SQLite 3.35 and later
