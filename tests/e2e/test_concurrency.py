@@ -43,7 +43,7 @@ def _at_once(
         with requests.Session() as http:
             barrier.wait(timeout=60)
             response = request(http)
-            return Answer(response.status_code, response.json())
+            return Answer(response.status_code, response.json() if response.content else {})
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         answers = list(pool.map(client, range(CLIENTS)))
