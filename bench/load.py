@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import multiprocessing
 import statistics
 import sys
@@ -150,17 +151,21 @@ async def _connection(
     count = 0
     rate = spec.get("rate") or 0.0
     interval = spec["connections"] / rate if rate else 0.0
-    next_at = start + interval * connection / spec["connections"]
+    first = start + interval * connection / spec["connections"]
+    # The due times are counted, not summed: adding the interval again and again
+    # drifts by a rounding error that, at some clock values, puts one more request
+    # inside the window. The epsilon keeps one due exactly at the end outside.
+    due = math.ceil((end - first) / interval - 1e-6) if interval else 0
+    sent = 0
     # Open loop: every request due before the end is sent, however late; a server
     # that has fallen behind gets the duration again (LATE_SECONDS at least) to catch
     # up, and what is still unsent then counts as an error, not as nothing.
     late_end = end + max(spec["duration"], LATE_SECONDS)
     now = time.monotonic()
-    while (next_at if interval else now) < end:
+    while sent < due if interval else now < end:
+        next_at = first + sent * interval
         if interval and now >= late_end:
-            while next_at < end:
-                samples.append((next_at, now, _NOT_SENT))
-                next_at += interval
+            samples.extend((first + k * interval, now, _NOT_SENT) for k in range(sent, due))
             break
         request = source.next(connection, count)
         if request is None:
@@ -174,7 +179,7 @@ async def _connection(
                 if (delay := next_at - time.monotonic()) > 0:
                     await asyncio.sleep(delay)
                 started = next_at
-                next_at += interval
+                sent += 1
             else:
                 started = time.monotonic()
             writer.write(request)
