@@ -23,10 +23,11 @@ class SqlRecoveryCodeStore:
                 select(func.count()).where(c.user_id == user_id, c.used_at.is_(None))
             ).scalar_one()
             conn.execute(delete(recovery_codes).where(c.user_id == user_id))
-            conn.execute(
-                insert(recovery_codes),
-                [{"user_id": user_id, "code_hash": h, "created_at": now} for h in code_hashes],
-            )
+            if code_hashes:  # none: the codes are revoked
+                conn.execute(
+                    insert(recovery_codes),
+                    [{"user_id": user_id, "code_hash": h, "created_at": now} for h in code_hashes],
+                )
         return int(dropped)
 
     @fail_closed
@@ -46,6 +47,15 @@ class SqlRecoveryCodeStore:
                 select(func.count()).where(c.user_id == user_id, c.used_at.is_(None))
             ).scalar_one()
         return int(count)
+
+    @fail_closed
+    def issued(self, user_id: str) -> tuple[float, float | None]:
+        c = recovery_codes.c
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(func.min(c.created_at), func.max(c.used_at)).where(c.user_id == user_id)
+            ).one()
+        return float(row[0] or 0), None if row[1] is None else float(row[1])
 
     @fail_closed
     def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
