@@ -134,3 +134,12 @@ def test_the_app_secret_is_stored_sealed(
         everything = database_text(app)
         for form in (secret, secret.lower(), raw.hex(), base64.b64encode(raw).decode()):
             assert form not in everything
+
+
+def test_a_reset_resend_tells_nothing_of_the_app(client: FlaskClient, clock: FrozenClock) -> None:
+    username, _, _ = with_app(client, clock)
+    session_id = forgot(client, username)["session_id"]
+    clock.advance(30)
+    resent = client.post("/auth/resend-otp", json={"session_id": session_id})
+    assert resent.status_code == 200, resent.get_json()
+    assert resent.get_json()["methods"] == ["sms"]

@@ -41,6 +41,10 @@ TEXTS = {
         "{app}: the authenticator app was removed from your account. If this was not you, "
         "change your password now."
     ),
+    "webauthn_removed": (
+        "{app}: a passkey was removed from your account. If this was not you, change "
+        "your password now."
+    ),
     "recovery_codes_removed": (
         "{app}: your recovery codes were removed. If this was not you, change your password now."
     ),

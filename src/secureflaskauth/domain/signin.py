@@ -413,7 +413,9 @@ class SignIn:
             self.challenges.kill(updated.id)
             raise
         self._send(updated, user, code, client, resend=True)
-        return self._state(session_id, updated, user.phone_e164, now, self.methods(user))
+        # A reset's session id is handed to whoever asks: its answer tells no factor.
+        methods = self.methods(user) if updated.purpose == "sign-in" else ("sms",)
+        return self._state(session_id, updated, user.phone_e164, now, methods)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
         # The challenge is still usable with the code already sent: say so.
