@@ -273,3 +273,18 @@ def test_metrics_count_sign_ins_by_method_and_the_sms_saved(
         metrics.value("sfa_sms_messages_total", provider="outbox", country="IL", outcome="verified")
         == 1
     )
+
+
+def test_a_factor_id_that_no_factor_can_have_is_refused_plainly(client: FlaskClient) -> None:
+    token = sign_in(client)
+    for factor_id in ("\u0000|S", "x" * 5000, "' OR 1=1 --"):
+        body = problem(confirm(client, token, factor_id, "123456"), 422)
+        assert list(body["errors"]) == ["factor_id"]
+        problem(
+            client.delete(
+                "/auth/factors/" + factor_id.replace("\u0000", "%00"),
+                json={"password": PASSWORD},
+                headers=bearer(token),
+            ),
+            404,
+        )

@@ -5,6 +5,7 @@ subscriber shows they hold it)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ from secureflaskauth.domain.ratelimit import Throttle
 from secureflaskauth.domain.reauth import PasswordCheck
 
 LABEL = "Authenticator app"
+# A factor id as made here (uuid4): anything else is looked up nowhere (a NUL character,
+# for one, is refused by PostgreSQL itself).
+_FACTOR_ID = re.compile(r"[0-9a-f-]{36}")
 _CODE_MESSAGE = "Must be the 6-digit code the authenticator app shows."
 _WRONG_CODE = "Wrong code: check that the device's clock is right and give the code shown now."
 _NOT_PENDING = (
@@ -89,7 +93,7 @@ class TotpEnrolment:
         if not otp.looks_like_code(code):
             raise ValidationFailed({"code": [_CODE_MESSAGE]})
         now = self.clock.now()
-        factor = self.store.get(factor_id) if len(factor_id) <= 64 else None
+        factor = self.store.get(factor_id) if _FACTOR_ID.fullmatch(factor_id) else None
         if not self._pending(factor, user, now):
             raise ValidationFailed({"factor_id": [_NOT_PENDING]})
         assert factor is not None
