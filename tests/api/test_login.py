@@ -26,6 +26,8 @@ CHALLENGE_KEYS = {
     "resend_after",
     "sent_to",
     "attempts_remaining",
+    "method",
+    "methods",
 }
 
 
@@ -80,6 +82,8 @@ def test_success_answers_with_a_challenge_and_sends_one_sms(client: FlaskClient)
     assert body["expires_in"] == 300
     assert body["resend_after"] == 30
     assert body["attempts_remaining"] == 5
+    assert body["method"] == "sms"
+    assert body["methods"] == ["sms"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43,}", body["session_id"])
     messages = outbox(client)
     assert len(messages) == before + 1

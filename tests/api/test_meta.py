@@ -145,9 +145,11 @@ def test_openapi_document(client: FlaskClient) -> None:
     expected = {
         "/auth/register": {"username", "password", "phone_number"},
         "/auth/login": {"username", "password"},
-        "/auth/verify-otp": {"session_id", "otp", "recovery_code"},
-        "/auth/resend-otp": {"session_id"},
+        "/auth/verify-otp": {"session_id", "otp", "recovery_code", "method"},
+        "/auth/resend-otp": {"session_id", "method"},
     }
+    # The second step's method: optional where it is taken.
+    optional = {"method"}
     # verify-otp takes the SMS code or a recovery code in its place: exactly one.
     either = {
         "verify-otp": (
@@ -159,7 +161,7 @@ def test_openapi_document(client: FlaskClient) -> None:
         schema = request_schema(document, path)
         assert set(schema["properties"]) == fields, path
         one_of, alternatives = either.get(path.rsplit("/", 1)[1], (set(), []))
-        assert set(schema["required"]) == fields - one_of, path
+        assert set(schema["required"]) == fields - one_of - optional, path
         assert schema.get("oneOf", []) == alternatives, path
         assert schema.get("additionalProperties") is False, path
         for field in fields:

@@ -73,7 +73,11 @@ def test_a_reset_sets_the_password_and_ends_every_session(app: Flask, client: Fl
     )
     done = [e for e in events if e["event"] == "password_reset"]
     assert len(done) == 1
-    assert json.loads(done[0]["detail"]) == {"sessions_ended": 2, "recovery_code": False}
+    assert json.loads(done[0]["detail"]) == {
+        "sessions_ended": 2,
+        "recovery_code": False,
+        "totp": False,
+    }
     assert [e["outcome"] for e in events if e["event"] == "password_reset_requested"] == ["sent"]
     assert NEW not in str(query(app, "SELECT * FROM audit_events"))
     # The code worked once.

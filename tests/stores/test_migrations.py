@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from alembic import command
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import alembic_config, upgrade
@@ -172,7 +173,7 @@ def url_at_0011(
     tmp_path_factory: pytest.TempPathFactory,
     postgres_databases: PostgresDatabases | None,
 ) -> Iterator[str]:
-    """A database at revision 0011 (before an operator could require a reset)."""
+    """A database at revision 0011, migrated no further."""
     url = empty_database(request.param, tmp_path_factory, postgres_databases)
     upgrade(url, "0011")
     yield url
@@ -236,5 +237,45 @@ def test_the_reset_requirement_column_keeps_every_row_that_refers_to_a_user(
         assert _rows(engine) == before
         upgrade(url_at_0011)  # and up again
         assert _rows(engine) == before
+    finally:
+        engine.dispose()
+
+
+def test_the_factors_table_comes_and_goes_and_keeps_the_accounts(url_at_0011: str) -> None:
+    engine = make_engine(url_at_0011)
+    try:
+        user_id = add_user(engine, "alice.cohen")
+        upgrade(url_at_0011)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO factors (id, user_id, type, label, created_at, counter, handle)"
+                    " VALUES ('f1', :u, 'webauthn', 'key', 1, 4294967296, 'h1')"
+                ),
+                {"u": user_id},
+            )
+            # A handle (a passkey's credential id) is unique; many factors have none.
+            conn.execute(
+                text(
+                    "INSERT INTO factors (id, user_id, type, label, created_at)"
+                    " VALUES ('f2', :u, 'totp', 'app', 2), ('f3', :u, 'totp', 'app', 3)"
+                ),
+                {"u": user_id},
+            )
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO factors (id, user_id, type, label, created_at, handle)"
+                    " VALUES ('f4', :u, 'webauthn', 'key', 4, 'h1')"
+                ),
+                {"u": user_id},
+            )
+        with engine.connect() as conn:
+            counters = conn.execute(text("SELECT counter FROM factors WHERE id = 'f1'"))
+            assert counters.scalar_one() == 4294967296  # beyond 32 bits
+        command.downgrade(alembic_config(url_at_0011), "0011")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
+        upgrade(url_at_0011)  # and up again
     finally:
         engine.dispose()

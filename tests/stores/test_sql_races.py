@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, update
 
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.factors import SqlFactorStore
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
@@ -24,7 +25,7 @@ from secureflaskauth.adapters.db.tables import users
 from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.domain.errors import DomainError
 from secureflaskauth.domain.lockout import IN_FLIGHT_SECONDS, AccountGuard, Claim, LockoutPolicy
-from secureflaskauth.domain.models import Challenge, HeldReset, Session, User
+from secureflaskauth.domain.models import Challenge, Factor, HeldReset, Session, User
 from tests.clock import FrozenClock
 from tests.conftest import PostgresDatabases, service_unavailable
 
@@ -296,3 +297,39 @@ def test_a_held_reset_is_dropped_when_the_password_changed_meanwhile(engine: Eng
     assert store.get(user) is None
     stored = SqlUserStore(engine).by_id(user)
     assert stored is not None and stored.password_hash == "hash"
+
+
+def test_one_totp_time_step_used_at_once_fifty_times_is_taken_once(engine: Engine) -> None:
+    store = SqlFactorStore(engine)
+    user = new_user(engine)
+    store.add(Factor("f-" + user, user, "totp", "app", NOW, secret="sealed"))
+    assert store.activate("f-" + user, user_id=user, created_after=NOW - 600, counter=10, now=NOW)
+
+    results = at_once(lambda: store.advance("f-" + user, counter=11, now=NOW))
+
+    assert results.count(True) == 1
+    assert results.count(False) == THREADS - 1
+    # That step and every earlier one are used up; a later one is not.
+    assert not store.advance("f-" + user, counter=11, now=NOW)
+    assert not store.advance("f-" + user, counter=9, now=NOW)
+    assert store.advance("f-" + user, counter=12, now=NOW)
+
+
+def test_a_pending_factor_is_confirmed_once_and_replaces_the_earlier_one(engine: Engine) -> None:
+    store = SqlFactorStore(engine)
+    user = new_user(engine)
+    store.add(Factor("old-" + user, user, "totp", "app", NOW - 100))
+    assert store.activate("old-" + user, user_id=user, created_after=NOW - 600, counter=1, now=NOW)
+    store.add(Factor("new-" + user, user, "totp", "app", NOW))
+
+    results = at_once(
+        lambda: store.activate(
+            "new-" + user, user_id=user, created_after=NOW - 600, counter=2, now=NOW
+        )
+    )
+
+    assert results.count(True) == 1
+    assert [(f.id, f.active) for f in store.for_user(user)] == [("new-" + user, True)]
+    # A pending factor is not used for a sign-in.
+    store.add(Factor("later-" + user, user, "totp", "app", NOW))
+    assert not store.advance("later-" + user, counter=5, now=NOW)

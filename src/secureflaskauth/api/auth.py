@@ -51,10 +51,19 @@ def register(body: RegisterRequest) -> RegisterResponse:
 @routes.route(
     "POST",
     "/login",
-    summary="Check the password and send a one-time code by SMS",
+    summary="Check the password and start the second step",
+    description=(
+        "The second step is the SMS code, or the authenticator app's code for an account "
+        "with one (`method` says which; `methods` lists what the account may use). Such an "
+        "account gets no SMS unless it asks for one at /auth/resend-otp."
+    ),
     body=LoginRequest,
     responses={
-        200: ok("Code sent; pass session_id to /auth/verify-otp.", ChallengeResponse),
+        200: ok(
+            "Second step started (a code sent, or the app's expected); pass session_id to "
+            "/auth/verify-otp.",
+            ChallengeResponse,
+        ),
         401: problem("Wrong username or password, one answer for both (`invalid-credentials`)."),
         403: problem(
             "The right password, but an administrator has required a new one: reset it "
@@ -71,7 +80,7 @@ def register(body: RegisterRequest) -> RegisterResponse:
 )
 def login(body: LoginRequest) -> ChallengeResponse:
     state = wiring.current().signin.login(body.username, body.password, client_info())
-    return ChallengeResponse.of(state, "A one-time code was sent by SMS.")
+    return ChallengeResponse.of(state)
 
 
 @routes.route(
@@ -79,7 +88,9 @@ def login(body: LoginRequest) -> ChallengeResponse:
     "/verify-otp",
     summary="Check the one-time code (or a recovery code) and get an access token",
     description=(
-        "Send `otp`, the code sent by SMS, or `recovery_code`, one of the account's "
+        "Send `otp`, the code sent by SMS or the authenticator app's (`method` says which; "
+        "without it, the method the sign-in started with), or `recovery_code`, one of the "
+        "account's "
         "recovery codes, in its place (the lost phone; it works once, a notice SMS goes "
         "to the account's number, and the answer carries `recovery_codes_remaining`). "
         "A wrong recovery code counts as a wrong code."
@@ -104,6 +115,8 @@ def verify_otp(body: VerifyRequest) -> Response:
     if (body.otp is None) == (body.recovery_code is None):
         message = "Give either otp or recovery_code (exactly one)."
         raise ValidationFailed({"otp": [message], "recovery_code": [message]})
+    if body.method is not None and body.recovery_code is not None:
+        raise ValidationFailed({"method": ["Names whose code `otp` is; not with recovery_code."]})
     remaining: int | None = None
     if body.recovery_code is not None:
         signed_in, remaining = parts.recovery_signin.verify(
@@ -111,7 +124,7 @@ def verify_otp(body: VerifyRequest) -> Response:
         )
     else:
         assert body.otp is not None
-        signed_in = parts.signin.verify(body.session_id, body.otp, client_info())
+        signed_in = parts.second_step.verify(body.session_id, body.otp, client_info(), body.method)
     answer = SignInResponse.of(signed_in.tokens, "Authentication successful.")
     answer.recovery_codes_remaining = remaining
     # Without a recovery code the answer is the seed's, with no member more.
@@ -121,7 +134,11 @@ def verify_otp(body: VerifyRequest) -> Response:
 @routes.route(
     "POST",
     "/resend-otp",
-    summary="Send a new one-time code; the previous one stops working",
+    summary="Send a new one-time code by SMS; the previous one stops working",
+    description=(
+        "Also sends the first SMS of a sign-in that started with the authenticator app "
+        '(`"method":"sms"`, which is the only method a code can be sent by).'
+    ),
     body=ResendRequest,
     responses={
         200: ok("New code sent.", ChallengeResponse),

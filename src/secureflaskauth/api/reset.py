@@ -46,7 +46,9 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
     summary="Set a new password with the reset code; every session ends",
     description=(
         "The code counts like a sign-in code (tries, the account's code lock and its "
-        "failure delay). With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too. "
+        "failure delay). With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too; "
+        "an account with an authenticator app always needs its code (`totp`) or a "
+        "recovery code. "
         "Every session of the user ends, the account's failure counts start again and "
         "a notice goes to its number."
     ),
@@ -70,6 +72,7 @@ def reset(body: ResetRequest) -> None:
         body.new_password,
         client_info(),
         recovery_code=body.recovery_code or None,
+        totp=body.totp or None,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -59,19 +59,40 @@ class ChallengeResponse(BaseModel):
     resend_after: int | None = Field(
         description="Seconds until a new code may be requested; null when no more may be."
     )
-    sent_to: str = Field(description="The masked phone number the code went to.")
+    sent_to: str | None = Field(
+        description="The masked phone number the code went to; null when no SMS was sent "
+        "(`method` is not `sms`)."
+    )
     attempts_remaining: int = Field(description="Wrong codes still allowed for this sign-in.")
+    method: str = Field(
+        description="The second step started: `sms` (a code was sent) or `totp` (the "
+        "authenticator app's code is expected; no SMS was sent).",
+        examples=["sms"],
+    )
+    methods: list[str] = Field(
+        description="The second steps this account may use, the one started first; ask "
+        'for an SMS with /auth/resend-otp `{"session_id","method":"sms"}`.',
+        examples=[["totp", "sms"]],
+    )
 
     @classmethod
-    def of(cls, state: ChallengeState, message: str) -> ChallengeResponse:
+    def of(cls, state: ChallengeState, message: str | None = None) -> ChallengeResponse:
         return cls(
-            message=message,
+            message=message or _STARTED[state.method],
             session_id=state.session_id,
             expires_in=state.expires_in,
             resend_after=state.resend_after,
             sent_to=state.sent_to,
             attempts_remaining=state.attempts_remaining,
+            method=state.method,
+            methods=list(state.methods),
         )
+
+
+_STARTED = {
+    "sms": "A one-time code was sent by SMS.",
+    "totp": "Enter the code your authenticator app shows.",
+}
 
 
 class VerifyRequest(BaseModel):
@@ -105,13 +126,25 @@ class VerifyRequest(BaseModel):
             }
         ),
     ] = None
+    method: Annotated[
+        Literal["sms", "totp"] | None,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": ["sms", "totp"],
+                "description": "Whose code `otp` is: the SMS's or the authenticator "
+                "app's. Without it, the method the sign-in started with (`method` of "
+                "the login answer; `sms` once an SMS was asked for).",
+            }
+        ),
+    ] = None
 
     def null_fields(self) -> dict[str, list[str]]:
         """Optional, but never null: an explicit null is a type error, as any non-string."""
         given = self.model_fields_set
         return {
             name: ["Must be a string."]
-            for name in ("otp", "recovery_code")
+            for name in ("otp", "recovery_code", "method")
             if name in given and getattr(self, name) is None
         }
 
@@ -165,6 +198,11 @@ class SessionInfo(BaseModel):
 class ResendRequest(BaseModel):
     model_config = _STRICT
     session_id: str
+    method: Literal["sms"] = Field(
+        default="sms",
+        description="How the new code is sent: by SMS (also the first SMS of a sign-in "
+        "that started with the authenticator app).",
+    )
 
 
 class MessageResponse(BaseModel):
@@ -236,8 +274,8 @@ class AccountInfo(BaseModel):
         description="True once a code sent to the number for this account was verified."
     )
     factors: list[str] = Field(
-        description='Second factors the account can use: `"sms"`, and `"recovery_codes"` '
-        "while unused recovery codes remain.",
+        description='Second factors the account can use: `"sms"`, `"totp"` with an '
+        'authenticator app, and `"recovery_codes"` while unused recovery codes remain.',
         examples=[["sms", "recovery_codes"]],
     )
     created_at: str = Field(
@@ -308,6 +346,13 @@ class ResetRequest(BaseModel):
     recovery_code: str = Field(
         default="",
         description="One of the account's recovery codes: required when "
-        "SFA_RESET_WITH_SMS_ONLY is off; used up when given.",
+        "SFA_RESET_WITH_SMS_ONLY is off, and for an account with an authenticator app "
+        "unless `totp` is given; used up when given.",
         json_schema_extra={"example": "7kq2-m9xd"},
+    )
+    totp: str = Field(
+        default="",
+        description="The authenticator app's current code: required for an account "
+        "with one, unless `recovery_code` is given.",
+        json_schema_extra={"pattern": "^[0-9]{6}$", "example": "654321"},
     )

@@ -35,6 +35,8 @@ EVENTS = frozenset(
         "account_deleted",
         "password_reset_requested",
         "password_reset",
+        "factor_added",
+        "factor_removed",
     }
 )
 

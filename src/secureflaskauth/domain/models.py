@@ -75,6 +75,31 @@ class Challenge:
 
 
 @dataclass(frozen=True, slots=True)
+class Factor:
+    """A second factor of an account beside its phone: an authenticator app ("totp"),
+    later a passkey ("webauthn"). Pending until its first use confirms it
+    (``confirmed_at``). What only one type needs sits in the last fields: ``secret``
+    sealed (factors/sealing.py), ``data`` as JSON, ``counter`` a number each use
+    advances (the last TOTP time step), ``handle`` a unique key to find it by."""
+
+    id: str
+    user_id: str
+    type: str
+    label: str
+    created_at: float
+    confirmed_at: float | None = None
+    last_used_at: float | None = None
+    secret: str | None = None
+    data: str | None = None
+    counter: int | None = None
+    handle: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.confirmed_at is not None
+
+
+@dataclass(frozen=True, slots=True)
 class HeldReset:
     """A password reset waiting out its hold (SFA_RESET_WITH_SMS_ONLY=delayed): it takes
     effect at ``effective_at`` if the password is still ``old_hash`` then."""

@@ -33,6 +33,21 @@ TEXTS = {
         "{app}: a recovery code was used to sign in to your account ({remaining} left). "
         "If this was not you, change your password and end your sessions now."
     ),
+    "totp_added": (
+        "{app}: an authenticator app was added to your account; sign-ins now ask for its "
+        "code. If this was not you, change your password now."
+    ),
+    "totp_removed": (
+        "{app}: the authenticator app was removed from your account. If this was not you, "
+        "change your password now."
+    ),
+    "webauthn_removed": (
+        "{app}: a passkey was removed from your account. If this was not you, change "
+        "your password now."
+    ),
+    "recovery_codes_removed": (
+        "{app}: your recovery codes were removed. If this was not you, change your password now."
+    ),
 }
 
 

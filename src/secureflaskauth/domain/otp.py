@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 CODE_DIGITS = 6
 _CODE = re.compile(r"^[0-9]{6}$")
+# The code hash of a challenge no SMS code was sent for (the sign-in started with an
+# authenticator app): no code's HMAC is ever equal to it.
+NO_CODE = "none"
 
 
 @dataclass(frozen=True)

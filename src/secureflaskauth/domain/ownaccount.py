@@ -5,6 +5,7 @@ token alone, stolen or left on a shared machine, changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from secureflaskauth.domain import phones
@@ -47,7 +48,9 @@ class OwnAccount:
         recovery: RecoveryCodes,
         audit: Audit,
         clock: Clock,
+        factor_types: Callable[[User], tuple[str, ...]] | None = None,
     ) -> None:
+        self.factor_types = factor_types
         self.users = users
         self.challenges = challenges
         self.sessions = sessions
@@ -80,6 +83,8 @@ class OwnAccount:
 
     def factors(self, user: User) -> tuple[str, ...]:
         """The second factors the account can use; the phone is always one."""
+        if self.factor_types is not None:
+            return self.factor_types(user)
         if self.recovery.remaining(user.id):
             return ("sms", "recovery_codes")
         return ("sms",)

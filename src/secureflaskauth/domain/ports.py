@@ -6,7 +6,8 @@ stores, SMS providers and the clock only through these ports. It does use librar
 that compute what a standard defines, the same answer for the same input: PyJWT and
 cryptography (JOSE, RFC 8725; keys and sealing), argon2-cffi and bcrypt (password
 hashes), phonenumbers (numbering plans), precis-i18n and confusable-homoglyphs
-(RFC 8265 and UTS #39 for usernames). Writing those by hand would be worse.
+(RFC 8265 and UTS #39 for usernames), pyotp (RFC 6238). Writing those by hand would
+be worse.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from secureflaskauth.domain.models import (
     AuditEvent,
     Challenge,
     EndedSessions,
+    Factor,
     HeldReset,
     OtpClaim,
     RefreshRecord,
@@ -125,9 +127,47 @@ class RecoveryCodeStore(Protocol):
         """How many of the user's codes are not used yet."""
         ...
 
+    def issued(self, user_id: str) -> tuple[float, float | None]:
+        """When the user's codes were stored, and the last time one was used (None if
+        none was); (0, None) when the user has none."""
+        ...
+
     def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
         """Atomically mark the code used if it is the user's and unused; True exactly
         once, however many requests present it at the same moment."""
+        ...
+
+
+class FactorStore(Protocol):
+    """Second factors (models.Factor), active and pending, in the database."""
+
+    def add(self, factor: Factor) -> None:
+        """Store a pending factor, dropping the user's earlier pending factors of its type."""
+        ...
+
+    def get(self, factor_id: str) -> Factor | None: ...
+
+    def for_user(self, user_id: str) -> list[Factor]:
+        """The user's factors, active and pending, oldest first."""
+        ...
+
+    def activate(
+        self, factor_id: str, *, user_id: str, created_after: float, counter: int, now: float
+    ) -> bool:
+        """In one transaction: confirm the user's factor if it is pending and was created
+        after ``created_after``, record ``counter`` as its last use, and delete the
+        user's other active factors of its type (a new one replaces the old). True for
+        exactly one request."""
+        ...
+
+    def advance(self, factor_id: str, *, counter: int, now: float) -> bool:
+        """Atomically record a use at ``counter`` if the factor is active and ``counter``
+        is above the last one recorded; True for exactly one request per value, however
+        many present it at the same moment (the replay defence)."""
+        ...
+
+    def delete(self, factor_id: str, *, user_id: str) -> bool:
+        """Delete the user's factor; False if the user has no such factor."""
         ...
 
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 
+from secureflaskauth.domain import otp
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import expired_sign_in
 from secureflaskauth.domain.errors import ValidationFailed
@@ -93,6 +94,10 @@ class RecoveryCodes:
     def remaining(self, user_id: str) -> int:
         return self.store.remaining(user_id)
 
+    def issued(self, user_id: str) -> tuple[float, float | None]:
+        """When the user's codes were issued, and when one was last used (None: never)."""
+        return self.store.issued(user_id)
+
 
 class RecoverySignIn:
     """The second step of a sign-in with a recovery code in place of the SMS code."""
@@ -121,7 +126,13 @@ class RecoverySignIn:
         if not self.codes.use(user.id, stored):
             raise expired_sign_in()  # another request used it first: single use
         signin.tries.right(user)
-        signed_in = signin.open_session(user, client, AMR, method="recovery_code")
+        signed_in = signin.open_session(
+            user,
+            client,
+            AMR,
+            method="recovery_code",
+            sms_sent=attempt.challenge.code_hash != otp.NO_CODE,
+        )
         remaining = self.codes.remaining(user.id)
         self.audit.client_event(
             "recovery_code_used",

@@ -13,6 +13,10 @@ account's recovery codes is needed too (a SIM swap alone then resets nothing), a
 an account without recovery codes cannot reset its password by itself. With
 ``delayed`` a reset by the SMS code alone is held (heldresets.py); one with a
 recovery code too takes effect at once.
+
+An account with an authenticator app always needs its code (``totp``) or a recovery
+code besides the SMS code, whatever the setting: the SMS alone never takes over an
+account that has a stronger factor.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.notices import Notices
@@ -41,6 +46,10 @@ from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 
 PURPOSE = "reset"
+_STRONGER_NEEDED = (
+    "Required: this account has an authenticator app; give its code (or a recovery code) "
+    "with the SMS code."
+)
 RESET_MODES = ("on", "delayed", "off")
 
 
@@ -75,6 +84,7 @@ class PasswordReset:
         notices: Notices,
         audit: Audit,
         held: HeldResets | None = None,
+        totp: TotpCheck | None = None,
         sms_only: str = "on",
         answer_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -93,6 +103,7 @@ class PasswordReset:
         self.audit = audit
         self.sms_only = sms_only
         self.held = held
+        self.totp = totp
         if sms_only == "delayed" and held is None:
             raise ValueError("a delayed reset needs the held resets")
         self.answer_seconds = answer_seconds
@@ -155,21 +166,15 @@ class PasswordReset:
         client: Client,
         *,
         recovery_code: str | None = None,
+        totp: str | None = None,
     ) -> int:
-        """Set a new password with the code (and a recovery code where needed); every
-        session of the user ends. Returns the sessions ended."""
+        """Set a new password with the code (and a recovery code or the authenticator
+        app's code where needed); every session of the user ends. Returns the sessions
+        ended."""
         signin = self.signin
         signin.tries.admit(client)
-        errors: dict[str, list[str]] = {}
-        if not otp.looks_like_code(code):
-            errors["otp"] = ["Must be exactly 6 digits."]
         normalised = recovery.normalise(recovery_code) if recovery_code is not None else None
-        if recovery_code is not None and normalised is None:
-            errors["recovery_code"] = [recovery.MALFORMED]
-        elif recovery_code is None and self.sms_only == "off":
-            errors["recovery_code"] = ["Required: the SMS code alone cannot reset a password."]
-        if errors:
-            raise ValidationFailed(errors)
+        self._check_form(code, recovery_code, normalised, totp)
         challenge = signin.live_challenge(session_id, PURPOSE)
         user = self.users.by_id(challenge.user_id)
         if user is None:
@@ -189,18 +194,45 @@ class PasswordReset:
             stored = self.recovery.matching(user.id, normalised)
             if stored is None:
                 signin.wrong_code(user, attempt, session_id, now, client)
+        elif totp is not None:
+            if self.totp is None or not self.totp.use(user.id, totp, now):
+                signin.wrong_code(user, attempt, session_id, now, client)
+        elif self.totp is not None and self.totp.active(user.id):
+            # Said only to whoever holds the SMS code: the try stays counted.
+            raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
         signin.consume(taken, now)
         if stored is not None and not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # used a moment ago by another request
-        if self.held is not None and self.sms_only == "delayed" and stored is None:
+        stronger = stored is not None or totp is not None
+        if self.held is not None and self.sms_only == "delayed" and not stronger:
             # The SMS code alone: held, so the owner can cancel it (heldresets.py).
             signin.tries.right(user)
             self.held.hold(user, self.hasher.hash(new_password), client)
             return 0
-        return self._set_password(user, new_password, now, client, stored is not None)
+        factor = "recovery_code" if stored is not None else "totp" if totp is not None else None
+        return self._set_password(user, new_password, now, client, factor)
+
+    def _check_form(
+        self, code: str, recovery_code: str | None, normalised: str | None, totp: str | None
+    ) -> None:
+        """The form's own mistakes, before any try is taken."""
+        errors: dict[str, list[str]] = {}
+        if not otp.looks_like_code(code):
+            errors["otp"] = ["Must be exactly 6 digits."]
+        if recovery_code is not None and normalised is None:
+            errors["recovery_code"] = [recovery.MALFORMED]
+        elif recovery_code is None and totp is None and self.sms_only == "off":
+            errors["recovery_code"] = ["Required: the SMS code alone cannot reset a password."]
+        if totp is not None and not otp.looks_like_code(totp):
+            errors["totp"] = ["Must be the 6-digit code of the authenticator app."]
+        if totp is not None and recovery_code is not None:
+            both = "Give totp or recovery_code, not both."
+            errors.setdefault("totp", []).append(both)
+        if errors:
+            raise ValidationFailed(errors)
 
     def _set_password(
-        self, user: User, new_password: str, now: float, client: Client, with_recovery: bool
+        self, user: User, new_password: str, now: float, client: Client, factor: str | None
     ) -> int:
         done = self.users.change_password(
             user.id,
@@ -222,7 +254,11 @@ class PasswordReset:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"sessions_ended": done.ended, "recovery_code": with_recovery},
+            detail={
+                "sessions_ended": done.ended,
+                "recovery_code": factor == "recovery_code",
+                "totp": factor == "totp",
+            },
         )
         self.notices.send(user, "password_reset", client)
         return done.ended

@@ -47,6 +47,14 @@ class DueResets(Protocol):
     def settle(self, user: User, client: Client) -> User: ...
 
 
+class SecondSteps(Protocol):
+    """What an account may use for the second step (factors/)."""
+
+    def methods(self, user: User) -> tuple[str, ...]:
+        """The account's methods, the one a sign-in starts with first; "sms" always."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChallengeState:
     """What the client may do next with a pending challenge."""
@@ -55,7 +63,9 @@ class ChallengeState:
     expires_in: int
     resend_after: int | None
     attempts_remaining: int
-    sent_to: str
+    sent_to: str | None  # None: no SMS was sent (the sign-in started with another method)
+    method: str = "sms"
+    methods: tuple[str, ...] = ("sms",)
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,10 @@ class SignIn:
         app_name: str = "SecureFlaskAuth",
         sms_template: otp.SmsTemplate | None = None,
         due_resets: DueResets | None = None,
+        second_steps: SecondSteps | None = None,
     ) -> None:
         self.due_resets = due_resets
+        self.second_steps = second_steps
         self.pending = pending
         self.users = users
         self.challenges = challenges
@@ -142,7 +154,11 @@ class SignIn:
                 "Too many wrong codes for this account. Please wait before signing in again.",
                 retry_after=math.ceil(user.otp_locked_until - now),
             )
-        return self.start_challenge(user, now, client)
+        return self.start_challenge(user, now, client, methods=self.methods(user))
+
+    def methods(self, user: User) -> tuple[str, ...]:
+        """The account's second steps, the one a sign-in starts with first."""
+        return self.second_steps.methods(user) if self.second_steps else ("sms",)
 
     def _reset_required(self, user: User, client: Client) -> NoReturn:
         # The right password, so telling is safe: a wrong one never gets here. Not a
@@ -175,26 +191,38 @@ class SignIn:
         raise InvalidCredentials()
 
     def start_challenge(
-        self, user: User, now: float, client: Client, *, purpose: str = "sign-in"
+        self,
+        user: User,
+        now: float,
+        client: Client,
+        *,
+        purpose: str = "sign-in",
+        methods: tuple[str, ...] = ("sms",),
     ) -> ChallengeState:
-        """Send a new code to the user's number for ``purpose`` (a sign-in or a reset)."""
-        # The SMS caps are checked before any challenge exists: a refusal leaves none.
-        self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
+        """Start a challenge for ``purpose`` (a sign-in or a reset) with the first of
+        ``methods``: a code sent to the user's number, or none (another method; an SMS
+        can be asked for at once with a resend)."""
         session_id = otp.new_session_id()
         cid = otp.challenge_id(session_id)
+        sms = methods[0] == "sms"
         code = otp.new_code()
         challenge = Challenge(
             id=cid,
             user_id=user.id,
-            code_hash=otp.code_hash(self._otp_key, cid, code),
+            code_hash=otp.code_hash(self._otp_key, cid, code) if sms else otp.NO_CODE,
             created_at=now,
             expires_at=now + self.otp.ttl_seconds,
-            last_sent_at=now,
+            # Without an SMS the first one may be asked for at once.
+            last_sent_at=now if sms else now - self.otp.resend_cooldown_seconds,
             purpose=purpose,
         )
+        if sms:
+            # The SMS caps are checked before any challenge exists: a refusal leaves none.
+            self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
         self.challenges.create(challenge)
-        self._send(challenge, user, code, client, resend=False)
-        return self._state(session_id, challenge, user.phone_e164, now)
+        if sms:
+            self._send(challenge, user, code, client, resend=False)
+        return self._state(session_id, challenge, user.phone_e164, now, methods)
 
     def _send(
         self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
@@ -216,7 +244,15 @@ class SignIn:
         self.audit.client_event("otp_sent", "success", client, **who, detail=detail)
         self.sms_guard.sent(client)
 
-    def _state(self, session_id: str, c: Challenge, phone: str, now: float) -> ChallengeState:
+    def _state(
+        self,
+        session_id: str,
+        c: Challenge,
+        phone: str,
+        now: float,
+        methods: tuple[str, ...] = ("sms",),
+    ) -> ChallengeState:
+        sent = c.code_hash != otp.NO_CODE
         resend_after: int | None = None
         if c.resends < self.otp.max_resends:
             resend_after = max(
@@ -227,7 +263,9 @@ class SignIn:
             expires_in=max(0, math.floor(c.expires_at - now)),
             resend_after=resend_after,
             attempts_remaining=max(0, self.otp.max_attempts - c.attempts),
-            sent_to=phones.mask(phone),
+            sent_to=phones.mask(phone) if sent else None,
+            method="sms" if sent else methods[0],
+            methods=methods,
         )
 
     # -- code step --------------------------------------------------------
@@ -283,9 +321,16 @@ class SignIn:
             raise expired_sign_in()  # another request used it first: single use
 
     def open_session(
-        self, user: User, client: Client, amr: tuple[str, ...], *, method: str
+        self,
+        user: User,
+        client: Client,
+        amr: tuple[str, ...],
+        *,
+        method: str,
+        sms_sent: bool = True,
     ) -> SignedIn:
-        """Start the session of a completed sign-in (``method``: the second step)."""
+        """Start the session of a completed sign-in (``method``: the second step;
+        ``sms_sent``: whether an SMS was sent for it)."""
         pair = self.sessions.start(user.id, ip=client.ip, user_agent=client.user_agent, amr=amr)
         if pair is None:
             raise expired_sign_in()  # disabled or deleted while the code was checked
@@ -299,6 +344,7 @@ class SignIn:
                 "sid": pair.session_id,
                 "country": phones.region(user.phone_e164),
                 "method": method,
+                "sms_sent": sms_sent,
             },
         )
         return SignedIn(user.id, pair)
@@ -380,7 +426,9 @@ class SignIn:
             self.challenges.kill(updated.id)
             raise
         self._send(updated, user, code, client, resend=True)
-        return self._state(session_id, updated, user.phone_e164, now)
+        # A reset's session id is handed to whoever asks: its answer tells no factor.
+        methods = self.methods(user) if updated.purpose == "sign-in" else ("sms",)
+        return self._state(session_id, updated, user.phone_e164, now, methods)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
         # The challenge is still usable with the code already sent: say so.

@@ -40,6 +40,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 # Methods outside this set are counted as "other": a client must not mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
+SIGNIN_METHODS = frozenset({"sms", "totp", "recovery_code"})
 ACTIVE_SESSIONS_MAX_AGE = 5.0  # seconds a count is reused: scrapes cannot flood the database
 
 
@@ -112,6 +113,19 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.signins = Counter(
+            "sfa_signins",
+            "Completed sign-ins by the second step used: sms, totp, recovery_code.",
+            ["method"],
+            registry=r,
+        )
+        self.sms_saved = Counter(
+            "sfa_sms_saved",
+            "Sign-ins completed by another method with no SMS sent (each one SMS not paid "
+            "for), by that method.",
+            ["method"],
+            registry=r,
+        )
         # (event, outcome) or (event, None) for any outcome; None: not counted apart.
         self._by_event: dict[tuple[str, str | None], Counter | None] = {
             ("login_succeeded", None): self.logins,
@@ -136,7 +150,17 @@ class Metrics:
         counter = self._by_event.get((event, outcome), self._by_event.get((event, None)))
         if counter is not None:
             counter.inc()
+        if event == "login_succeeded":
+            self._count_signin(detail or {})
         self._count_sms(event, outcome, detail)
+
+    def _count_signin(self, detail: Mapping[str, Any]) -> None:
+        method = detail.get("method")
+        if method not in SIGNIN_METHODS:
+            return  # label values come from this list only
+        self.signins.labels(method).inc()
+        if method != "sms" and detail.get("sms_sent") is False:
+            self.sms_saved.labels(method).inc()
 
     def _count_sms(self, event: str, outcome: str, detail: Mapping[str, Any] | None) -> None:
         if event == "sms_blocked":
@@ -144,6 +168,8 @@ class Metrics:
         elif event == "sms_alert":
             self.sms_alerts.labels(outcome).inc()
         elif event in ("otp_sent", "login_succeeded"):
+            if event == "login_succeeded" and (detail or {}).get("method", "sms") != "sms":
+                return  # signed in without the SMS code: none was verified
             country = _country(detail)
             if country is None:
                 return

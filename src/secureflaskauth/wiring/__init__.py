@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from secureflaskauth.adapters.db.audit import SqlAuditLog
 from secureflaskauth.adapters.db.engine import make_engine
+from secureflaskauth.adapters.db.factors import SqlFactorStore
 from secureflaskauth.adapters.db.failures import SqlFailureStore
 from secureflaskauth.adapters.db.keys import SqlKeyStore
 from secureflaskauth.adapters.db.recovery import SqlRecoveryCodeStore
@@ -25,6 +26,10 @@ from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.factors.account import AccountFactors
+from secureflaskauth.domain.factors.check import TotpCheck
+from secureflaskauth.domain.factors.enrolment import TotpEnrolment
+from secureflaskauth.domain.factors.signin import SecondStep
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.notices import Notices
@@ -52,7 +57,7 @@ from secureflaskauth.observability.metrics import ActiveSessions, MeteredAuditLo
 from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
-from secureflaskauth.wiring.keys import ensure_signing_key, otp_key
+from secureflaskauth.wiring.keys import ensure_signing_key, factor_box, otp_key
 from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
 
@@ -85,6 +90,9 @@ class Wiring:
     own_account: OwnAccount
     reset: PasswordReset
     recovery_signin: RecoverySignIn
+    second_step: SecondStep
+    factors: AccountFactors
+    totp_enrolment: TotpEnrolment
     pending: PendingAccounts
     audit: Audit
     audit_log: AuditLog
@@ -179,6 +187,18 @@ def build(
         clock=clock,
         hold_seconds=settings.reset_hold_seconds,
     )
+    password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
+    factor_store = SqlFactorStore(engine)
+    totp = TotpCheck(store=factor_store, box=factor_box(settings, code_key))
+    factors = AccountFactors(
+        store=factor_store,
+        totp=totp,
+        recovery=recovery,
+        password_check=password_check,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+    )
     signin = SignIn(
         users=users,
         challenges=shared.challenges,
@@ -196,6 +216,7 @@ def build(
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
         due_resets=held,
+        second_steps=factors,
     )
     own_account = OwnAccount(
         users=users,
@@ -204,11 +225,12 @@ def build(
         revocations=shared.revocations,
         hasher=hasher,
         password_policy=password_policy,
-        password_check=PasswordCheck(hasher=hasher, guard=guard, audit=audit),
+        password_check=password_check,
         notices=notices,
         recovery=recovery,
         audit=audit,
         clock=clock,
+        factor_types=factors.types,
     )
     outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
     return Wiring(
@@ -231,6 +253,17 @@ def build(
         ),
         own_account=own_account,
         recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
+        second_step=SecondStep(signin=signin, totp=totp),
+        factors=factors,
+        totp_enrolment=TotpEnrolment(
+            check=totp,
+            password_check=password_check,
+            throttle=throttle,
+            notices=notices,
+            audit=audit,
+            clock=clock,
+            issuer=settings.app_name,
+        ),
         pending=pending,
         reset=PasswordReset(
             signin=signin,
@@ -242,6 +275,7 @@ def build(
             notices=notices,
             audit=audit,
             held=held,
+            totp=totp,
             sms_only=settings.reset_with_sms_only,
             answer_seconds=settings.reset_answer_seconds,
         ),

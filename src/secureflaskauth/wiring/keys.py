@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.domain.factors.sealing import SecretBox
 from secureflaskauth.domain.ports import Clock, KeyStore
 from secureflaskauth.domain.tokens import generate_key
 from secureflaskauth.settings import Settings
@@ -35,6 +36,16 @@ def otp_key(settings: Settings) -> bytes:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def factor_box(settings: Settings, secret_key: bytes) -> SecretBox:
+    """What seals factor secrets: SFA_KEY_ENCRYPTION_KEY when set, else the secret key
+    (``secret_key``, SFA_SECRET_KEY or development's); secrets sealed with the secret
+    key still open once a key-encryption key is set."""
+    keys = {"sk": secret_key}
+    if passphrase := settings.jwt.passphrase:
+        keys["kek"] = passphrase.encode("utf-8")
+    return SecretBox(keys, current="kek" if "kek" in keys else "sk")
 
 
 def ensure_signing_key(store: KeyStore, jwt: JwtSettings, clock: Clock) -> None:

@@ -49,6 +49,15 @@ class SqlRecoveryCodeStore:
         return int(count)
 
     @fail_closed
+    def issued(self, user_id: str) -> tuple[float, float | None]:
+        c = recovery_codes.c
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(func.min(c.created_at), func.max(c.used_at)).where(c.user_id == user_id)
+            ).one()
+        return float(row[0] or 0), None if row[1] is None else float(row[1])
+
+    @fail_closed
     def use(self, user_id: str, code_hash: str, *, now: float) -> bool:
         c = recovery_codes.c
         with self._engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -77,6 +78,28 @@ recovery_codes = Table(
     Column("code_hash", String(64), primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("used_at", Float, nullable=True),
+)
+
+# Second factors beside the phone (models.Factor): the type names what it is; the last
+# columns hold what only some types need (a sealed secret, JSON data, a counter each use
+# advances, a unique handle to find it by).
+factors = Table(
+    "factors",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    # NULL while pending: active once its first use confirmed it
+    Column("confirmed_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+    Column("secret", Text, nullable=True),
+    Column("data", Text, nullable=True),
+    Column("counter", BigInteger, nullable=True),
+    Column("handle", String(255), nullable=True),
+    Index("ix_factors_user_id", "user_id"),
+    Index("ix_factors_handle", "handle", unique=True),
 )
 
 # Password resets waiting out their hold (SFA_RESET_WITH_SMS_ONLY=delayed)

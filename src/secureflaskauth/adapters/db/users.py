@@ -11,6 +11,7 @@ from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.sessions import end_sessions_of
 from secureflaskauth.adapters.db.tables import (
     challenges,
+    factors,
     held_resets,
     recovery_codes,
     refresh_tokens,
@@ -243,7 +244,7 @@ class SqlUserStore:
             conn.execute(
                 sa_delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(own_sessions))
             )
-            for table in (challenges, sessions, recovery_codes, held_resets):
+            for table in (challenges, sessions, recovery_codes, held_resets, factors):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
             conn.execute(sa_delete(users).where(users.c.id == user_id))
         return EndedSessions(len(ended), tuple(in_force))

@@ -1,0 +1,48 @@
+"""Second factors beside the phone: what an account may use after its password.
+
+- ``totp``: RFC 6238, the code generation and its drift window;
+- ``sealing``: the factor secrets encrypted at rest;
+- ``check``: a TOTP code checked against the account's app, each time step once;
+- ``enrolment``: adding an authenticator app (pending until its first code);
+- ``account``: the factors listed and removed, and the methods a sign-in offers;
+- ``signin``: the second step of a sign-in with the method the client names.
+
+Every factor is a row of one table (models.Factor): its type names what it is, and
+what only that type needs sits in its own fields, so a passkey is one more type.
+The phone ("sms") is not a row: it is the account's number, always a factor and the
+recovery channel, so it cannot be removed here.
+"""
+
+from __future__ import annotations
+
+from secureflaskauth.domain.errors import DomainError
+
+SMS = "sms"
+TOTP = "totp"
+WEBAUTHN = "webauthn"
+RECOVERY_CODES = "recovery_codes"
+# What a pending factor may be confirmed within (enrolment started, first code not given).
+PENDING_SECONDS = 600
+# RFC 8176 2: "otp", a one-time password (the app's code), after "pwd", the password.
+TOTP_AMR = ("pwd", "otp")
+
+
+class FactorNotFound(DomainError):
+    status = 404
+    slug = "factor-not-found"
+    title = "No such factor"
+
+    def __init__(self) -> None:
+        super().__init__("The account has no factor with this id.")
+
+
+class PhoneIsKept(DomainError):
+    status = 409
+    slug = "factor-required"
+    title = "The phone stays"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The phone number cannot be removed: it is the account's recovery channel. "
+            "Change it with /auth/phone/change instead."
+        )

@@ -1,0 +1,40 @@
+"""A TOTP code checked against the account's authenticator app, each time step once."""
+
+from __future__ import annotations
+
+from secureflaskauth.domain.factors import TOTP, totp
+from secureflaskauth.domain.factors.sealing import SecretBox
+from secureflaskauth.domain.models import Factor
+from secureflaskauth.domain.ports import FactorStore
+
+
+def context(factor_id: str, user_id: str) -> str:
+    """What a factor's sealed secret is bound to: it opens in its own row only."""
+    return f"factor:{factor_id}:{user_id}"
+
+
+class TotpCheck:
+    def __init__(self, *, store: FactorStore, box: SecretBox) -> None:
+        self.store = store
+        self.box = box
+
+    def active(self, user_id: str) -> Factor | None:
+        """The account's active authenticator app, if it has one."""
+        found = [f for f in self.store.for_user(user_id) if f.type == TOTP and f.active]
+        return found[-1] if found else None
+
+    def secret(self, factor: Factor) -> bytes:
+        assert factor.secret is not None
+        return self.box.open(factor.secret, context(factor.id, factor.user_id))
+
+    def use(self, user_id: str, code: str, now: float) -> bool:
+        """Whether ``code`` is the app's code within the drift window and its time step
+        was not used before; a True uses that step up (and every earlier one), so of
+        any number of requests presenting the code at once exactly one gets True."""
+        factor = self.active(user_id)
+        if factor is None:
+            return False
+        step = totp.matching_step(self.secret(factor), code, now)
+        if step is None:
+            return False
+        return self.store.advance(factor.id, counter=step, now=now)
