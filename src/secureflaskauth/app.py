@@ -16,6 +16,7 @@ from secureflaskauth.api import (
     headers,
     meta,
     metrics,
+    phone,
     reset,
     sessions,
 )
@@ -74,6 +75,7 @@ def create_app(
         sessions.routes,
         account.routes,
         reset.routes,
+        phone.routes,
         meta.routes,
         metrics.routes,
         docs.routes,

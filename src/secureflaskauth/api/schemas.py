@@ -311,3 +311,25 @@ class ResetRequest(BaseModel):
         "SFA_RESET_WITH_SMS_ONLY is off; used up when given.",
         json_schema_extra={"example": "7kq2-m9xd"},
     )
+
+
+class PhoneChangeRequest(BaseModel):
+    model_config = _STRICT
+    password: str = Field(
+        description="The account's password, asked again.",
+        json_schema_extra={"example": "correct horse battery staple"},
+    )
+    phone_number: str = Field(
+        description="The new mobile number, under the rules of registration; without a "
+        "country code it is read in the default region.",
+        json_schema_extra={"example": "0521234567"},
+    )
+
+
+class PhoneVerifyRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str = Field(description="From /auth/phone/change (or /auth/resend-otp).")
+    otp: str = Field(
+        description="The code sent by SMS to the new number.",
+        json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"},
+    )

@@ -35,13 +35,16 @@ EVENTS = frozenset(
         "account_deleted",
         "password_reset_requested",
         "password_reset",
+        "phone_change_requested",
+        "phone_changed",
+        "phone_refused",
     }
 )
 
 
-# Detail members that say something about the person (the masked number): erased with
+# Detail members that say something about the person (masked numbers): erased with
 # the account, as the username, IP and user agent of its events are.
-PERSONAL_DETAIL = frozenset({"sent_to"})
+PERSONAL_DETAIL = frozenset({"sent_to", "old_number", "new_number"})
 
 
 def _clean(text: str | None, limit: int) -> str | None:

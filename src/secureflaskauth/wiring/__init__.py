@@ -31,6 +31,7 @@ from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ownaccount import OwnAccount
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
+from secureflaskauth.domain.phonechange import PhoneChange
 from secureflaskauth.domain.ports import (
     AuditLog,
     Clock,
@@ -83,6 +84,7 @@ class Wiring:
     sessions: Sessions
     accounts: Accounts
     own_account: OwnAccount
+    phone_change: PhoneChange
     reset: PasswordReset
     recovery_signin: RecoverySignIn
     pending: PendingAccounts
@@ -196,7 +198,9 @@ def build(
         app_name=settings.app_name,
         sms_template=policies.sms_template(settings.sms),
         due_resets=held,
+        max_accounts_per_number=settings.max_accounts_per_number,
     )
+    password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
     own_account = OwnAccount(
         users=users,
         challenges=shared.challenges,
@@ -204,7 +208,7 @@ def build(
         revocations=shared.revocations,
         hasher=hasher,
         password_policy=password_policy,
-        password_check=PasswordCheck(hasher=hasher, guard=guard, audit=audit),
+        password_check=password_check,
         notices=notices,
         recovery=recovery,
         audit=audit,
@@ -230,6 +234,18 @@ def build(
             clock=clock,
         ),
         own_account=own_account,
+        phone_change=PhoneChange(
+            signin=signin,
+            password_check=password_check,
+            sessions=sessions,
+            revocations=shared.revocations,
+            notices=notices,
+            audit=audit,
+            default_region=settings.default_region,
+            sms_regions=settings.allowed_sms_regions,
+            cooldown_seconds=settings.phone_change_cooldown_seconds,
+            max_accounts_per_number=settings.max_accounts_per_number,
+        ),
         recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
         pending=pending,
         reset=PasswordReset(
