@@ -322,7 +322,7 @@ class PhoneChangeRequest(BaseModel):
     phone_number: str = Field(
         description="The new mobile number, under the rules of registration; without a "
         "country code it is read in the default region.",
-        json_schema_extra={"example": "0521234567"},
+        json_schema_extra={"example": "0549876543"},
     )
 
 

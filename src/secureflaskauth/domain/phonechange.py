@@ -24,6 +24,7 @@ whoever holds the number, so neither tells a stranger who owns which number.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from secureflaskauth.domain import otp, phones
 from secureflaskauth.domain.audit import Audit
@@ -41,6 +42,16 @@ from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import ChallengeState, SignIn
 
 PURPOSE = "phone-change"
+
+
+@dataclass(frozen=True)
+class OperatorChange:
+    """What ``users set-phone`` did: the new number (E.164), the sessions ended, and
+    whether the notice reached the old number."""
+
+    number: str
+    sessions_ended: int
+    noticed: bool
 
 
 class PhoneChange:
@@ -177,13 +188,13 @@ class PhoneChange:
 
     def set_by_operator(
         self, user: User, raw: str, client: Client, *, by: str
-    ) -> tuple[str, int] | None:
+    ) -> OperatorChange | None:
         """An operator's replacement of the number (``users set-phone``), after checking
         the person's identity out of band: the rules of registration for the number,
         which counts as verified; every session ends, codes in flight die, a notice goes
         to the old number. No cooldown and no SFA_MAX_ACCOUNTS_PER_NUMBER: the operator
-        decides. Returns the new number and the sessions ended; None when the account's
-        number changed or the account went while this ran."""
+        decides. None when the account's number changed or the account went while this
+        ran."""
         new = self.new_number(raw, user.phone_e164)
         now = self.signin.clock.now()
         done = self.users.change_phone(
@@ -213,5 +224,5 @@ class PhoneChange:
                 "new_number": phones.mask(new),
             },
         )
-        self.notices.send(user, "phone_changed", client, new=phones.mask(new))
-        return new, done.ended
+        noticed = self.notices.send(user, "phone_changed", client, new=phones.mask(new))
+        return OperatorChange(new, done.ended, noticed)
