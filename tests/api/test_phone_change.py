@@ -195,9 +195,12 @@ def test_wrong_codes_count_like_sign_in_codes(app: Flask, client: FlaskClient) -
     session_id = started(client, token)["session_id"]
     code = last_code(client)
 
-    body = problem(verify(client, token, session_id, other_code(code)), 401)
+    response = verify(client, token, session_id, other_code(code))
+    body = problem(response, 401)
 
     assert body["type"].endswith("invalid-otp")
+    # RFC 9110 11.6.1: a scheme named, but no token error: the token was fine.
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="secureflaskauth"'
     assert body["attempts_remaining"] == 4
     user_id = claims(token)["sub"]
     failures = query(app, "SELECT otp_failures FROM users WHERE id = :u", u=user_id)
