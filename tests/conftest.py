@@ -59,6 +59,8 @@ GENEROUS_LIMITS: dict[str, Any] = {
     "limit_sms_unverified_account": "10000/minute",
     "sms_unverified_hourly_budget": 999_999,
     "sms_hourly_budget": 1_000_000,
+    # Test accounts share PHONE; tests of SFA_MAX_ACCOUNTS_PER_NUMBER set it themselves.
+    "max_accounts_per_number": 0,
 }
 PASSWORD = "correct horse battery staple"
 PHONE = "0508464336"

@@ -187,6 +187,7 @@ def _environment(store: Store, port: int, workdir: Path) -> dict[str, str]:
         env[f"SFA_LIMIT_SMS_{scope.upper()}"] = "10000/minute"
     env["SFA_SMS_HOURLY_BUDGET"] = "1000000"
     env["SFA_SMS_UNVERIFIED_HOURLY_BUDGET"] = "999999"
+    env["SFA_MAX_ACCOUNTS_PER_NUMBER"] = "0"  # every test account has the same number
     return env
 
 

@@ -181,7 +181,8 @@ def url_at_0011(
 
 _REFERRING = {
     "sessions": "SELECT * FROM sessions ORDER BY 1",
-    "otp_challenges": "SELECT * FROM otp_challenges ORDER BY 1",
+    # The columns every revision has (0012 adds send_to)
+    "otp_challenges": "SELECT id, user_id, code_hash, purpose FROM otp_challenges ORDER BY 1",
     "recovery_codes": "SELECT * FROM recovery_codes ORDER BY 1",
 }
 
@@ -276,6 +277,35 @@ def test_the_factors_table_comes_and_goes_and_keeps_the_accounts(url_at_0011: st
         command.downgrade(alembic_config(url_at_0011), "0011")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 1
+        upgrade(url_at_0011)  # and up again
+    finally:
+        engine.dispose()
+
+
+def test_accounts_and_challenges_survive_the_phone_change_columns(url_at_0011: str) -> None:
+    engine = make_engine(url_at_0011)
+    try:
+        user_id = add_user(engine, "waiting.user")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO otp_challenges (id, user_id, code_hash, created_at, expires_at,"
+                    " last_sent_at, attempts, resends, purpose)"
+                    " VALUES ('c1', :u, 'h', :at, :exp, :at, 0, 0, 'reset')"
+                ),
+                {"u": user_id, "at": CREATED, "exp": CREATED + 300},
+            )
+        upgrade(url_at_0011)
+        with engine.connect() as conn:
+            user = conn.execute(text("SELECT phone_e164, phone_changed_at FROM users")).one()
+            challenge = conn.execute(text("SELECT purpose, send_to FROM otp_challenges")).one()
+        assert tuple(user) == ("+972508464336", None)
+        assert tuple(challenge) == ("reset", None)
+        command.downgrade(alembic_config(url_at_0011), "0011")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM otp_challenges")).scalar_one() == 1
+            names = conn.execute(text("SELECT * FROM users")).keys()
+        assert "phone_changed_at" not in names
         upgrade(url_at_0011)  # and up again
     finally:
         engine.dispose()

@@ -238,6 +238,27 @@ def _fields(c: Challenge) -> dict[str, Any]:
     return {name: getattr(c, name) for name in Challenge.__slots__}
 
 
+def test_a_phone_changes_challenge_keeps_its_number_through_every_step(
+    backend: Backend, new_user: Callable[[], str]
+) -> None:
+    store = backend.challenges
+    user = new_user()
+    signing_in = challenge(user)
+    store.create(signing_in)
+    fields = {"purpose": "phone-change", "send_to": "+972549876543"}
+    c = Challenge(**{**_fields(challenge(user)), **fields})
+    store.create(c)
+
+    assert store.get(c.id) == c
+    assert store.get(signing_in.id) == signing_in  # another kind: not superseded
+    taken = store.reserve_attempt(c.id, now=NOW + 1, max_attempts=5)
+    assert taken is not None and taken.send_to == "+972549876543"
+    replaced = replace(store, c, NOW + 31)
+    assert replaced is not None and (replaced.purpose, replaced.send_to) == tuple(fields.values())
+    own_number = store.get(signing_in.id)
+    assert own_number is not None and own_number.send_to is None
+
+
 def test_reserve_attempt_takes_one_try_at_a_time_up_to_the_limit(
     backend: Backend, new_user: Callable[[], str]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secureflaskauth.domain.phones import PhoneNumberInvalid, mask, parse_mobile
+from secureflaskauth.domain.phones import PhoneNumberInvalid, mask, parse_mobile, parse_sendable
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,13 @@ def test_phone_number_invalid_is_a_value_error() -> None:
 def test_mask_shows_country_code_and_last_digits_only(e164: str, masked: str) -> None:
     assert mask(e164) == masked
     assert len(mask(e164)) == len(e164)
+
+
+def test_parse_sendable_adds_the_country_rule() -> None:
+    il = frozenset({"IL"})
+    assert parse_sendable("0508464336", "IL", il) == "+972508464336"
+    with pytest.raises(PhoneNumberInvalid, match=r"country \(only to: IL\)"):
+        parse_sendable("+12015550123", "IL", il)
+    assert parse_sendable("+12015550123", "IL", frozenset({"IL", "US"})) == "+12015550123"
+    with pytest.raises(PhoneNumberInvalid, match="mobile"):
+        parse_sendable("035555555", "IL", il)

@@ -104,6 +104,11 @@ def login(body: LoginRequest) -> ChallengeResponse:
             "that is over: expired, used or out of tries (`sign-in-expired`).",
             retry_after,
         ),
+        409: problem(
+            "The right code, but the account's number is not verified yet and already "
+            "belongs to as many verified accounts as SFA_MAX_ACCOUNTS_PER_NUMBER allows "
+            "(`phone-number-unavailable`); no session is started."
+        ),
     },
     throttled=True,
     cache=NO_STORE,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 from secureflaskauth.domain.errors import (
     DomainError,
     InvalidToken,
     StoreUnavailable,
-    WrongPassword,
 )
 
 log = logging.getLogger("secureflaskauth.errors")
@@ -67,6 +66,15 @@ class UnsupportedMediaType(DomainError):
     title = "Unsupported media type"
 
 
+def _bearer_route() -> bool:
+    """Whether the request went to a route declared with ``bearer=True``."""
+    from secureflaskauth.api.operations import operation_of  # it imports this module
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    operation = operation_of(view)
+    return operation is not None and operation.bearer
+
+
 def _domain_error(exc: DomainError) -> Response:
     headers: dict[str, str] = {}
     if exc.retry_after is not None:
@@ -74,8 +82,9 @@ def _domain_error(exc: DomainError) -> Response:
     if isinstance(exc, InvalidToken):
         log.info("token refused: %s", exc.reason)
         headers["WWW-Authenticate"] = _bearer_challenge(exc)
-    if isinstance(exc, WrongPassword):
-        # RFC 9110 11.6.1: every 401 names a scheme; no error code, the token was fine.
+    elif exc.status == 401 and _bearer_route():
+        # RFC 9110 11.6.1: every 401 names a scheme; no error code, the token was fine
+        # (a wrong password asked again, a wrong code of a phone change).
         headers["WWW-Authenticate"] = 'Bearer realm="secureflaskauth"'
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s (%s)", exc.store, exc.cause or "no detail")

@@ -356,3 +356,25 @@ class ResetRequest(BaseModel):
         "with one, unless `recovery_code` is given.",
         json_schema_extra={"pattern": "^[0-9]{6}$", "example": "654321"},
     )
+
+
+class PhoneChangeRequest(BaseModel):
+    model_config = _STRICT
+    password: str = Field(
+        description="The account's password, asked again.",
+        json_schema_extra={"example": "correct horse battery staple"},
+    )
+    phone_number: str = Field(
+        description="The new mobile number, under the rules of registration; without a "
+        "country code it is read in the default region.",
+        json_schema_extra={"example": "0549876543"},
+    )
+
+
+class PhoneVerifyRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str = Field(description="From /auth/phone/change (or /auth/resend-otp).")
+    otp: str = Field(
+        description="The code sent by SMS to the new number.",
+        json_schema_extra={"pattern": "^[0-9]{6}$", "example": "123456"},
+    )

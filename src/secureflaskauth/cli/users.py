@@ -1,5 +1,5 @@
 """``secureflaskauth users``: list, show, disable, enable, unlock, delete, reset-password,
-recovery-codes revoke, import."""
+recovery-codes revoke, import, set-phone."""
 
 from __future__ import annotations
 
@@ -207,5 +207,7 @@ def recovery_codes_revoke(user: str) -> None:
 
 
 from secureflaskauth.cli.importing import users_import  # noqa: E402
+from secureflaskauth.cli.phone import users_set_phone  # noqa: E402
 
 users.add_command(users_import)
+users.add_command(users_set_phone)

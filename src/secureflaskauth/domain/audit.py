@@ -37,13 +37,16 @@ EVENTS = frozenset(
         "password_reset",
         "factor_added",
         "factor_removed",
+        "phone_change_requested",
+        "phone_changed",
+        "phone_refused",
     }
 )
 
 
-# Detail members that say something about the person (the masked number): erased with
+# Detail members that say something about the person (masked numbers): erased with
 # the account, as the username, IP and user agent of its events are.
-PERSONAL_DETAIL = frozenset({"sent_to"})
+PERSONAL_DETAIL = frozenset({"sent_to", "old_number", "new_number"})
 
 
 def _clean(text: str | None, limit: int) -> str | None:

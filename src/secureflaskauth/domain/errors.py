@@ -156,3 +156,19 @@ class PasswordResetRequired(DomainError):
             "This password no longer signs in: reset it with a code sent to your "
             "phone (POST /auth/password/forgot)."
         )
+
+
+class PhoneNumberUnavailable(DomainError):
+    """The number already belongs to as many verified accounts as one number may
+    (SFA_MAX_ACCOUNTS_PER_NUMBER). Told only after a right code sent to that number,
+    so only whoever receives its messages ever learns it (phonechange.py)."""
+
+    status = 409
+    slug = "phone-number-unavailable"
+    title = "Phone number unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This number already belongs to as many accounts as one number may. "
+            "Please use another number."
+        )

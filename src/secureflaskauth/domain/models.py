@@ -33,6 +33,8 @@ class User:
     # An operator required a new password (`users reset-password`): the current one
     # no longer signs in; a reset with a code clears it.
     password_reset_required: bool = False
+    # When the number was last replaced (phonechange.py); None if it never was
+    phone_changed_at: float | None = None
 
     @property
     def phone_verified(self) -> bool:
@@ -67,8 +69,12 @@ class Challenge:
     attempts: int = 0
     resends: int = 0
     used_at: float | None = None
-    # What a right code completes: a sign-in, or a password reset (never the other).
+    # What a right code completes: a sign-in, a password reset or a phone change (a
+    # code of one kind never completes another).
     purpose: str = "sign-in"
+    # Where the code goes when not to the account's number: the new number of a phone
+    # change, which becomes the account's only once this code is verified.
+    send_to: str | None = None
 
     def is_alive(self, now: float, max_attempts: int) -> bool:
         return self.used_at is None and self.expires_at > now and self.attempts < max_attempts

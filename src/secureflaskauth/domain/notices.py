@@ -29,6 +29,10 @@ TEXTS = {
         "{app}: new recovery codes were created for your account; earlier ones no longer "
         "work. If this was not you, change your password now."
     ),
+    "phone_changed": (
+        "{app}: your account's phone number was changed to {new}; its codes no longer "
+        "come to this number. If this was not you, tell the service at once."
+    ),
     "recovery_code_used": (
         "{app}: a recovery code was used to sign in to your account ({remaining} left). "
         "If this was not you, change your password and end your sessions now."

@@ -32,6 +32,18 @@ def parse_mobile(raw: str, default_region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def parse_sendable(raw: str, default_region: str, allowed_regions: frozenset[str]) -> str:
+    """``parse_mobile``, and the number must be in a country codes may be sent to
+    (SFA_SMS_ALLOWED_REGIONS): the rule of registration and of a new number alike."""
+    e164 = parse_mobile(raw, default_region)
+    if region(e164) not in allowed_regions:
+        allowed = ", ".join(sorted(allowed_regions))
+        raise PhoneNumberInvalid(
+            f"Codes cannot be sent by SMS to this country (only to: {allowed})."
+        )
+    return e164
+
+
 def mask(e164: str) -> str:
     """Show the country code and the last four digits only: +972*****4336."""
     number = phonenumbers.parse(e164, None)

@@ -74,8 +74,36 @@ class UserStore(Protocol):
 
     def reset_otp_failures(self, user_id: str) -> None: ...
 
-    def mark_phone_verified(self, user_id: str, *, now: float) -> bool:
-        """Record the account's number as verified (if it was not); True if it was not."""
+    def mark_phone_verified(self, user_id: str, *, now: float, max_accounts: int = 0) -> bool:
+        """Record the account's number as verified (if it was not); True if it was not.
+        Raises PhoneNumberUnavailable, changing nothing, when ``max_accounts`` other
+        verified accounts hold the number already (0: no limit); two accounts verified
+        at once are counted one after the other."""
+        ...
+
+    def change_phone(
+        self,
+        user_id: str,
+        *,
+        old_phone: str,
+        new_phone: str,
+        changed_by: float,
+        max_accounts: int,
+        keep_session: str | None,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        """In one transaction: if the user's number is still ``old_phone`` and was last
+        replaced at or before ``changed_by`` (or never), make ``new_phone`` the user's
+        number, verified and replaced at ``now``; end every active session of the user
+        but ``keep_session`` (None: all) and record their revocations (refused until
+        ``until``). None when the number or its replacement time moved meanwhile (or
+        there is no such user). Raises PhoneNumberUnavailable, changing nothing, as
+        ``mark_phone_verified`` does."""
+        ...
+
+    def phone_holders(self, e164: str, *, besides: str) -> int:
+        """How many verified accounts other than ``besides`` hold the number."""
         ...
 
     def delete_pending(self, *, created_by: float, limit: int) -> int:

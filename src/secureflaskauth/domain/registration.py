@@ -92,15 +92,9 @@ class Registration:
             errors["username"] = found
         phone: str | None = None
         try:
-            phone = phones.parse_mobile(phone_number, self.default_region)
+            phone = phones.parse_sendable(phone_number, self.default_region, self.sms_regions)
         except phones.PhoneNumberInvalid as exc:
             errors["phone_number"] = [str(exc)]
-        else:
-            if phones.region(phone) not in self.sms_regions:
-                allowed = ", ".join(sorted(self.sms_regions))
-                errors["phone_number"] = [
-                    f"Codes cannot be sent by SMS to this country (only to: {allowed})."
-                ]
         return errors, phone
 
     def import_account(self, username: str, password_hash: str, phone_number: str) -> str:

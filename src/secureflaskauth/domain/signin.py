@@ -22,6 +22,7 @@ from secureflaskauth.domain.errors import (
     ChallengeFailed,
     InvalidCredentials,
     PasswordResetRequired,
+    PhoneNumberUnavailable,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
@@ -95,9 +96,11 @@ class SignIn:
         sms_template: otp.SmsTemplate | None = None,
         due_resets: DueResets | None = None,
         second_steps: SecondSteps | None = None,
+        max_accounts_per_number: int = 0,
     ) -> None:
         self.due_resets = due_resets
         self.second_steps = second_steps
+        self.max_accounts_per_number = max_accounts_per_number
         self.pending = pending
         self.users = users
         self.challenges = challenges
@@ -198,10 +201,13 @@ class SignIn:
         *,
         purpose: str = "sign-in",
         methods: tuple[str, ...] = ("sms",),
+        send_to: str | None = None,
     ) -> ChallengeState:
-        """Start a challenge for ``purpose`` (a sign-in or a reset) with the first of
-        ``methods``: a code sent to the user's number, or none (another method; an SMS
-        can be asked for at once with a resend)."""
+        """Start a challenge for ``purpose`` (a sign-in, a reset, a phone change) with the
+        first of ``methods``: a code sent to the user's number, or to ``send_to`` (a number
+        the account does not have yet), or none (another method; an SMS can be asked for
+        at once with a resend)."""
+        phone, verified = send_to or user.phone_e164, send_to is None and user.phone_verified
         session_id = otp.new_session_id()
         cid = otp.challenge_id(session_id)
         sms = methods[0] == "sms"
@@ -215,27 +221,29 @@ class SignIn:
             # Without an SMS the first one may be asked for at once.
             last_sent_at=now if sms else now - self.otp.resend_cooldown_seconds,
             purpose=purpose,
+            send_to=send_to,
         )
         if sms:
             # The SMS caps are checked before any challenge exists: a refusal leaves none.
-            self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
+            self.sms_guard.allow(phone, user.id, client, verified=verified)
         self.challenges.create(challenge)
         if sms:
             self._send(challenge, user, code, client, resend=False)
-        return self._state(session_id, challenge, user.phone_e164, now, methods)
+        return self._state(session_id, challenge, phone, now, methods)
 
     def _send(
         self, challenge: Challenge, user: User, code: str, client: Client, *, resend: bool
     ) -> None:
+        phone = challenge.send_to or user.phone_e164
         who = {"user_id": user.id, "username": user.username}
         detail = {
-            "sent_to": phones.mask(user.phone_e164),
-            "country": phones.region(user.phone_e164),
+            "sent_to": phones.mask(phone),
+            "country": phones.region(phone),
             "resend": resend,
         }
         try:
             text = self.sms_template.render(self.app_name, code, self.otp.ttl_seconds)
-            self.sms.send(user.phone_e164, text)
+            self.sms.send(phone, text)
         except SmsProviderError:
             # NIST: no usable challenge is left behind a failed send.
             self.challenges.kill(challenge.id)
@@ -293,9 +301,23 @@ class SignIn:
         self.consume(taken, now)
         self.tries.right(user)
         # The code reached this number for this account: the number is verified.
-        self.users.mark_phone_verified(user.id, now=now)
+        self.verify_number(user, now, client)
         self.sms_guard.verified()
         return self.open_session(user, client, AMR, method="sms")
+
+    def verify_number(self, user: User, now: float, client: Client) -> None:
+        """Mark the account's number verified, unless it already holds as many verified
+        accounts as one number may (SFA_MAX_ACCOUNTS_PER_NUMBER): then 409. Asked only
+        after the right code, so only whoever receives the number's messages learns it."""
+        try:
+            self.users.mark_phone_verified(
+                user.id, now=now, max_accounts=self.max_accounts_per_number
+            )
+        except PhoneNumberUnavailable:
+            self.audit.client_event(
+                "phone_refused", "max_accounts", client, user_id=user.id, username=user.username
+            )
+            raise
 
     def take_try(self, session_id: str, purpose: str = "sign-in") -> tuple[User, CodeTry, float]:
         """The live challenge's user, with one try taken from every counter."""
@@ -420,15 +442,17 @@ class SignIn:
         # Only the request that won the replacement counts against the SMS caps, so
         # concurrent resends cannot use up a victim's caps. A refusal now leaves a code
         # that was never sent: end the sign-in, as a failed send does.
+        phone = updated.send_to or user.phone_e164
         try:
-            self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
+            verified = updated.send_to is None and user.phone_verified
+            self.sms_guard.allow(phone, user.id, client, verified=verified)
         except TooManyRequests:
             self.challenges.kill(updated.id)
             raise
         self._send(updated, user, code, client, resend=True)
         # A reset's session id is handed to whoever asks: its answer tells no factor.
         methods = self.methods(user) if updated.purpose == "sign-in" else ("sms",)
-        return self._state(session_id, updated, user.phone_e164, now, methods)
+        return self._state(session_id, updated, phone, now, methods)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
         # The challenge is still usable with the code already sent: say so.

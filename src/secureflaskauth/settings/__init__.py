@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     reset_hold_seconds: int = Field(86400, ge=60, le=30 * 86400)
     # /auth/password/forgot answers after at least this long, whether a code was sent or not
     reset_answer_seconds: float = Field(1.0, ge=0, le=10)
+    # After a phone change, the next one waits this long (default a day)
+    phone_change_cooldown_seconds: int = Field(86400, ge=0, le=30 * 86400)
+    # Verified accounts one number may hold (0: no limit); checked only after a right code
+    max_accounts_per_number: int = Field(0, ge=0, le=1000)
 
     sms: SmsSettings = SmsSettings()
     pumping: PumpingSettings = PumpingSettings()

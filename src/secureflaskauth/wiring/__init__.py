@@ -36,6 +36,7 @@ from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ownaccount import OwnAccount
 from secureflaskauth.domain.passwords import CommonPasswords, PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.pending import PendingAccounts
+from secureflaskauth.domain.phonechange import PhoneChange
 from secureflaskauth.domain.ports import (
     AuditLog,
     Clock,
@@ -88,6 +89,7 @@ class Wiring:
     sessions: Sessions
     accounts: Accounts
     own_account: OwnAccount
+    phone_change: PhoneChange
     reset: PasswordReset
     recovery_signin: RecoverySignIn
     second_step: SecondStep
@@ -217,7 +219,9 @@ def build(
         sms_template=policies.sms_template(settings.sms),
         due_resets=held,
         second_steps=factors,
+        max_accounts_per_number=settings.max_accounts_per_number,
     )
+    password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
     own_account = OwnAccount(
         users=users,
         challenges=shared.challenges,
@@ -252,6 +256,18 @@ def build(
             clock=clock,
         ),
         own_account=own_account,
+        phone_change=PhoneChange(
+            signin=signin,
+            password_check=password_check,
+            sessions=sessions,
+            revocations=shared.revocations,
+            notices=notices,
+            audit=audit,
+            default_region=settings.default_region,
+            sms_regions=settings.allowed_sms_regions,
+            cooldown_seconds=settings.phone_change_cooldown_seconds,
+            max_accounts_per_number=settings.max_accounts_per_number,
+        ),
         recovery_signin=RecoverySignIn(signin=signin, codes=recovery, notices=notices, audit=audit),
         second_step=SecondStep(signin=signin, totp=totp),
         factors=factors,

@@ -25,6 +25,7 @@ def _challenge(row: Row[tuple[object, ...]]) -> Challenge:
         resends=m["resends"],
         used_at=m["used_at"],
         purpose=m["purpose"],
+        send_to=m["send_to"],
     )
 
 
@@ -70,6 +71,7 @@ class SqlChallengeStore:
                     attempts=0,
                     resends=0,
                     purpose=challenge.purpose,
+                    send_to=challenge.send_to,
                 )
             )
 

@@ -38,7 +38,11 @@ users = Table(
     Column("phone_verified_at", Float, nullable=True),
     # Set by an operator (`users reset-password`), cleared by the next password set.
     Column("password_reset_required", Boolean, nullable=False, server_default=false()),
+    # When the number was last replaced (a phone change or an operator's): the cooldown
+    Column("phone_changed_at", Float, nullable=True),
     Index("ix_users_username_skeleton", "username_skeleton", unique=True),
+    # Counting the verified accounts that hold a number (SFA_MAX_ACCOUNTS_PER_NUMBER)
+    Index("ix_users_phone_e164", "phone_e164"),
     Index(
         "ix_users_pending_created_at",
         "created_at",
@@ -59,8 +63,10 @@ challenges = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("resends", Integer, nullable=False, default=0),
     Column("used_at", Float, nullable=True),
-    # "sign-in" or "reset": what a right code completes
+    # "sign-in", "reset" or "phone-change": what a right code completes
     Column("purpose", String(16), nullable=False, server_default="sign-in"),
+    # The number the code went to when it is not the account's own (a phone change)
+    Column("send_to", String(20), nullable=True),
     Index("ix_otp_challenges_user_id", "user_id"),
     Index("ix_otp_challenges_expires_at", "expires_at"),
 )

@@ -6,7 +6,7 @@ from sqlalchemy import Engine, Row, case, insert, or_, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 
-from secureflaskauth.adapters.db import revocations
+from secureflaskauth.adapters.db import numbers, revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.sessions import end_sessions_of
 from secureflaskauth.adapters.db.tables import (
@@ -37,6 +37,7 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         phone_verified_at=m["phone_verified_at"],
         username_skeleton=m["username_skeleton"],
         password_reset_required=bool(m["password_reset_required"]),
+        phone_changed_at=m["phone_changed_at"],
     )
 
 
@@ -147,14 +148,55 @@ class SqlUserStore:
         return OtpClaim(True, int(failures), locked_until)
 
     @fail_closed
-    def mark_phone_verified(self, user_id: str, *, now: float) -> bool:
+    def mark_phone_verified(self, user_id: str, *, now: float, max_accounts: int = 0) -> bool:
         with self._engine.begin() as conn:
-            result = conn.execute(
+            marked = conn.execute(
                 update(users)
                 .where(users.c.id == user_id, users.c.phone_verified_at.is_(None))
                 .values(phone_verified_at=now)
-            )
-        return result.rowcount == 1
+                .returning(users.c.phone_e164)
+            ).first()
+            if marked is not None:  # raises, rolling it back, when the number is full
+                numbers.check_holders(conn, marked.phone_e164, user_id, max_accounts)
+        return marked is not None
+
+    @fail_closed
+    def change_phone(
+        self,
+        user_id: str,
+        *,
+        old_phone: str,
+        new_phone: str,
+        changed_by: float,
+        max_accounts: int,
+        keep_session: str | None,
+        now: float,
+        until: float,
+    ) -> EndedSessions | None:
+        c = users.c
+        with self._engine.begin() as conn:
+            changed = conn.execute(
+                update(users)
+                .where(
+                    c.id == user_id,
+                    c.phone_e164 == old_phone,
+                    or_(c.phone_changed_at.is_(None), c.phone_changed_at <= changed_by),
+                )
+                .values(phone_e164=new_phone, phone_verified_at=now, phone_changed_at=now)
+            ).rowcount
+            if changed != 1:
+                return None
+            numbers.check_holders(conn, new_phone, user_id, max_accounts)
+            reason = "phone changed"
+            ended = conn.execute(end_sessions_of(user_id, now, reason, keep=keep_session)).all()
+            revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
+            in_force = revocations.in_force_for_user(conn, user_id, now=now)
+        return EndedSessions(len(ended), tuple(in_force))
+
+    @fail_closed
+    def phone_holders(self, e164: str, *, besides: str) -> int:
+        with self._engine.connect() as conn:
+            return numbers.holders(conn, e164, besides=besides)
 
     @fail_closed
     def delete_pending(self, *, created_by: float, limit: int) -> int:

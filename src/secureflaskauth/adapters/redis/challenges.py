@@ -7,8 +7,9 @@ the SQL store does; the key's Redis TTL only removes it long afterwards.
 
 Keys (``P`` is the prefix setting):
   ``P challenge:<id>``        hash: user_id, code_hash, created_at, expires_at,
-                              last_sent_at, attempts, resends, purpose and, once
-                              used, used_at
+                              last_sent_at, attempts, resends, purpose, send_to
+                              (a phone change's new number only) and, once used,
+                              used_at
   ``P user-challenges:<uid>`` set of the user's challenge ids, kept at least as
                               long as its newest challenge
 
@@ -29,7 +30,8 @@ from secureflaskauth.domain.models import Challenge
 _CLEANUP_GRACE = 3600.0  # as the SQL store: dead challenges older than this are dropped
 
 # KEYS: challenge, user set. ARGV: challenge key prefix, id, user_id, code_hash,
-# created_at, expires_at, last_sent_at, ttl_ms, drop-before, purpose.
+# created_at, expires_at, last_sent_at, ttl_ms, drop-before, purpose, send_to ('' for
+# the account's own number).
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('challenge id already exists')
@@ -53,6 +55,7 @@ end
 redis.call('HSET', KEYS[1], 'user_id', ARGV[3], 'code_hash', ARGV[4], 'created_at', ARGV[5],
   'expires_at', ARGV[6], 'last_sent_at', ARGV[7], 'attempts', 0, 'resends', 0,
   'purpose', ARGV[10])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'send_to', ARGV[11]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 redis.call('SADD', KEYS[2], ARGV[2])
 if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[8]) then
@@ -136,6 +139,7 @@ def _challenge(challenge_id: str, fields: dict[str, str]) -> Challenge:
         resends=int(fields["resends"]),
         used_at=float(used_at) if used_at is not None else None,
         purpose=fields.get("purpose", "sign-in"),
+        send_to=fields.get("send_to"),
     )
 
 
@@ -177,6 +181,7 @@ class RedisChallengeStore:
                 gc_ttl_ms(challenge.expires_at, challenge.created_at),
                 number(challenge.created_at - _CLEANUP_GRACE),
                 challenge.purpose,
+                challenge.send_to or "",
             ],
         )
 
