@@ -17,6 +17,7 @@ from secureflaskauth.api import (
     headers,
     meta,
     metrics,
+    passkeys,
     reset,
     sessions,
 )
@@ -76,6 +77,7 @@ def create_app(
         account.routes,
         reset.routes,
         factors.routes,
+        passkeys.routes,
         meta.routes,
         metrics.routes,
         docs.routes,

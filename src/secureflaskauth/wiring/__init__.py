@@ -27,8 +27,12 @@ from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.factors.account import AccountFactors
+from secureflaskauth.domain.factors.ceremony import CeremonyChallenges
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.factors.enrolment import TotpEnrolment
+from secureflaskauth.domain.factors.passkey_enrolment import PasskeyEnrolment
+from secureflaskauth.domain.factors.passkey_signin import PasskeySignIn
+from secureflaskauth.domain.factors.passkeys import RelyingParty
 from secureflaskauth.domain.factors.signin import SecondStep
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
@@ -93,6 +97,8 @@ class Wiring:
     second_step: SecondStep
     factors: AccountFactors
     totp_enrolment: TotpEnrolment
+    passkey_enrolment: PasskeyEnrolment
+    passkey_signin: PasskeySignIn
     pending: PendingAccounts
     audit: Audit
     audit_log: AuditLog
@@ -218,6 +224,9 @@ def build(
         due_resets=held,
         second_steps=factors,
     )
+    rp_id, origins = settings.webauthn.resolved(settings.port)
+    rp = RelyingParty(id=rp_id, name=settings.app_name, origins=origins)
+    ceremonies = CeremonyChallenges(counters=shared.counters, key=code_key, clock=clock)
     own_account = OwnAccount(
         users=users,
         challenges=shared.challenges,
@@ -257,6 +266,19 @@ def build(
             audit=audit,
             clock=clock,
             issuer=settings.app_name,
+        ),
+        passkey_enrolment=PasskeyEnrolment(
+            store=factor_store,
+            challenges=ceremonies,
+            rp=rp,
+            password_check=password_check,
+            throttle=throttle,
+            notices=notices,
+            audit=audit,
+            clock=clock,
+        ),
+        passkey_signin=PasskeySignIn(
+            signin=signin, store=factor_store, challenges=ceremonies, rp=rp
         ),
         pending=pending,
         reset=PasswordReset(
