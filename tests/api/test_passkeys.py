@@ -18,6 +18,7 @@ from tests.api.test_account import me
 from tests.api.test_metrics import scrape
 from tests.api.test_password_change import outbox
 from tests.api.test_refresh import bearer, claims, query
+from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, login, register, sign_in
 from tests.fakes.authenticator import SoftAuthenticator
 from tests.helpers import problem
@@ -352,3 +353,17 @@ def test_malformed_requests_are_422_not_500(client: FlaskClient) -> None:
         problem(client.post("/auth/webauthn/verify", json=body), 422)
     problem(client.post("/auth/webauthn/options", json={"session_id": 5}), 422)
     problem(client.post("/auth/webauthn/options", json={"session_id": "unknown"}), 401)
+
+
+def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) -> None:
+    username, token, authenticator = with_passkey(client)
+    options = request_options(client)
+    clock.advance(121)
+    problem(verify(client, authenticator.assert_(options)), 401)
+    session_id = login(client, username)["session_id"]
+    options = request_options(client, session_id)
+    clock.advance(121)
+    problem(verify(client, authenticator.assert_(options), session_id), 401)
+    creation = creation_options(client, token).get_json()
+    clock.advance(121)
+    problem(add(client, token, SoftAuthenticator().register(creation)), 422)
