@@ -27,12 +27,10 @@ from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.factors.account import AccountFactors
-from secureflaskauth.domain.factors.ceremony import CeremonyChallenges
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.factors.enrolment import TotpEnrolment
 from secureflaskauth.domain.factors.passkey_enrolment import PasskeyEnrolment
 from secureflaskauth.domain.factors.passkey_signin import PasskeySignIn
-from secureflaskauth.domain.factors.passkeys import RelyingParty
 from secureflaskauth.domain.factors.signin import SecondStep
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
@@ -62,6 +60,7 @@ from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
 from secureflaskauth.wiring.keys import ensure_signing_key, factor_box, otp_key
+from secureflaskauth.wiring.passkeys import passkey_parts
 from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
 
@@ -224,9 +223,20 @@ def build(
         due_resets=held,
         second_steps=factors,
     )
-    rp_id, origins = settings.webauthn.resolved(settings.port)
-    rp = RelyingParty(id=rp_id, name=settings.app_name, origins=origins)
-    ceremonies = CeremonyChallenges(counters=shared.counters, key=code_key, clock=clock)
+    passkeys = passkey_parts(
+        settings.webauthn,
+        port=settings.port,
+        app_name=settings.app_name,
+        counters=shared.counters,
+        key=code_key,
+        store=factor_store,
+        signin=signin,
+        password_check=password_check,
+        throttle=throttle,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+    )
     own_account = OwnAccount(
         users=users,
         challenges=shared.challenges,
@@ -267,19 +277,8 @@ def build(
             clock=clock,
             issuer=settings.app_name,
         ),
-        passkey_enrolment=PasskeyEnrolment(
-            store=factor_store,
-            challenges=ceremonies,
-            rp=rp,
-            password_check=password_check,
-            throttle=throttle,
-            notices=notices,
-            audit=audit,
-            clock=clock,
-        ),
-        passkey_signin=PasskeySignIn(
-            signin=signin, store=factor_store, challenges=ceremonies, rp=rp
-        ),
+        passkey_enrolment=passkeys.enrolment,
+        passkey_signin=passkeys.signin,
         pending=pending,
         reset=PasswordReset(
             signin=signin,
