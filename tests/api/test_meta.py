@@ -33,6 +33,8 @@ PRODUCTION = {
     "twilio_from": "+15005550006",
     "secret_key": "k" * 32,
     "webotp_host": "auth.example.com",
+    "webauthn_rp_id": "example.com",
+    "webauthn_origins": "https://auth.example.com",
 }
 
 

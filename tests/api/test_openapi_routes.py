@@ -153,7 +153,11 @@ def test_the_shared_answers_are_documented_on_each_operation_of_their_kind(
                 token_answers.add(label)
                 cache = _header(response, "Cache-Control")
                 assert cache["schema"]["const"] == "no-store" and cache["required"], status
-    assert token_answers == {"POST /auth/verify-otp", "POST /auth/refresh"}
+    assert token_answers == {
+        "POST /auth/verify-otp",
+        "POST /auth/refresh",
+        "POST /auth/webauthn/verify",
+    }
 
 
 @pytest.mark.parametrize("path", ["/auth/private", "/auth/sessions"])

@@ -38,6 +38,8 @@ PRODUCTION = {
     "env": "production",
     "secret_key": "s" * 40,
     "allow_sqlite_in_production": True,
+    "webauthn_rp_id": "example.com",
+    "webauthn_origins": "https://auth.example.com",
     **WEBHOOK,
 }
 

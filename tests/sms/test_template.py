@@ -28,6 +28,8 @@ PRODUCTION: dict[str, Any] = {
     "webhook_secret": "w" * 32,
     "secret_key": "k" * 32,
     "database_url": "postgresql://db.example.com/sfa",
+    "webauthn_rp_id": "example.com",
+    "webauthn_origins": "https://auth.example.com",
 }
 
 # -- the domain's rules ------------------------------------------------------------

@@ -65,14 +65,15 @@ class ChallengeResponse(BaseModel):
     )
     attempts_remaining: int = Field(description="Wrong codes still allowed for this sign-in.")
     method: str = Field(
-        description="The second step started: `sms` (a code was sent) or `totp` (the "
-        "authenticator app's code is expected; no SMS was sent).",
+        description="The second step started: `sms` (a code was sent), `totp` (the "
+        "authenticator app's code is expected) or `webauthn` (a passkey, at "
+        "/auth/webauthn/options and /auth/webauthn/verify); no SMS is sent for the last two.",
         examples=["sms"],
     )
     methods: list[str] = Field(
         description="The second steps this account may use, the one started first; ask "
         'for an SMS with /auth/resend-otp `{"session_id","method":"sms"}`.',
-        examples=[["totp", "sms"]],
+        examples=[["webauthn", "totp", "sms"]],
     )
 
     @classmethod
@@ -92,6 +93,7 @@ class ChallengeResponse(BaseModel):
 _STARTED = {
     "sms": "A one-time code was sent by SMS.",
     "totp": "Enter the code your authenticator app shows.",
+    "webauthn": "Use your passkey: /auth/webauthn/options, then /auth/webauthn/verify.",
 }
 
 

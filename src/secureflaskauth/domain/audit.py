@@ -37,6 +37,7 @@ EVENTS = frozenset(
         "password_reset",
         "factor_added",
         "factor_removed",
+        "passkey_refused",
         "phone_change_requested",
         "phone_changed",
         "phone_refused",

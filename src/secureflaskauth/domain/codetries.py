@@ -92,6 +92,15 @@ class WrongCodePolicy:
         )
         if taken is None:
             raise expired_sign_in()
+        return CodeTry(taken, self._account_try(user, now))
+
+    def take_account(self, user: User, now: float) -> OtpClaim:
+        """The account's counters alone (1, 3 and 4), for a sign-in with no challenge
+        of its own: a passkey without the password."""
+        self.throttle.check(f"verify:user:{user.id}", self.throttle.limits.verify_account)
+        return self._account_try(user, now)
+
+    def _account_try(self, user: User, now: float) -> OtpClaim:
         if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
             self.challenges.kill_all_for_user(user.id)
             raise expired_sign_in()
@@ -104,7 +113,7 @@ class WrongCodePolicy:
         if not account.allowed:
             self.challenges.kill_all_for_user(user.id)
             raise account_locked(account.locked_until, now)
-        return CodeTry(taken, account)
+        return account
 
     def right(self, user: User) -> None:
         """The code was right: the username's and the account's counts start again."""

@@ -45,6 +45,10 @@ TEXTS = {
         "{app}: the authenticator app was removed from your account. If this was not you, "
         "change your password now."
     ),
+    "webauthn_added": (
+        "{app}: a passkey was added to your account; sign-ins now ask for a passkey. If "
+        "this was not you, change your password and remove it now."
+    ),
     "webauthn_removed": (
         "{app}: a passkey was removed from your account. If this was not you, change "
         "your password now."

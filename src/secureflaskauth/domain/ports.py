@@ -6,8 +6,8 @@ stores, SMS providers and the clock only through these ports. It does use librar
 that compute what a standard defines, the same answer for the same input: PyJWT and
 cryptography (JOSE, RFC 8725; keys and sealing), argon2-cffi and bcrypt (password
 hashes), phonenumbers (numbering plans), precis-i18n and confusable-homoglyphs
-(RFC 8265 and UTS #39 for usernames), pyotp (RFC 6238). Writing those by hand would
-be worse.
+(RFC 8265 and UTS #39 for usernames), pyotp (RFC 6238), webauthn (WebAuthn Level 3).
+Writing those by hand would be worse.
 """
 
 from __future__ import annotations
@@ -196,6 +196,22 @@ class FactorStore(Protocol):
 
     def delete(self, factor_id: str, *, user_id: str) -> bool:
         """Delete the user's factor; False if the user has no such factor."""
+        ...
+
+    def add_active(self, factor: Factor) -> bool:
+        """Store an active factor (a passkey, confirmed by its registration); False,
+        and nothing stored, when another factor has its handle."""
+        ...
+
+    def by_handle(self, handle: str) -> Factor | None:
+        """The factor with this unique handle (a passkey's credential id digest)."""
+        ...
+
+    def use_counted(self, factor_id: str, *, counter: int, data: str, now: float) -> bool:
+        """Atomically record a use of an active factor whose authenticator counts its
+        uses: only if ``counter`` is above the last one recorded, or both are 0 (an
+        authenticator that does not count); store ``data`` with it. False otherwise
+        (WebAuthn 6.1.1: a counter that does not grow may mean a cloned authenticator)."""
         ...
 
 

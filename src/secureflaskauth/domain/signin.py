@@ -372,9 +372,17 @@ class SignIn:
         return SignedIn(user.id, pair)
 
     def wrong_code(
-        self, user: User, attempt: CodeTry, session_id: str, now: float, client: Client
+        self,
+        user: User,
+        attempt: CodeTry,
+        session_id: str,
+        now: float,
+        client: Client,
+        *,
+        wrong: str = "Wrong code.",
     ) -> NoReturn:
-        """Answer a wrong code: tries left, the sign-in over, or the account locked."""
+        """Answer a wrong code (``wrong`` says what was wrong): tries left, the sign-in
+        over, or the account locked."""
         # The try was counted by every counter when it was taken.
         failures, locked_until = attempt.account.failures, attempt.account.locked_until
         state = self._state(session_id, attempt.challenge, user.phone_e164, now)
@@ -399,11 +407,11 @@ class SignIn:
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(
-                "Wrong code. No tries are left for this sign-in; please sign in again.",
+                f"{wrong} No tries are left for this sign-in; please sign in again.",
                 extra=dict(NO_TRIES_LEFT),
             )
         raise ChallengeFailed(
-            "Wrong code.",
+            wrong,
             extra={
                 "attempts_remaining": state.attempts_remaining,
                 "expires_in": state.expires_in,

@@ -40,7 +40,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 # Methods outside this set are counted as "other": a client must not mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "unmatched"
-SIGNIN_METHODS = frozenset({"sms", "totp", "recovery_code"})
+SIGNIN_METHODS = frozenset({"sms", "totp", "webauthn", "recovery_code"})
 ACTIVE_SESSIONS_MAX_AGE = 5.0  # seconds a count is reused: scrapes cannot flood the database
 
 
@@ -115,7 +115,7 @@ class Metrics:
         )
         self.signins = Counter(
             "sfa_signins",
-            "Completed sign-ins by the second step used: sms, totp, recovery_code.",
+            "Completed sign-ins by the second step used: sms, totp, webauthn, recovery_code.",
             ["method"],
             registry=r,
         )

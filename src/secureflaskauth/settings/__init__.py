@@ -39,6 +39,7 @@ from secureflaskauth.settings.sections import (
     SmsSettings,
 )
 from secureflaskauth.settings.sources import VariablesSource, password_into_url
+from secureflaskauth.settings.webauthn import WebAuthnSettings
 
 __all__ = [
     "DATABASE_FILE",
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
     argon2: Argon2Settings = Argon2Settings()
     jwt: JwtSettings = JwtSettings()
     sessions: SessionSettings = SessionSettings()
+    webauthn: WebAuthnSettings = WebAuthnSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -220,7 +222,7 @@ class Settings(BaseSettings):
         except ConfigurationError as exc:
             found.append(str(exc))
         found.extend(self.sms.problems(self.is_production))
-        return found + self._production_problems()
+        return found + self._production_problems() + self.webauthn.problems(self.is_production)
 
     def _production_problems(self) -> list[str]:
         """What production refuses, one line each (nothing outside production)."""

@@ -29,6 +29,8 @@ from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.factors.account import AccountFactors
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.factors.enrolment import TotpEnrolment
+from secureflaskauth.domain.factors.passkey_enrolment import PasskeyEnrolment
+from secureflaskauth.domain.factors.passkey_signin import PasskeySignIn
 from secureflaskauth.domain.factors.signin import SecondStep
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
@@ -59,6 +61,7 @@ from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
 from secureflaskauth.wiring.keys import ensure_signing_key, factor_box, otp_key
+from secureflaskauth.wiring.passkeys import passkey_parts
 from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
 
@@ -95,6 +98,8 @@ class Wiring:
     second_step: SecondStep
     factors: AccountFactors
     totp_enrolment: TotpEnrolment
+    passkey_enrolment: PasskeyEnrolment
+    passkey_signin: PasskeySignIn
     pending: PendingAccounts
     audit: Audit
     audit_log: AuditLog
@@ -221,7 +226,20 @@ def build(
         second_steps=factors,
         max_accounts_per_number=settings.max_accounts_per_number,
     )
-    password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
+    passkeys = passkey_parts(
+        settings.webauthn,
+        port=settings.port,
+        app_name=settings.app_name,
+        counters=shared.counters,
+        key=code_key,
+        store=factor_store,
+        signin=signin,
+        password_check=password_check,
+        throttle=throttle,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+    )
     own_account = OwnAccount(
         users=users,
         challenges=shared.challenges,
@@ -280,6 +298,8 @@ def build(
             clock=clock,
             issuer=settings.app_name,
         ),
+        passkey_enrolment=passkeys.enrolment,
+        passkey_signin=passkeys.signin,
         pending=pending,
         reset=PasswordReset(
             signin=signin,

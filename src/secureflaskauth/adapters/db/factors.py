@@ -5,7 +5,8 @@ account data and live in the database."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, Insert, Row, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import factors
@@ -31,6 +32,22 @@ def _factor(row: Row[tuple[object, ...]]) -> Factor:
     )
 
 
+def _insert(factor: Factor) -> Insert:
+    return insert(factors).values(
+        id=factor.id,
+        user_id=factor.user_id,
+        type=factor.type,
+        label=factor.label,
+        created_at=factor.created_at,
+        confirmed_at=factor.confirmed_at,
+        last_used_at=factor.last_used_at,
+        secret=factor.secret,
+        data=factor.data,
+        counter=factor.counter,
+        handle=factor.handle,
+    )
+
+
 class SqlFactorStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -43,21 +60,33 @@ class SqlFactorStore:
                     c.user_id == factor.user_id, c.type == factor.type, c.confirmed_at.is_(None)
                 )
             )
-            conn.execute(
-                insert(factors).values(
-                    id=factor.id,
-                    user_id=factor.user_id,
-                    type=factor.type,
-                    label=factor.label,
-                    created_at=factor.created_at,
-                    confirmed_at=factor.confirmed_at,
-                    last_used_at=factor.last_used_at,
-                    secret=factor.secret,
-                    data=factor.data,
-                    counter=factor.counter,
-                    handle=factor.handle,
-                )
-            )
+            conn.execute(_insert(factor))
+
+    @fail_closed
+    def add_active(self, factor: Factor) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(_insert(factor))
+        except IntegrityError:
+            return False  # the unique handle: this credential is registered already
+        return True
+
+    @fail_closed
+    def by_handle(self, handle: str) -> Factor | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(factors).where(c.handle == handle)).first()
+        return _factor(row) if row is not None else None
+
+    @fail_closed
+    def use_counted(self, factor_id: str, *, counter: int, data: str, now: float) -> bool:
+        grows = c.counter < counter if counter > 0 else c.counter == 0
+        with self._engine.begin() as conn:
+            used = conn.execute(
+                update(factors)
+                .where(c.id == factor_id, c.confirmed_at.is_not(None), grows)
+                .values(counter=counter, data=data, last_used_at=now)
+            ).rowcount
+        return used == 1
 
     @fail_closed
     def get(self, factor_id: str) -> Factor | None:

@@ -5,10 +5,14 @@
 - ``check``: a TOTP code checked against the account's app, each time step once;
 - ``enrolment``: adding an authenticator app (pending until its first code);
 - ``account``: the factors listed and removed, and the methods a sign-in offers;
-- ``signin``: the second step of a sign-in with the method the client names.
+- ``signin``: the second step of a sign-in with the method the client names;
+- ``passkeys``: passkeys (WebAuthn): the relying party, a passkey's row, ``amr``;
+- ``ceremony``: WebAuthn challenges, bound to their purpose and taken once;
+- ``passkey_enrolment``: adding a passkey (registration);
+- ``passkey_signin``: a passkey as the second step, or alone.
 
 Every factor is a row of one table (models.Factor): its type names what it is, and
-what only that type needs sits in its own fields, so a passkey is one more type.
+what only that type needs sits in its own fields, so a passkey is one more type (``webauthn``).
 The phone ("sms") is not a row: it is the account's number, always a factor and the
 recovery channel, so it cannot be removed here.
 """

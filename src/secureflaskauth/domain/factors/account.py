@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from secureflaskauth.domain import phones
 from secureflaskauth.domain.audit import Audit
-from secureflaskauth.domain.factors import RECOVERY_CODES, SMS, TOTP, FactorNotFound, PhoneIsKept
+from secureflaskauth.domain.factors import (
+    RECOVERY_CODES,
+    SMS,
+    TOTP,
+    WEBAUTHN,
+    FactorNotFound,
+    PhoneIsKept,
+)
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.notices import Notices
@@ -50,13 +57,15 @@ class AccountFactors:
         self.clock = clock
 
     def methods(self, user: User) -> tuple[str, ...]:
-        """The second steps a sign-in may use, the one it starts with first: the app
-        when there is one (no SMS is sent unless asked for), then the SMS."""
-        return (TOTP, SMS) if self.totp.active(user.id) else (SMS,)
+        """The second steps a sign-in may use, the one it starts with first, the
+        strongest: a passkey (phishing-resistant), the app, then the SMS, which is sent
+        at login only when nothing else is there (or when asked for)."""
+        active = {f.type for f in self.store.for_user(user.id) if f.active}
+        return (*(m for m in (WEBAUTHN, TOTP) if m in active), SMS)
 
     def types(self, user: User) -> tuple[str, ...]:
-        """The types of the account's factors (GET /auth/me)."""
-        return tuple(f.type for f in self.listed(user))
+        """The types of the account's factors (GET /auth/me), each once."""
+        return tuple(dict.fromkeys(f.type for f in self.listed(user)))
 
     def listed(self, user: User) -> list[FactorInfo]:
         """The phone, the active factors, and the recovery codes while some are unused."""
