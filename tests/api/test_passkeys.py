@@ -17,9 +17,10 @@ from werkzeug.test import TestResponse
 from tests.api.test_account import me
 from tests.api.test_metrics import scrape
 from tests.api.test_password_change import outbox
+from tests.api.test_password_reset import NEW, forgot, login_status, reset
 from tests.api.test_refresh import bearer, claims, query
 from tests.clock import FrozenClock
-from tests.conftest import PASSWORD, login, register, sign_in
+from tests.conftest import PASSWORD, last_code, login, register, sign_in
 from tests.fakes.authenticator import SoftAuthenticator
 from tests.helpers import problem
 
@@ -367,3 +368,22 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
     creation = creation_options(client, token).get_json()
     clock.advance(121)
     problem(add(client, token, SoftAuthenticator().register(creation)), 422)
+
+
+def test_a_reset_of_an_account_with_a_passkey_needs_a_recovery_code(
+    client: FlaskClient,
+) -> None:
+    username, token, _ = with_passkey(client)
+    issued = client.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer(token))
+    assert issued.status_code == 200, issued.get_json()
+    codes = issued.get_json()["codes"]
+    session_id = forgot(client, username)["session_id"]
+    sms = last_code(client)
+    # Whoever holds the phone alone (a SIM swap) cannot reset: said once the SMS code is right.
+    alone = problem(reset(client, session_id, sms), 422)
+    assert list(alone["errors"]) == ["recovery_code"]
+    assert login_status(client, username, PASSWORD) == 200
+    done = reset(client, session_id, sms, recovery_code=codes[0])
+    assert done.status_code == 204, done.get_json()
+    assert login_status(client, username, NEW) == 200
+    assert login_status(client, username, PASSWORD) == 401

@@ -15,8 +15,8 @@ an account without recovery codes cannot reset its password by itself. With
 recovery code too takes effect at once.
 
 An account with an authenticator app always needs its code (``totp``) or a recovery
-code besides the SMS code, whatever the setting: the SMS alone never takes over an
-account that has a stronger factor.
+code besides the SMS code, and an account with a passkey a recovery code, whatever the
+setting: the SMS alone never takes over an account that has a stronger factor.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ PURPOSE = "reset"
 _STRONGER_NEEDED = (
     "Required: this account has an authenticator app; give its code (or a recovery code) "
     "with the SMS code."
+)
+_PASSKEY_NEEDS_RECOVERY_CODE = (
+    "Required: this account has a passkey; give one of its recovery codes with the SMS code."
 )
 RESET_MODES = ("on", "delayed", "off")
 
@@ -200,6 +203,10 @@ class PasswordReset:
         elif self.totp is not None and self.totp.active(user.id):
             # Said only to whoever holds the SMS code: the try stays counted.
             raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
+        elif self.totp is not None and self.totp.has_passkey(user.id):
+            # A passkey cannot be presented to this JSON endpoint: its recovery codes
+            # stand in for it, so the SMS alone never takes over the account.
+            raise ValidationFailed({"recovery_code": [_PASSKEY_NEEDS_RECOVERY_CODE]})
         signin.consume(taken, now)
         if stored is not None and not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # used a moment ago by another request
