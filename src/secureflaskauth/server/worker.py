@@ -56,6 +56,10 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         access.handlers.clear()
         access.propagate = False
         self.config.access_log = False
+        self.config.limit_concurrency = self.cfg.worker_connections
+        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+
+    def run(self) -> None:
         # uvloop takes over each listening socket it is given: libuv closes the fd, then
         # uvloop detaches a socket.socket (closed once) but calls close() on any other
         # object, expecting EBADF: a second close of the same fd number, which would
@@ -64,6 +68,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         # closed its socket twice and gunicorn logged the EBADF at INFO ("Error while
         # closing socket [Errno 9] Bad file descriptor"). The sockets themselves are
         # handed on instead; gunicorn's code in the worker needs only their fds.
+        # Here, in the worker process just before it serves: with reuse_port gunicorn
+        # gives each worker new listeners after it was built.
         self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
-        self.config.limit_concurrency = self.cfg.worker_connections
-        self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+        super().run()
