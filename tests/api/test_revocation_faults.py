@@ -298,10 +298,10 @@ def test_with_redis_short_of_a_revocation_a_process_that_cannot_read_the_databas
         ended = client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"]))
         assert ended.status_code == 204
 
-        def database_away(*_: Any) -> list[tuple[str, float]]:
+        def database_away(*_: Any) -> Iterator[list[tuple[str, float]]]:
             raise StoreUnavailable("database", "injected")
 
-        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "_read", database_away)
+        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", database_away)
         clock.advance(wiring_of(two).settings.sessions.revocation_max_age_seconds)
         for body in bodies:
             problem(private(client_two, body["access_token"]), 503)

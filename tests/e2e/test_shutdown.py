@@ -128,3 +128,34 @@ def _all_in_flight(server: Server, answers: list[Future[Answer]]) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def test_a_clean_stop_logs_no_error_and_closes_each_socket_once(
+    launch: Callable[[Store], Server], tmp_path: Path
+) -> None:
+    """A stop with nothing wrong says so at INFO and nothing more. Each worker's listening
+    socket is closed once: handed gunicorn's wrapper instead of the socket, uvloop closed
+    the fd and then the wrapper again, and gunicorn logged the second close's EBADF
+    ("Error while closing socket [Errno 9] Bad file descriptor") in every worker."""
+    server = launch(Store(f"sqlite:///{tmp_path / 'stop.db'}", tmp_path / "var"))
+    with requests.Session() as http:
+        assert http.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
+    started = _pids_saying(server, "Started server process")
+    deadline = time.monotonic() + HTTP_TIMEOUT
+    while len(started) < 2 and time.monotonic() < deadline:  # one answered: the other too
+        time.sleep(0.05)
+        started = _pids_saying(server, "Started server process")
+    assert len(started) == 2, server.log()
+
+    assert server.stop() == 0, server.log()
+
+    assert _pids_saying(server, "Finished server process") == started, server.log()
+    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    assert not [e for e in entries if "closing socket" in e["message"]], entries
+    assert not [e for e in entries if e["level"] not in ("DEBUG", "INFO")], entries
+
+
+def _pids_saying(server: Server, message: str) -> set[int]:
+    """The processes that have logged a line starting with ``message``."""
+    lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    return {e["pid"] for e in lines if e["message"].startswith(message)}

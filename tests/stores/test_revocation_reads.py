@@ -4,17 +4,19 @@ Every worker keeps the table in memory and reads it again at least every few sec
 (and at once after a logout on its machine). With a hundred thousand revoked sessions,
 reading the whole table each time would cost every worker a large query every few
 seconds; a read fetches only the rows written since the previous one, with an overlap
-for a slow commit or a lagging clock, and the whole table only every few minutes.
-Run on SQLite and on PostgreSQL.
+for a slow commit or a lagging clock, and the whole table only every few minutes. The
+whole-table read streams its rows into the copy in memory, a batch at a time, instead
+of building a second copy beside the first. Run on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, delete, insert, update
 
 from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.db.engine import make_engine
@@ -26,6 +28,7 @@ from secureflaskauth.adapters.db.revocations import (
     record,
 )
 from secureflaskauth.adapters.db.tables import revoked_sessions
+from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
 from tests.clock import FrozenClock
 
@@ -47,14 +50,17 @@ class RowsRead:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reads: list[int] = []
-        real = db_revocations.SqlRevocationArchive._read
+        real = db_revocations.SqlRevocationArchive.batches
 
-        def read(archive: Any, now: float, since: float | None) -> list[tuple[str, float]]:
-            rows: list[tuple[str, float]] = real(archive, now, since)
-            self.reads.append(len(rows))
-            return rows
+        def batches(
+            archive: Any, now: float, since: float | None
+        ) -> Generator[list[tuple[str, float]], None, None]:
+            self.reads.append(0)
+            for batch in real(archive, now, since):
+                self.reads[-1] += len(batch)
+                yield batch
 
-        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "_read", read)
+        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", batches)
 
 
 def revoke(engine: Engine, sids: list[str], *, until: float, now: float) -> None:
@@ -167,3 +173,80 @@ def test_a_clock_set_back_does_not_hold_off_the_next_read(
     revoke(engine, ["after-the-step"], until=clock.now() + 600, now=clock.now())
     assert revocations.is_revoked("after-the-step")
     assert reads.reads == [OLD, OLD + 1]
+
+
+def test_a_whole_table_read_updates_the_copy_in_place_a_batch_at_a_time(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building a new copy of a hundred thousand revocations beside the old one, from a
+    list of every row, doubled a worker's memory for a moment every few minutes (and
+    the allocator kept the high-water mark). The copy is updated as the batches come."""
+    monkeypatch.setattr(db_revocations, "READ_BATCH", 50)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])
+    copy = revocations._stored
+    deleted, extended = old_sids[:10], old_sids[10]
+    with engine.begin() as conn:
+        conn.execute(delete(revoked_sessions).where(revoked_sessions.c.session_id.in_(deleted)))
+        conn.execute(
+            update(revoked_sessions)
+            .where(revoked_sessions.c.session_id == extended)
+            .values(until=NOW + 2 * 86400)
+        )
+    revoke(engine, ["added"], until=NOW + 600, now=NOW)
+    seen: list[int] = []
+    real = db_revocations.SqlRevocationArchive.batches
+
+    def batches(
+        archive: Any, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        assert since is None  # the whole table
+        for batch in real(archive, now, since):
+            yield batch
+            seen.append(len(batch))
+            # Asked for the next batch: this one is in the copy already, and nothing
+            # has been dropped yet.
+            assert all(copy[sid] == until for sid, until in batch)
+            assert all(sid in copy for sid in deleted)
+
+    monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", batches)
+    clock.advance(FULL_READ_SECONDS)
+    assert revocations.is_revoked("added")
+
+    assert revocations._stored is copy
+    assert seen == [50] * 3 + [41]  # 200 - 10 deleted + 1 added, 50 at a time
+    assert not any(revocations.is_revoked(sid) for sid in deleted)
+    assert copy[extended] == NOW + 2 * 86400
+    assert all(revocations.is_revoked(sid) for sid in old_sids[11:])
+    assert len(copy) == OLD - len(deleted) + 1
+
+
+def test_a_whole_table_read_that_fails_half_way_drops_nothing_and_fails_closed(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_revocations, "READ_BATCH", 50)
+    monkeypatch.setattr(db_revocations, "RELOAD_RETRY_SECONDS", 0.0)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])
+    with engine.begin() as conn:
+        conn.execute(delete(revoked_sessions).where(revoked_sessions.c.session_id == old_sids[0]))
+    real = db_revocations.SqlRevocationArchive.batches
+
+    def broken(
+        archive: Any, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        with contextlib.closing(real(archive, now, since)) as rows:
+            yield next(rows)
+        raise StoreUnavailable("database", "connection lost")
+
+    monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", broken)
+    clock.advance(FULL_READ_SECONDS)
+    with pytest.raises(StoreUnavailable):
+        revocations.is_revoked(old_sids[1])
+    assert old_sids[0] in revocations._stored  # a half read drops nothing
+
+    monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", real)
+    assert not revocations.is_revoked(old_sids[0])  # the next read completes
+    assert revocations.is_revoked(old_sids[1])

@@ -11,11 +11,11 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 
+from secureflaskauth.observability.access import log_access
 from secureflaskauth.observability.logs import REQUEST_ID_HEADER, request_id_from
 from secureflaskauth.observability.metrics import UNMATCHED_ROUTE, Metrics
 
 EXTENSION = "secureflaskauth.metrics"
-access_log = logging.getLogger("secureflaskauth.access")
 # Probes and scrapes come every few seconds: their access lines are debug only.
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -50,21 +50,7 @@ def instrument(app: Flask, app_metrics: Metrics) -> None:
         method, status = request.method[:16], response.status_code
         app_metrics.observe_request(route, method, status, seconds)
         level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
-        if access_log.isEnabledFor(level):
-            access_log.log(
-                level,
-                "%s %s %s",
-                method,
-                route,
-                status,
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 1),
-                },
-            )
+        log_access(level, method, route, status, request_id, seconds)
         return response
 
     @app.teardown_request

@@ -6,8 +6,10 @@ errors, the libraries' warnings and gunicorn's messages all share one format.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import re
 import secrets
 import sys
@@ -32,6 +34,8 @@ _URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)\?[^\s#'\"<>]
 # The HTTP clients under the SMS providers log each request at INFO and DEBUG with its
 # full URL, and at DEBUG headers and bodies (the code): only their warnings are kept.
 QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "boto3", "s3transfer")
+# One encoder for every line: json.dumps with options builds a new one for each call.
+ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 # The attributes every LogRecord has; anything else came from ``extra=`` and is logged.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -56,6 +60,22 @@ def current_request_id() -> str | None:
         request_id: str | None = g.get("request_id")
         return request_id
     return None
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def timestamp(created: float) -> str:
+    """``created`` (seconds since the epoch) as ISO 8601 UTC with milliseconds
+    (2026-11-30T03:01:22.719Z): what datetime's isoformat gives, with the date and time
+    of day formatted once a second instead of on every line."""
+    second = math.floor(created)
+    micro = round((created - second) * 1_000_000)  # as datetime.fromtimestamp rounds
+    if micro == 1_000_000:
+        second, micro = second + 1, 0
+    return f"{_utc_second(second)}.{micro // 1000:03d}Z"
 
 
 def redact(text: str) -> str:
@@ -84,9 +104,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "timestamp": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -100,7 +118,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = redact(self.formatException(record.exc_info))
         if record.stack_info:
             entry["stack"] = redact(self.formatStack(record.stack_info))
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return ENCODER.encode(entry)
 
 
 class TextFormatter(logging.Formatter):
@@ -133,6 +151,32 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     def __init__(self) -> None:
         super().__init__()
 
+    def takes_json_lines(self, level: int) -> bool:
+        """Whether a JSON line of ``level`` given to ``write_line`` is what this handler
+        would make of the same record itself: JSON, and no filter but the request id."""
+        return (
+            level >= self.level
+            and type(self.formatter) is JsonFormatter
+            and len(self.filters) == 1
+            and type(self.filters[0]) is RequestIdFilter
+        )
+
+    def write_line(self, line: str) -> bool:
+        """Write one formatted line as ``emit`` would; False when it could not (the
+        caller then logs the record the usual way, which reports the failure)."""
+        self.acquire()
+        try:
+            stream = self.stream
+            stream.write(line + self.terminator)
+            stream.flush()
+        except RecursionError:  # as logging.StreamHandler.emit
+            raise
+        except Exception:  # the caller then logs through logging, which reports it
+            return False
+        finally:
+            self.release()
+        return True
+
     @property
     def stream(self) -> TextIO:
         return sys.stderr
@@ -140,6 +184,25 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     @stream.setter
     def stream(self, _value: TextIO) -> None:
         pass
+
+
+def sole_json_handler(logger: logging.Logger, level: int) -> _StderrHandler | None:
+    """The service's handler when it is the only one a record of ``level`` from
+    ``logger`` would reach, with no filter on the way and the JSON format; else None
+    (another handler, a test's log capture, a filter, the text format)."""
+    found: _StderrHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if found is not None or not isinstance(handler, _StderrHandler):
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    return found if found is not None and found.takes_json_lines(level) else None
 
 
 def configure_logging(log_format: LogFormat = "json", level: str = "INFO") -> None:

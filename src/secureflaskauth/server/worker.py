@@ -29,6 +29,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
       the requests in flight get this long (gunicorn's ``graceful_timeout``).
     """
 
+    sockets: list[Any]  # gunicorn's Worker sets it: the listening sockets
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn-worker's own class attribute
         "loop": "auto",
         "http": GuardedHttpToolsProtocol,
@@ -57,3 +58,17 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         self.config.access_log = False
         self.config.limit_concurrency = self.cfg.worker_connections
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+
+    def run(self) -> None:
+        # uvloop takes over each listening socket it is given: libuv closes the fd, then
+        # uvloop detaches a socket.socket (closed once) but calls close() on any other
+        # object, expecting EBADF: a second close of the same fd number, which would
+        # close whatever another thread had opened under that number meanwhile.
+        # gunicorn's listeners are wrappers (gunicorn.sock.BaseSocket), so every worker
+        # closed its socket twice and gunicorn logged the EBADF at INFO ("Error while
+        # closing socket [Errno 9] Bad file descriptor"). The sockets themselves are
+        # handed on instead; gunicorn's code in the worker needs only their fds.
+        # Here, in the worker process just before it serves: with reuse_port gunicorn
+        # gives each worker new listeners after it was built.
+        self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
+        super().run()

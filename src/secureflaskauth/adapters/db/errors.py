@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -15,15 +16,23 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@contextlib.contextmanager
+def failing_closed() -> Iterator[None]:
+    """Connection failures inside raise StoreUnavailable("database") (for a generator,
+    whose body runs after a decorator has returned)."""
+    try:
+        yield
+    except (OperationalError, DisconnectionError, PoolTimeout) as exc:
+        raise StoreUnavailable("database", describe(exc)) from exc
+
+
 def fail_closed(fn: Callable[P, R]) -> Callable[P, R]:
     """Decorate a store method: connection failures raise StoreUnavailable("database")."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with failing_closed():
             return fn(*args, **kwargs)
-        except (OperationalError, DisconnectionError, PoolTimeout) as exc:
-            raise StoreUnavailable("database", describe(exc)) from exc
 
     return wrapper
 

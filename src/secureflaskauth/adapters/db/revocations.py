@@ -17,6 +17,9 @@ OVERLAP_SECONDS to spare for a writer's slow commit or clock), so a hundred thou
 revoked sessions cost a check nothing more; every FULL_READ_SECONDS the whole table
 is read instead, which also forgets the revocations that have run out. Rows with
 ``revoked_at`` 0 (written by a version before the column) are read every time.
+Rows come READ_BATCH at a time (a server-side cursor on PostgreSQL) and go into the
+copy in memory as they come, so a whole-table read holds one batch besides the copy,
+not a second copy of the table.
 So a revocation reaches every process within ``max_age`` when its writer's clock
 is at most OVERLAP_SECONDS behind the reader's and its transaction commits within
 that time; otherwise within FULL_READ_SECONDS.
@@ -30,13 +33,13 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, or_, select
 
 from secureflaskauth.adapters.db.engine import insert_for
-from secureflaskauth.adapters.db.errors import fail_closed
+from secureflaskauth.adapters.db.errors import failing_closed
 from secureflaskauth.adapters.db.tables import revoked_sessions, sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
@@ -53,6 +56,8 @@ RELOAD_RETRY_SECONDS = 1.0
 OVERLAP_SECONDS = 60.0
 # The whole table is read at least this often (and at the first check).
 FULL_READ_SECONDS = 300.0
+# Rows fetched from the database at a time.
+READ_BATCH = 1000
 
 
 def record(conn: Connection, revocations: Sequence[Revocation], *, now: float) -> None:
@@ -92,14 +97,13 @@ class SqlRevocationArchive:
 
     def active(self, now: float) -> list[tuple[str, float]]:
         """Every revocation in force."""
-        return self._read(now, None)
+        return [row for batch in self.batches(now, None) for row in batch]
 
-    def written_since(self, since: float, now: float) -> list[tuple[str, float]]:
-        """The revocations in force written at ``since`` or later."""
-        return self._read(now, since)
-
-    @fail_closed
-    def _read(self, now: float, since: float | None) -> list[tuple[str, float]]:
+    def batches(
+        self, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        """The revocations in force (written at ``since`` or later unless None), at
+        most READ_BATCH at a time: only the batch being read is held in memory."""
         t = revoked_sessions
         query = select(t.c.session_id, t.c.until).where(t.c.until > now)
         if since is not None:
@@ -107,9 +111,12 @@ class SqlRevocationArchive:
             # which leaves the column to its default; such rows run out within the
             # access-token lifetime, so reading them again each time stays cheap.
             query = query.where(or_(t.c.revoked_at >= since, t.c.revoked_at == 0))
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [(str(sid), float(until)) for sid, until in rows]
+        with failing_closed(), self._engine.connect() as conn:
+            # yield_per: a server-side cursor where the driver has one (psycopg), else
+            # fetchmany; either way no list of every row.
+            result = conn.execution_options(yield_per=READ_BATCH).execute(query)
+            for rows in result.partitions():
+                yield [(str(sid), float(until)) for sid, until in rows]
 
 
 class SqlRevocationList:
@@ -198,23 +205,35 @@ class SqlRevocationList:
             # After a clock set back, rows may carry times before the last read: all.
             full = not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
             try:
-                if full:
-                    rows = self._archive.active(now)
-                else:
-                    since = self._loaded_at - OVERLAP_SECONDS
-                    rows = self._archive.written_since(since, now)
+                gone = self._read(now, full)
             except StoreUnavailable:
                 self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
                 raise
             with self._lock:
+                for session_id in gone:
+                    del self._stored[session_id]
                 if full:
-                    self._stored = dict(rows)
                     self._full_read_at = now
-                else:
-                    self._stored.update(rows)
                 self._published = {s: u for s, u in self._published.items() if u > now}
                 self._marker_state = marker
                 self._loaded_at = now
+
+    def _read(self, now: float, full: bool) -> set[str]:
+        """Read the table into the copy in place, a batch at a time; return what a full
+        read found gone from the table (run out or deleted), for the caller to drop.
+        Until then the copy holds both the old rows and the new: during a read, a
+        check may refuse a session the table no longer lists, never the other way."""
+        # The dict's own key strings: the set costs its table, not copies of the ids.
+        gone = set(self._stored) if full else set()
+        since = None if full else self._loaded_at - OVERLAP_SECONDS
+        # Closed on any way out, so a read cut short returns its connection at once.
+        with contextlib.closing(self._archive.batches(now, since)) as batches:
+            for batch in batches:
+                with self._lock:
+                    self._stored.update(batch)
+                if full:
+                    gone.difference_update(session_id for session_id, _ in batch)
+        return gone
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()
