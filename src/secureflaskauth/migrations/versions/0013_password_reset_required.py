@@ -17,9 +17,9 @@ branch_labels = None
 depends_on = None
 
 
-# A plain ALTER TABLE on SQLite too, never batch mode's copy of the table: with foreign
-# keys on (adapters/db/engine.py), dropping the old users table would delete every
-# row that refers to it on cascade (sessions, challenges, recovery codes).
+# A plain ALTER TABLE on SQLite too, not batch mode's copy of the whole users table
+# (which an SQL expression as default would make): no copy of every account, and none
+# of the foreign keys' cascades that env.py turns off for such copies.
 
 
 def upgrade() -> None:
