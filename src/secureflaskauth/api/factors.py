@@ -11,6 +11,7 @@ from secureflaskauth.api.account import DELAYED, WRONG_PASSWORD
 from secureflaskauth.api.answers import NO_STORE, ok, problem
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING, ConfirmRequest
 from secureflaskauth.api.schemas import PasswordRequest
 from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.tokens.claims import AccessClaims
@@ -132,25 +133,27 @@ def confirm_totp(claims: AccessClaims, body: TotpConfirmRequest) -> None:
     "/factors/<factor_id>",
     summary="Remove a second factor",
     description=(
-        "The password is required (in the JSON body). Removing the authenticator app brings "
+        f"{STEP_UP} In the JSON body: a stolen token and password cannot remove the app "
+        "or the passkey that protects the account. Removing the authenticator app brings "
         "back the SMS at sign-in; removing `recovery_codes` revokes every unused code. A "
         "notice goes to the account's number."
     ),
-    body=PasswordRequest,
+    body=ConfirmRequest,
     responses={
         204: ok("Removed."),
-        401: WRONG_PASSWORD,
+        401: STEP_UP_FAILED,
         404: problem("The account has no factor with this id (`factor-not-found`)."),
         409: problem(
             "The phone cannot be removed: it is the recovery channel (`factor-required`)."
         ),
+        422: problem(STEP_UP_MISSING),
         429: DELAYED,
     },
     bearer=True,
     cache=NO_STORE,
     params={"factor_id": "The `id` of one of the account's factors (GET /auth/factors)."},
 )
-def remove_factor(claims: AccessClaims, body: PasswordRequest, factor_id: str) -> None:
+def remove_factor(claims: AccessClaims, body: ConfirmRequest, factor_id: str) -> None:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
-    parts.factors.remove(user, factor_id, body.password, client_info())
+    parts.factors.remove(user, factor_id, body.password, client_info(), body.proof())

@@ -196,3 +196,28 @@ def webauthn_verify(body: WebAuthnVerifyRequest) -> TokenResponse:
     parts = wiring.current()
     signed_in = parts.passkey_signin.verify(body.session_id, body.credential, client_info())
     return TokenResponse.of(signed_in.tokens, "Authentication successful.")
+
+
+@routes.route(
+    "POST",
+    "/webauthn/step-up",
+    summary="Request options for confirming a sensitive action with a passkey",
+    description=(
+        "For an account with a passkey, the sensitive actions (POST /auth/password/change, "
+        "POST /auth/phone/change, POST /auth/recovery-codes, DELETE /auth/factors/{id}, "
+        "DELETE /auth/account) need an assertion besides the password. Pass the answer to "
+        "`navigator.credentials.get()` and the result, as `webauthn`, in the action's body "
+        "within 2 minutes. The challenge is bound to this account and used once."
+    ),
+    responses={
+        200: ok("Request options naming the account's passkeys.", RequestOptions),
+        422: problem("The account has no passkey (`errors.webauthn`)."),
+    },
+    bearer=True,
+    cache=NO_STORE,
+    tag="factors",
+)
+def webauthn_step_up(claims: AccessClaims) -> RequestOptions:
+    parts = wiring.current()
+    user = parts.own_account.user(claims.sub)
+    return RequestOptions.model_validate(parts.passkey_step_up.options(user))

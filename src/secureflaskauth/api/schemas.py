@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from secureflaskauth.api.proof import StepUpFields
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
 from secureflaskauth.domain.sessions import TokenPair
@@ -286,8 +287,7 @@ class AccountInfo(BaseModel):
     )
 
 
-class PasswordChangeRequest(BaseModel):
-    model_config = _STRICT
+class PasswordChangeRequest(StepUpFields):
     current_password: str = Field(json_schema_extra={"example": "correct horse battery staple"})
     new_password: str = Field(
         description="The rules of registration: not a common password, not the username.",
@@ -360,8 +360,7 @@ class ResetRequest(BaseModel):
     )
 
 
-class PhoneChangeRequest(BaseModel):
-    model_config = _STRICT
+class PhoneChangeRequest(StepUpFields):
     password: str = Field(
         description="The account's password, asked again.",
         json_schema_extra={"example": "correct horse battery staple"},

@@ -1,5 +1,6 @@
 """The passkey parts: the relying party from its settings section, the ceremony
-challenges in the shared counters, the registration and the sign-in."""
+challenges in the shared counters, the registration and the step-up of sensitive
+actions (the sign-in is built on them once the sign-in flow is)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from dataclasses import dataclass
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.factors.ceremony import CeremonyChallenges
 from secureflaskauth.domain.factors.passkey_enrolment import PasskeyEnrolment
-from secureflaskauth.domain.factors.passkey_signin import PasskeySignIn
+from secureflaskauth.domain.factors.passkey_stepup import PasskeyStepUp
 from secureflaskauth.domain.factors.passkeys import RelyingParty
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import Clock, Counters, FactorStore
 from secureflaskauth.domain.ratelimit import Throttle
 from secureflaskauth.domain.reauth import PasswordCheck
-from secureflaskauth.domain.signin import SignIn
 from secureflaskauth.settings.webauthn import WebAuthnSettings
 
 
 @dataclass(frozen=True)
 class PasskeyParts:
+    rp: RelyingParty
+    challenges: CeremonyChallenges
     enrolment: PasskeyEnrolment
-    signin: PasskeySignIn
+    step_up: PasskeyStepUp
 
 
 def passkey_parts(
@@ -32,7 +34,6 @@ def passkey_parts(
     counters: Counters,
     key: bytes,
     store: FactorStore,
-    signin: SignIn,
     password_check: PasswordCheck,
     throttle: Throttle,
     notices: Notices,
@@ -52,6 +53,5 @@ def passkey_parts(
         audit=audit,
         clock=clock,
     )
-    return PasskeyParts(
-        enrolment, PasskeySignIn(signin=signin, store=store, challenges=challenges, rp=rp)
-    )
+    step_up = PasskeyStepUp(store=store, challenges=challenges, rp=rp, audit=audit)
+    return PasskeyParts(rp, challenges, enrolment, step_up)
