@@ -87,6 +87,14 @@ def passwordless(
     return verify(client, authenticator.assert_(request_options(client), **wrong))
 
 
+def step_up(client: FlaskClient, token: str, authenticator: SoftAuthenticator) -> dict[str, Any]:
+    """An assertion over a step-up challenge of the token's account, for ``webauthn``."""
+    options = client.post("/auth/webauthn/step-up", headers=bearer(token))
+    assert options.status_code == 200, options.get_json()
+    assert options.headers["Cache-Control"] == "no-store"
+    return authenticator.assert_(options.get_json())
+
+
 def test_registration_asks_for_a_discoverable_credential_and_notices_it(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -313,7 +321,9 @@ def test_removing_the_passkey_brings_back_the_sms(client: FlaskClient) -> None:
     username, token, authenticator = with_passkey(client)
     factor_id = client.get("/auth/factors", headers=bearer(token)).get_json()[1]["id"]
     response = client.delete(
-        f"/auth/factors/{factor_id}", json={"password": PASSWORD}, headers=bearer(token)
+        f"/auth/factors/{factor_id}",
+        json={"password": PASSWORD, "webauthn": step_up(client, token, authenticator)},
+        headers=bearer(token),
     )
     assert response.status_code == 204
     assert "passkey was removed" in outbox(client)[0]["body"]
@@ -373,8 +383,12 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
 def test_a_reset_of_an_account_with_a_passkey_needs_a_recovery_code(
     client: FlaskClient,
 ) -> None:
-    username, token, _ = with_passkey(client)
-    issued = client.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer(token))
+    username, token, authenticator = with_passkey(client)
+    issued = client.post(
+        "/auth/recovery-codes",
+        json={"password": PASSWORD, "webauthn": step_up(client, token, authenticator)},
+        headers=bearer(token),
+    )
     assert issued.status_code == 200, issued.get_json()
     codes = issued.get_json()["codes"]
     session_id = forgot(client, username)["session_id"]

@@ -7,12 +7,11 @@ import segno
 from pydantic import BaseModel, ConfigDict, Field
 
 from secureflaskauth import wiring
-from secureflaskauth.api.account import DELAYED, WRONG_PASSWORD
+from secureflaskauth.api.account import DELAYED
 from secureflaskauth.api.answers import NO_STORE, ok, problem
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
 from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING, ConfirmRequest
-from secureflaskauth.api.schemas import PasswordRequest
 from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.tokens.claims import AccessClaims
 
@@ -78,20 +77,26 @@ def list_factors(claims: AccessClaims) -> list[FactorEntry]:
     "/factors/totp",
     summary="Start adding an authenticator app (TOTP); shown once",
     description=(
-        "The password is required. The answer holds a new secret (160 bits) as text, as an "
-        "`otpauth://` URI and as a QR code; it is stored encrypted and shown only now. The "
+        f"{STEP_UP} (A confirmed app replaces the earlier one.) The answer holds a new "
+        "secret (160 bits) as text, as an `otpauth://` URI and as a QR code; it is stored "
+        "encrypted and shown only now. The "
         "app is pending until /auth/factors/totp/confirm gets its first code (within 10 "
         "minutes); until then an earlier app keeps working, and a new start drops this one."
     ),
-    body=PasswordRequest,
-    responses={200: ok("Pending app.", TotpEnrolmentResponse), 401: WRONG_PASSWORD, 429: DELAYED},
+    body=ConfirmRequest,
+    responses={
+        200: ok("Pending app.", TotpEnrolmentResponse),
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING),
+        429: DELAYED,
+    },
     bearer=True,
     cache=NO_STORE,
 )
-def add_totp(claims: AccessClaims, body: PasswordRequest) -> TotpEnrolmentResponse:
+def add_totp(claims: AccessClaims, body: ConfirmRequest) -> TotpEnrolmentResponse:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
-    pending = parts.totp_enrolment.start(user, body.password, client_info())
+    pending = parts.totp_enrolment.start(user, body.password, client_info(), body.proof())
     # Made here, with no network: the QR code is only a picture of the URI.
     qr = segno.make(pending.otpauth_uri, error="m").svg_inline(scale=4, omitsize=True)
     return TotpEnrolmentResponse(

@@ -136,8 +136,10 @@ class VerifyRequest(BaseModel):
                 "type": "string",
                 "enum": ["sms", "totp"],
                 "description": "Whose code `otp` is: the SMS's or the authenticator "
-                "app's. Without it, the method the sign-in started with (`method` of "
-                "the login answer; `sms` once an SMS was asked for).",
+                "app's. Without it: the SMS's once an SMS was sent for this sign-in, "
+                "else the app's when the account has one, else refused (422 with "
+                "`methods`: a sign-in started with a passkey finishes with it, or with "
+                "an SMS asked for).",
             }
         ),
     ] = None
@@ -296,14 +298,6 @@ class PasswordChangeRequest(StepUpFields):
             "maxLength": password_policy.MAX_LENGTH,
             "example": "a new horse battery staple",
         },
-    )
-
-
-class PasswordRequest(BaseModel):
-    model_config = _STRICT
-    password: str = Field(
-        description="The account's password, asked again.",
-        json_schema_extra={"example": "correct horse battery staple"},
     )
 
 

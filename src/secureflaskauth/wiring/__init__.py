@@ -211,23 +211,23 @@ def build(
         counters=shared.counters,
         key=code_key,
         store=factor_store,
-        password_check=password_check,
+        step_up_with=lambda passkey: StepUp(
+            password=password_check,
+            factors=factor_store,
+            totp=totp,
+            passkeys=passkey,
+            recovery_codes=recovery,
+            tries=tries,
+            challenges=shared.challenges,
+            audit=audit,
+            clock=clock,
+        ),
         throttle=throttle,
         notices=notices,
         audit=audit,
         clock=clock,
     )
-    step_up = StepUp(
-        password=password_check,
-        factors=factor_store,
-        totp=totp,
-        passkeys=passkeys.step_up,
-        recovery_codes=recovery,
-        tries=tries,
-        challenges=shared.challenges,
-        audit=audit,
-        clock=clock,
-    )
+    step_up = passkeys.step_up
     factors = AccountFactors(
         store=factor_store,
         totp=totp,
@@ -312,7 +312,7 @@ def build(
         factors=factors,
         totp_enrolment=TotpEnrolment(
             check=totp,
-            password_check=password_check,
+            step_up=step_up,
             throttle=throttle,
             notices=notices,
             audit=audit,
@@ -321,7 +321,7 @@ def build(
         ),
         passkey_enrolment=passkeys.enrolment,
         passkey_signin=passkey_signin,
-        passkey_step_up=passkeys.step_up,
+        passkey_step_up=passkeys.passkey_step_up,
         pending=pending,
         reset=PasswordReset(
             signin=signin,
