@@ -25,10 +25,17 @@ from tests.fakes.authenticator import SoftAuthenticator
 from tests.helpers import problem
 
 
-def creation_options(client: FlaskClient, token: str, password: str = PASSWORD) -> TestResponse:
-    return client.post(
-        "/auth/factors/webauthn/options", json={"password": password}, headers=bearer(token)
-    )
+def creation_options(
+    client: FlaskClient,
+    token: str,
+    password: str = PASSWORD,
+    holder: SoftAuthenticator | None = None,
+) -> TestResponse:
+    """The creation options; ``holder``: the account's passkey, for the step-up."""
+    body: dict[str, Any] = {"password": password}
+    if holder is not None:
+        body["webauthn"] = step_up(client, token, holder)
+    return client.post("/auth/factors/webauthn/options", json=body, headers=bearer(token))
 
 
 def add(
@@ -128,7 +135,7 @@ def test_registration_asks_for_a_discoverable_credential_and_notices_it(
     assert row["handle"].startswith("webauthn:") and row["counter"] == 0
     assert '"backup_eligible": false' in row["data"] and '"backed_up": false' in row["data"]
     # The next options exclude it: the same authenticator makes no second one.
-    again = creation_options(client, token).get_json()
+    again = creation_options(client, token, holder=authenticator).get_json()
     assert [c["id"] for c in again["excludeCredentials"]] == [authenticator.id]
 
 
@@ -259,7 +266,7 @@ def test_a_sign_counter_that_goes_back_is_refused_unless_it_stays_zero(
 def test_a_credential_is_registered_once(client: FlaskClient) -> None:
     _, token, authenticator = with_passkey(client)
     # The same credential again, on the same account or another.
-    options = creation_options(client, token).get_json()
+    options = creation_options(client, token, holder=authenticator).get_json()
     refused = problem(add(client, token, authenticator.register(options)), 422)
     assert "registered already" in refused["errors"]["credential"][0]
     other = sign_in(client, register(client))
@@ -375,7 +382,7 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
     options = request_options(client, session_id)
     clock.advance(121)
     problem(verify(client, authenticator.assert_(options), session_id), 401)
-    creation = creation_options(client, token).get_json()
+    creation = creation_options(client, token, holder=authenticator).get_json()
     clock.advance(121)
     problem(add(client, token, SoftAuthenticator().register(creation)), 422)
 
