@@ -76,7 +76,11 @@ def test_personal_data_is_erased_and_the_audit_trail_keeps_the_user_id(
     assert all(e["user_agent"] is None for e in events)
     assert all("sent_to" not in json.loads(e["detail"] or "{}") for e in events)
     assert events[-1]["event"] == "account_deleted"
-    assert json.loads(events[-1]["detail"]) == {"by": "user", "sessions_ended": 1}
+    assert json.loads(events[-1]["detail"]) == {
+        "by": "user",
+        "sessions_ended": 1,
+        "confirmed_by": "password",
+    }
     # Nothing names the person any more, but the development outbox's messages and
     # the rate counters keyed by the name or number, which expire with their window.
     rows = rows_but(app, {"sms_outbox", "rate_counters", "signing_keys"})

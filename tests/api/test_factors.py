@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -29,10 +30,10 @@ def factors(client: FlaskClient, token: str) -> list[dict[str, object]]:
 
 
 def remove(
-    client: FlaskClient, token: str, factor_id: str, password: str = PASSWORD
+    client: FlaskClient, token: str, factor_id: str, password: str = PASSWORD, **proof: Any
 ) -> TestResponse:
     return client.delete(
-        f"/auth/factors/{factor_id}", json={"password": password}, headers=bearer(token)
+        f"/auth/factors/{factor_id}", json={"password": password, **proof}, headers=bearer(token)
     )
 
 
@@ -45,8 +46,13 @@ def test_the_list_shows_the_phone_the_app_and_the_recovery_codes(
     assert set(listed[0]) == {"id", "type", "label", "created_at", "last_used_at"}
     problem(client.get("/auth/factors"), 401)
 
-    _, token, _ = with_app(client, clock)
-    client.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer(token))
+    _, token, secret = with_app(client, clock)
+    issued = client.post(
+        "/auth/recovery-codes",
+        json={"password": PASSWORD, "totp": code_of(secret, clock)},
+        headers=bearer(token),
+    )
+    assert issued.status_code == 200, issued.get_json()
     listed = factors(client, token)
     assert [f["type"] for f in listed] == ["sms", "totp", "recovery_codes"]
     app_entry = listed[1]
@@ -56,7 +62,7 @@ def test_the_list_shows_the_phone_the_app_and_the_recovery_codes(
 
 
 def test_removing_a_factor(app: Flask, client: FlaskClient, clock: FrozenClock) -> None:
-    username, token, _ = with_app(client, clock)
+    username, token, secret = with_app(client, clock)
     app_id = str(factors(client, token)[1]["id"])
     other = sign_in(client)
 
@@ -68,7 +74,7 @@ def test_removing_a_factor(app: Flask, client: FlaskClient, clock: FrozenClock) 
     problem(remove(client, token, app_id, "not the password"), 401)
     before = len(outbox(client))
 
-    assert remove(client, token, app_id).status_code == 204
+    assert remove(client, token, app_id, totp=code_of(secret, clock)).status_code == 204
     assert [f["type"] for f in factors(client, token)] == ["sms"]
     notice = outbox(client)
     assert len(notice) == before + 1 and "authenticator app was removed" in notice[0]["body"]

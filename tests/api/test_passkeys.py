@@ -25,10 +25,17 @@ from tests.fakes.authenticator import SoftAuthenticator
 from tests.helpers import problem
 
 
-def creation_options(client: FlaskClient, token: str, password: str = PASSWORD) -> TestResponse:
-    return client.post(
-        "/auth/factors/webauthn/options", json={"password": password}, headers=bearer(token)
-    )
+def creation_options(
+    client: FlaskClient,
+    token: str,
+    password: str = PASSWORD,
+    holder: SoftAuthenticator | None = None,
+) -> TestResponse:
+    """The creation options; ``holder``: the account's passkey, for the step-up."""
+    body: dict[str, Any] = {"password": password}
+    if holder is not None:
+        body["webauthn"] = step_up(client, token, holder)
+    return client.post("/auth/factors/webauthn/options", json=body, headers=bearer(token))
 
 
 def add(
@@ -87,6 +94,14 @@ def passwordless(
     return verify(client, authenticator.assert_(request_options(client), **wrong))
 
 
+def step_up(client: FlaskClient, token: str, authenticator: SoftAuthenticator) -> dict[str, Any]:
+    """An assertion over a step-up challenge of the token's account, for ``webauthn``."""
+    options = client.post("/auth/webauthn/step-up", headers=bearer(token))
+    assert options.status_code == 200, options.get_json()
+    assert options.headers["Cache-Control"] == "no-store"
+    return authenticator.assert_(options.get_json())
+
+
 def test_registration_asks_for_a_discoverable_credential_and_notices_it(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -120,7 +135,7 @@ def test_registration_asks_for_a_discoverable_credential_and_notices_it(
     assert row["handle"].startswith("webauthn:") and row["counter"] == 0
     assert '"backup_eligible": false' in row["data"] and '"backed_up": false' in row["data"]
     # The next options exclude it: the same authenticator makes no second one.
-    again = creation_options(client, token).get_json()
+    again = creation_options(client, token, holder=authenticator).get_json()
     assert [c["id"] for c in again["excludeCredentials"]] == [authenticator.id]
 
 
@@ -251,7 +266,7 @@ def test_a_sign_counter_that_goes_back_is_refused_unless_it_stays_zero(
 def test_a_credential_is_registered_once(client: FlaskClient) -> None:
     _, token, authenticator = with_passkey(client)
     # The same credential again, on the same account or another.
-    options = creation_options(client, token).get_json()
+    options = creation_options(client, token, holder=authenticator).get_json()
     refused = problem(add(client, token, authenticator.register(options)), 422)
     assert "registered already" in refused["errors"]["credential"][0]
     other = sign_in(client, register(client))
@@ -313,7 +328,9 @@ def test_removing_the_passkey_brings_back_the_sms(client: FlaskClient) -> None:
     username, token, authenticator = with_passkey(client)
     factor_id = client.get("/auth/factors", headers=bearer(token)).get_json()[1]["id"]
     response = client.delete(
-        f"/auth/factors/{factor_id}", json={"password": PASSWORD}, headers=bearer(token)
+        f"/auth/factors/{factor_id}",
+        json={"password": PASSWORD, "webauthn": step_up(client, token, authenticator)},
+        headers=bearer(token),
     )
     assert response.status_code == 204
     assert "passkey was removed" in outbox(client)[0]["body"]
@@ -365,7 +382,7 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
     options = request_options(client, session_id)
     clock.advance(121)
     problem(verify(client, authenticator.assert_(options), session_id), 401)
-    creation = creation_options(client, token).get_json()
+    creation = creation_options(client, token, holder=authenticator).get_json()
     clock.advance(121)
     problem(add(client, token, SoftAuthenticator().register(creation)), 422)
 
@@ -373,8 +390,12 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
 def test_a_reset_of_an_account_with_a_passkey_needs_a_recovery_code(
     client: FlaskClient,
 ) -> None:
-    username, token, _ = with_passkey(client)
-    issued = client.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer(token))
+    username, token, authenticator = with_passkey(client)
+    issued = client.post(
+        "/auth/recovery-codes",
+        json={"password": PASSWORD, "webauthn": step_up(client, token, authenticator)},
+        headers=bearer(token),
+    )
     assert issued.status_code == 200, issued.get_json()
     codes = issued.get_json()["codes"]
     session_id = forgot(client, username)["session_id"]

@@ -61,7 +61,9 @@ def test_ten_distinct_codes_shown_once_and_stored_as_keyed_hashes(
     for code in codes:
         assert code not in everything and code.replace("-", "") not in everything
     events = query(app, "SELECT detail FROM audit_events WHERE event = 'recovery_codes_issued'")
-    assert [json.loads(e["detail"]) for e in events] == [{"codes": 10, "unused_replaced": 0}]
+    assert [json.loads(e["detail"]) for e in events] == [
+        {"codes": 10, "unused_replaced": 0, "confirmed_by": "password"}
+    ]
     # The owner hears of new codes, which would lock them out of their old ones.
     notice = outbox(client)[0]["body"]
     assert "new recovery codes were created" in notice

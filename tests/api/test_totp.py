@@ -242,8 +242,12 @@ def test_an_sms_when_asked_for(client: FlaskClient, clock: FrozenClock) -> None:
 def test_recovery_codes_still_work_for_an_account_with_an_app(
     client: FlaskClient, clock: FrozenClock
 ) -> None:
-    username, token, _ = with_app(client, clock)
-    codes = client.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer(token))
+    username, token, secret = with_app(client, clock)
+    codes = client.post(
+        "/auth/recovery-codes",
+        json={"password": PASSWORD, "totp": code_of(secret, clock)},
+        headers=bearer(token),
+    )
     session_id = login(client, username)["session_id"]
     response = client.post(
         "/auth/verify-otp",

@@ -6,10 +6,10 @@ from secureflaskauth import wiring
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING, ConfirmRequest
 from secureflaskauth.api.schemas import (
     AccountInfo,
     PasswordChangeRequest,
-    PasswordRequest,
     RecoveryCodesResponse,
 )
 from secureflaskauth.domain.clock import iso_utc
@@ -53,12 +53,20 @@ DELAYED = problem(
     "/password/change",
     summary="Change the password; every other session ends",
     description=(
-        "The current password is required: a token alone changes nothing. This session "
-        "stays signed in, every other one ends at once, sign-ins waiting for their code "
-        "end, and a notice goes to the account's number by SMS."
+        "The current password is required, and the strongest factor where the account "
+        "has an authenticator app or a passkey (`totp`, `webauthn` or `recovery_code`): "
+        "a token alone changes nothing. The policy of registration applies to "
+        "`new_password` (422). This session stays signed in, every other one ends at "
+        "once, sign-ins waiting for their code end, and a notice goes to the account's "
+        "number by SMS."
     ),
     body=PasswordChangeRequest,
-    responses={204: ok("Password changed."), 401: WRONG_PASSWORD, 429: DELAYED},
+    responses={
+        204: ok("Password changed."),
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING + " Or a `new_password` the policy refuses."),
+        429: DELAYED,
+    },
     bearer=True,
     cache=NO_STORE,
 )
@@ -69,6 +77,7 @@ def change_password(claims: AccessClaims, body: PasswordChangeRequest) -> None:
         body.current_password,
         body.new_password,
         client_info(),
+        body.proof(),
     )
 
 
@@ -77,18 +86,23 @@ def change_password(claims: AccessClaims, body: PasswordChangeRequest) -> None:
     "/account",
     summary="Delete the account; every session ends at once",
     description=(
-        "The password is required. Every session ends at once; the username, the phone "
+        f"{STEP_UP} Every session ends at once; the username, the phone "
         "number, the password hash and the recovery codes are erased, and the audit "
         "trail keeps the user id only. The username is free for a new registration, "
         "which gets a new user id."
     ),
-    body=PasswordRequest,
-    responses={204: ok("Account deleted."), 401: WRONG_PASSWORD, 429: DELAYED},
+    body=ConfirmRequest,
+    responses={
+        204: ok("Account deleted."),
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING),
+        429: DELAYED,
+    },
     bearer=True,
     cache=NO_STORE,
 )
-def delete_account(claims: AccessClaims, body: PasswordRequest) -> None:
-    wiring.current().own_account.delete(claims.sub, body.password, client_info())
+def delete_account(claims: AccessClaims, body: ConfirmRequest) -> None:
+    wiring.current().own_account.delete(claims.sub, body.password, client_info(), body.proof())
 
 
 @routes.route(
@@ -98,15 +112,20 @@ def delete_account(claims: AccessClaims, body: PasswordRequest) -> None:
     description=(
         "Ten single-use codes for signing in without the phone: at /auth/verify-otp, "
         "`recovery_code` in place of `otp`. Only keyed hashes are stored, so they cannot "
-        "be shown again; keep them somewhere safe. The password is required."
+        f"be shown again; keep them somewhere safe. {STEP_UP}"
     ),
-    body=PasswordRequest,
-    responses={200: ok("The new codes.", RecoveryCodesResponse), 401: WRONG_PASSWORD, 429: DELAYED},
+    body=ConfirmRequest,
+    responses={
+        200: ok("The new codes.", RecoveryCodesResponse),
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING),
+        429: DELAYED,
+    },
     bearer=True,
     cache=NO_STORE,
 )
-def recovery_codes(claims: AccessClaims, body: PasswordRequest) -> RecoveryCodesResponse:
+def recovery_codes(claims: AccessClaims, body: ConfirmRequest) -> RecoveryCodesResponse:
     codes = wiring.current().own_account.new_recovery_codes(
-        claims.sub, body.password, client_info()
+        claims.sub, body.password, client_info(), body.proof()
     )
     return RecoveryCodesResponse(codes=codes)

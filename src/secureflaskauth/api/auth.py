@@ -109,6 +109,10 @@ def login(body: LoginRequest) -> ChallengeResponse:
             "belongs to as many verified accounts as SFA_MAX_ACCOUNTS_PER_NUMBER allows "
             "(`phone-number-unavailable`); no session is started."
         ),
+        422: problem(
+            "A malformed field; or no `method`, no SMS sent for this sign-in and no "
+            "authenticator app (`errors.method`, and `methods`: what the account may use)."
+        ),
     },
     throttled=True,
     cache=NO_STORE,

@@ -7,11 +7,11 @@ import segno
 from pydantic import BaseModel, ConfigDict, Field
 
 from secureflaskauth import wiring
-from secureflaskauth.api.account import DELAYED, WRONG_PASSWORD
+from secureflaskauth.api.account import DELAYED
 from secureflaskauth.api.answers import NO_STORE, ok, problem
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
-from secureflaskauth.api.schemas import PasswordRequest
+from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING, ConfirmRequest
 from secureflaskauth.domain.clock import iso_utc
 from secureflaskauth.domain.tokens.claims import AccessClaims
 
@@ -77,20 +77,26 @@ def list_factors(claims: AccessClaims) -> list[FactorEntry]:
     "/factors/totp",
     summary="Start adding an authenticator app (TOTP); shown once",
     description=(
-        "The password is required. The answer holds a new secret (160 bits) as text, as an "
-        "`otpauth://` URI and as a QR code; it is stored encrypted and shown only now. The "
+        f"{STEP_UP} (A confirmed app replaces the earlier one.) The answer holds a new "
+        "secret (160 bits) as text, as an `otpauth://` URI and as a QR code; it is stored "
+        "encrypted and shown only now. The "
         "app is pending until /auth/factors/totp/confirm gets its first code (within 10 "
         "minutes); until then an earlier app keeps working, and a new start drops this one."
     ),
-    body=PasswordRequest,
-    responses={200: ok("Pending app.", TotpEnrolmentResponse), 401: WRONG_PASSWORD, 429: DELAYED},
+    body=ConfirmRequest,
+    responses={
+        200: ok("Pending app.", TotpEnrolmentResponse),
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING),
+        429: DELAYED,
+    },
     bearer=True,
     cache=NO_STORE,
 )
-def add_totp(claims: AccessClaims, body: PasswordRequest) -> TotpEnrolmentResponse:
+def add_totp(claims: AccessClaims, body: ConfirmRequest) -> TotpEnrolmentResponse:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
-    pending = parts.totp_enrolment.start(user, body.password, client_info())
+    pending = parts.totp_enrolment.start(user, body.password, client_info(), body.proof())
     # Made here, with no network: the QR code is only a picture of the URI.
     qr = segno.make(pending.otpauth_uri, error="m").svg_inline(scale=4, omitsize=True)
     return TotpEnrolmentResponse(
@@ -132,25 +138,27 @@ def confirm_totp(claims: AccessClaims, body: TotpConfirmRequest) -> None:
     "/factors/<factor_id>",
     summary="Remove a second factor",
     description=(
-        "The password is required (in the JSON body). Removing the authenticator app brings "
+        f"{STEP_UP} In the JSON body: a stolen token and password cannot remove the app "
+        "or the passkey that protects the account. Removing the authenticator app brings "
         "back the SMS at sign-in; removing `recovery_codes` revokes every unused code. A "
         "notice goes to the account's number."
     ),
-    body=PasswordRequest,
+    body=ConfirmRequest,
     responses={
         204: ok("Removed."),
-        401: WRONG_PASSWORD,
+        401: STEP_UP_FAILED,
         404: problem("The account has no factor with this id (`factor-not-found`)."),
         409: problem(
             "The phone cannot be removed: it is the recovery channel (`factor-required`)."
         ),
+        422: problem(STEP_UP_MISSING),
         429: DELAYED,
     },
     bearer=True,
     cache=NO_STORE,
     params={"factor_id": "The `id` of one of the account's factors (GET /auth/factors)."},
 )
-def remove_factor(claims: AccessClaims, body: PasswordRequest, factor_id: str) -> None:
+def remove_factor(claims: AccessClaims, body: ConfirmRequest, factor_id: str) -> None:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
-    parts.factors.remove(user, factor_id, body.password, client_info())
+    parts.factors.remove(user, factor_id, body.password, client_info(), body.proof())

@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secureflaskauth import wiring
-from secureflaskauth.api.account import DELAYED, WRONG_PASSWORD
+from secureflaskauth.api.account import DELAYED
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.api.operations import Routes
-from secureflaskauth.api.schemas import PasswordRequest, TokenResponse
+from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING, ConfirmRequest
+from secureflaskauth.api.schemas import TokenResponse
 from secureflaskauth.domain.factors.passkeys import LABEL
 from secureflaskauth.domain.tokens.claims import AccessClaims
 
@@ -91,28 +92,31 @@ class WebAuthnVerifyRequest(BaseModel):
     "/factors/webauthn/options",
     summary="Start adding a passkey: the creation options",
     description=(
-        "The password is required. Pass the answer to `navigator.credentials.create()` "
+        f"{STEP_UP} Pass the answer to `navigator.credentials.create()` "
         "(after `PublicKeyCredential.parseCreationOptionsFromJSON()`), then send the "
         "result to POST /auth/factors/webauthn within 2 minutes. A discoverable "
         "credential (resident key) is required, so the passkey also signs in alone; the "
         "account's passkeys are excluded."
     ),
-    body=PasswordRequest,
+    body=ConfirmRequest,
     responses={
         200: ok("Creation options.", CreationOptions),
-        401: WRONG_PASSWORD,
-        422: problem("The account has the most passkeys it may have (`errors.password`)."),
+        401: STEP_UP_FAILED,
+        422: problem(
+            STEP_UP_MISSING + " Or the account has the most passkeys it may have "
+            "(`errors.password`)."
+        ),
         429: DELAYED,
     },
     bearer=True,
     cache=NO_STORE,
     tag="factors",
 )
-def passkey_options(claims: AccessClaims, body: PasswordRequest) -> CreationOptions:
+def passkey_options(claims: AccessClaims, body: ConfirmRequest) -> CreationOptions:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
     return CreationOptions.model_validate(
-        parts.passkey_enrolment.options(user, body.password, client_info())
+        parts.passkey_enrolment.options(user, body.password, client_info(), body.proof())
     )
 
 
@@ -196,3 +200,28 @@ def webauthn_verify(body: WebAuthnVerifyRequest) -> TokenResponse:
     parts = wiring.current()
     signed_in = parts.passkey_signin.verify(body.session_id, body.credential, client_info())
     return TokenResponse.of(signed_in.tokens, "Authentication successful.")
+
+
+@routes.route(
+    "POST",
+    "/webauthn/step-up",
+    summary="Request options for confirming a sensitive action with a passkey",
+    description=(
+        "For an account with a passkey, the sensitive actions (POST /auth/password/change, "
+        "POST /auth/phone/change, POST /auth/recovery-codes, DELETE /auth/factors/{id}, "
+        "DELETE /auth/account) need an assertion besides the password. Pass the answer to "
+        "`navigator.credentials.get()` and the result, as `webauthn`, in the action's body "
+        "within 2 minutes. The challenge is bound to this account and used once."
+    ),
+    responses={
+        200: ok("Request options naming the account's passkeys.", RequestOptions),
+        422: problem("The account has no passkey (`errors.webauthn`)."),
+    },
+    bearer=True,
+    cache=NO_STORE,
+    tag="factors",
+)
+def webauthn_step_up(claims: AccessClaims) -> RequestOptions:
+    parts = wiring.current()
+    user = parts.own_account.user(claims.sub)
+    return RequestOptions.model_validate(parts.passkey_step_up.options(user))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from secureflaskauth import wiring
-from secureflaskauth.api.account import WRONG_PASSWORD
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import SMS_FAILED, client_info
 from secureflaskauth.api.operations import Routes
+from secureflaskauth.api.proof import STEP_UP, STEP_UP_FAILED, STEP_UP_MISSING
 from secureflaskauth.api.schemas import ChallengeResponse, PhoneChangeRequest, PhoneVerifyRequest
 from secureflaskauth.domain.tokens.claims import AccessClaims
 
@@ -18,7 +18,7 @@ routes = Routes("phone", __name__, url_prefix="/auth", tag="account")
     "/phone/change",
     summary="Send a code to a new phone number",
     description=(
-        "The password is required: a token alone changes nothing. The new number follows "
+        f"{STEP_UP} A token alone changes nothing. The new number follows "
         "the rules of registration (a mobile number in a country codes may be sent to) "
         "and its codes count against the SMS caps of a number not yet verified. The code "
         "goes to the new number; pass `session_id` and it to /auth/phone/verify (or "
@@ -28,7 +28,8 @@ routes = Routes("phone", __name__, url_prefix="/auth", tag="account")
     body=PhoneChangeRequest,
     responses={
         200: ok("Code sent to the new number.", ChallengeResponse),
-        401: WRONG_PASSWORD,
+        401: STEP_UP_FAILED,
+        422: problem(STEP_UP_MISSING + " Or a number registration would refuse."),
         429: problem(
             "Too many failed attempts for this account (`too-many-requests`, as "
             "/auth/login), the number was changed too recently, the account's code "
@@ -43,7 +44,9 @@ routes = Routes("phone", __name__, url_prefix="/auth", tag="account")
 def change_phone(claims: AccessClaims, body: PhoneChangeRequest) -> ChallengeResponse:
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
-    state = parts.phone_change.start(user, body.password, body.phone_number, client_info())
+    state = parts.phone_change.start(
+        user, body.password, body.phone_number, client_info(), body.proof()
+    )
     return ChallengeResponse.of(state, "A one-time code was sent by SMS to the new number.")
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from secureflaskauth.api.proof import StepUpFields
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
 from secureflaskauth.domain.sessions import TokenPair
@@ -135,8 +136,10 @@ class VerifyRequest(BaseModel):
                 "type": "string",
                 "enum": ["sms", "totp"],
                 "description": "Whose code `otp` is: the SMS's or the authenticator "
-                "app's. Without it, the method the sign-in started with (`method` of "
-                "the login answer; `sms` once an SMS was asked for).",
+                "app's. Without it: the SMS's once an SMS was sent for this sign-in, "
+                "else the app's when the account has one, else refused (422 with "
+                "`methods`: a sign-in started with a passkey finishes with it, or with "
+                "an SMS asked for).",
             }
         ),
     ] = None
@@ -286,8 +289,7 @@ class AccountInfo(BaseModel):
     )
 
 
-class PasswordChangeRequest(BaseModel):
-    model_config = _STRICT
+class PasswordChangeRequest(StepUpFields):
     current_password: str = Field(json_schema_extra={"example": "correct horse battery staple"})
     new_password: str = Field(
         description="The rules of registration: not a common password, not the username.",
@@ -296,14 +298,6 @@ class PasswordChangeRequest(BaseModel):
             "maxLength": password_policy.MAX_LENGTH,
             "example": "a new horse battery staple",
         },
-    )
-
-
-class PasswordRequest(BaseModel):
-    model_config = _STRICT
-    password: str = Field(
-        description="The account's password, asked again.",
-        json_schema_extra={"example": "correct horse battery staple"},
     )
 
 
@@ -360,8 +354,7 @@ class ResetRequest(BaseModel):
     )
 
 
-class PhoneChangeRequest(BaseModel):
-    model_config = _STRICT
+class PhoneChangeRequest(StepUpFields):
     password: str = Field(
         description="The account's password, asked again.",
         json_schema_extra={"example": "correct horse battery staple"},

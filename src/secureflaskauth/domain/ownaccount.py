@@ -1,6 +1,7 @@
 """What a signed-in user does with their own account: read it, change the password,
-delete it. Every change asks for the password again (ASVS 6.2.3, 7.5.1): an access
-token alone, stolen or left on a shared machine, changes nothing.
+delete it. Every change asks for the password again (ASVS 6.2.3, 7.5.1), and the
+strongest factor where the account has a stronger one than its phone (reauth.py): an
+access token alone, stolen or left on a shared machine, changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.ports import ChallengeStore, Clock, RevocationList, UserStore
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PASSWORD_ONLY, Proof, StepUp
 from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.sessions import Sessions
 
@@ -43,7 +44,7 @@ class OwnAccount:
         revocations: RevocationList,
         hasher: PasswordHasher,
         password_policy: PasswordPolicy,
-        password_check: PasswordCheck,
+        step_up: StepUp,
         notices: Notices,
         recovery: RecoveryCodes,
         audit: Audit,
@@ -57,7 +58,7 @@ class OwnAccount:
         self.revocations = revocations
         self.hasher = hasher
         self.password_policy = password_policy
-        self.password_check = password_check
+        self.step_up = step_up
         self.notices = notices
         self.recovery = recovery
         self.audit = audit
@@ -90,7 +91,13 @@ class OwnAccount:
         return ("sms",)
 
     def change_password(
-        self, user_id: str, session_id: str, current: str, new: str, client: Client
+        self,
+        user_id: str,
+        session_id: str,
+        current: str,
+        new: str,
+        client: Client,
+        proof: Proof = PASSWORD_ONLY,
     ) -> int:
         """Replace the password; every other session ends (this one stays), sign-ins in
         progress end, a notice goes to the number. Returns the sessions ended."""
@@ -99,7 +106,7 @@ class OwnAccount:
         # The rules first, as at registration: a refused form costs no guess.
         if found := self.password_policy.problems(new, username_canonical=user.username_canonical):
             raise ValidationFailed({"new_password": found})
-        self.password_check.confirm(user, current, client, purpose="password change")
+        by = self.step_up.confirm(user, current, proof, client, purpose="password change")
         now = self.clock.now()
         done = self.users.change_password(
             user.id,
@@ -120,40 +127,44 @@ class OwnAccount:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"sid": session_id, "sessions_ended": done.ended},
+            detail={"sid": session_id, "sessions_ended": done.ended, "confirmed_by": by},
         )
         self.notices.send(user, "password_changed", client)
         return done.ended
 
-    def delete(self, user_id: str, password: str, client: Client) -> int:
+    def delete(
+        self, user_id: str, password: str, client: Client, proof: Proof = PASSWORD_ONLY
+    ) -> int:
         """Delete the account: every session ends at once (in the same transaction as
         the deletion, with its revocation records), the account's row (username, number,
         password hash), its recovery codes and sign-ins in progress go, and its audit
         events keep the user id but nothing that names the person. The username is
         free again. Returns the sessions ended."""
         user = self.user(user_id)
-        self.password_check.confirm(user, password, client, purpose="account deletion")
+        by = self.step_up.confirm(user, password, proof, client, purpose="account deletion")
         now = self.clock.now()
         done = self.users.delete(user.id, now=now, until=self.sessions.revoked_until(now))
         if done is None:
             raise InvalidToken("account deleted meanwhile")
         self.revocations.publish(done.in_force)
         self.challenges.kill_all_for_user(user.id)
-        self.password_check.forget(user)
+        self.step_up.password.forget(user)
         self.audit.forget(user.id)
         # Recorded after the erasure, with the user id alone.
         self.audit.emit(
             "account_deleted",
             "success",
             user_id=user.id,
-            detail={"by": "user", "sessions_ended": done.ended},
+            detail={"by": "user", "sessions_ended": done.ended, "confirmed_by": by},
         )
         return done.ended
 
-    def new_recovery_codes(self, user_id: str, password: str, client: Client) -> list[str]:
+    def new_recovery_codes(
+        self, user_id: str, password: str, client: Client, proof: Proof = PASSWORD_ONLY
+    ) -> list[str]:
         """A new set of recovery codes, shown this once; earlier codes stop working."""
         user = self.user(user_id)
-        self.password_check.confirm(user, password, client, purpose="recovery codes")
+        by = self.step_up.confirm(user, password, proof, client, purpose="recovery codes")
         codes, dropped = self.recovery.issue(user.id)
         self.audit.client_event(
             "recovery_codes_issued",
@@ -161,7 +172,7 @@ class OwnAccount:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"codes": len(codes), "unused_replaced": dropped},
+            detail={"codes": len(codes), "unused_replaced": dropped, "confirmed_by": by},
         )
         self.notices.send(user, "recovery_codes_issued", client)
         return codes

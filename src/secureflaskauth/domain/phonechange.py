@@ -1,6 +1,7 @@
-"""A new phone number: the password again, then a code sent to the new number; the
-number changes only once that code is verified (NIST SP 800-63B-4 4.1, binding an
-authenticator to an existing account; ASVS 6.3.7, 7.5.1).
+"""A new phone number: the password again (and the strongest factor, reauth.py), then
+a code sent to the new number; the number changes only once that code is verified
+(NIST SP 800-63B-4 4.1, binding an authenticator to an existing account; ASVS 6.3.7,
+7.5.1).
 
 The new number goes through the rules of registration (a valid mobile number, in a
 country codes may be sent to) and its codes through the SMS caps of a number not yet
@@ -37,7 +38,7 @@ from secureflaskauth.domain.errors import (
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import RevocationList
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PASSWORD_ONLY, Proof, StepUp
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import ChallengeState, SignIn
 
@@ -59,7 +60,7 @@ class PhoneChange:
         self,
         *,
         signin: SignIn,
-        password_check: PasswordCheck,
+        step_up: StepUp,
         sessions: Sessions,
         revocations: RevocationList,
         notices: Notices,
@@ -71,7 +72,7 @@ class PhoneChange:
     ) -> None:
         self.signin = signin
         self.users = signin.users
-        self.password_check = password_check
+        self.step_up = step_up
         self.sessions = sessions
         self.revocations = revocations
         self.notices = notices
@@ -92,12 +93,20 @@ class PhoneChange:
             raise ValidationFailed({"phone_number": ["This is already the account's number."]})
         return e164
 
-    def start(self, user: User, password: str, phone_number: str, client: Client) -> ChallengeState:
-        """Check the number and the password, then send a code to the new number."""
+    def start(
+        self,
+        user: User,
+        password: str,
+        phone_number: str,
+        client: Client,
+        proof: Proof = PASSWORD_ONLY,
+    ) -> ChallengeState:
+        """Check the number, the password and the strongest factor (reauth.py), then
+        send a code to the new number."""
         new = self.new_number(phone_number, user.phone_e164)  # a refused form costs no guess
         now = self.signin.clock.now()
         self._cooldown(user, now)
-        self.password_check.confirm(user, password, client, purpose="phone change")
+        by = self.step_up.confirm(user, password, proof, client, purpose="phone change")
         if user.otp_locked_until is not None and user.otp_locked_until > now:
             raise TooManyRequests(
                 "Too many wrong codes for this account. Please wait before trying again.",
@@ -110,7 +119,11 @@ class PhoneChange:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"new_number": phones.mask(new), "country": phones.region(new)},
+            detail={
+                "new_number": phones.mask(new),
+                "country": phones.region(new),
+                "confirmed_by": by,
+            },
         )
         return state
 

@@ -97,6 +97,7 @@ class SignIn:
         due_resets: DueResets | None = None,
         second_steps: SecondSteps | None = None,
         max_accounts_per_number: int = 0,
+        tries: WrongCodePolicy | None = None,
     ) -> None:
         self.due_resets = due_resets
         self.second_steps = second_steps
@@ -113,7 +114,8 @@ class SignIn:
         self.audit = audit
         self.clock = clock
         self.otp = otp_policy
-        self.tries = WrongCodePolicy(
+        # Shared with the step-up of sensitive actions (reauth.py) when given.
+        self.tries = tries or WrongCodePolicy(
             throttle=throttle, challenges=challenges, guard=guard, users=users, otp=otp_policy
         )
         self._otp_key = otp_key

@@ -26,11 +26,13 @@ from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import SystemClock
+from secureflaskauth.domain.codetries import WrongCodePolicy
 from secureflaskauth.domain.factors.account import AccountFactors
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.factors.enrolment import TotpEnrolment
 from secureflaskauth.domain.factors.passkey_enrolment import PasskeyEnrolment
 from secureflaskauth.domain.factors.passkey_signin import PasskeySignIn
+from secureflaskauth.domain.factors.passkey_stepup import PasskeyStepUp
 from secureflaskauth.domain.factors.signin import SecondStep
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.lockout import AccountGuard
@@ -48,7 +50,7 @@ from secureflaskauth.domain.ports import (
     UserStore,
 )
 from secureflaskauth.domain.ratelimit import RateMeter, Throttle
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PasswordCheck, StepUp
 from secureflaskauth.domain.recovery import RecoveryCodes, RecoverySignIn
 from secureflaskauth.domain.registration import Registration
 from secureflaskauth.domain.reset import PasswordReset
@@ -100,6 +102,7 @@ class Wiring:
     totp_enrolment: TotpEnrolment
     passkey_enrolment: PasskeyEnrolment
     passkey_signin: PasskeySignIn
+    passkey_step_up: PasskeyStepUp
     pending: PendingAccounts
     audit: Audit
     audit_log: AuditLog
@@ -197,11 +200,39 @@ def build(
     password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
     factor_store = SqlFactorStore(engine)
     totp = TotpCheck(store=factor_store, box=factor_box(settings, code_key))
+    otp_policy = policies.otp_policy(settings.otp)
+    tries = WrongCodePolicy(
+        throttle=throttle, challenges=shared.challenges, guard=guard, users=users, otp=otp_policy
+    )
+    passkeys = passkey_parts(
+        settings.webauthn,
+        port=settings.port,
+        app_name=settings.app_name,
+        counters=shared.counters,
+        key=code_key,
+        store=factor_store,
+        step_up_with=lambda passkey: StepUp(
+            password=password_check,
+            factors=factor_store,
+            totp=totp,
+            passkeys=passkey,
+            recovery_codes=recovery,
+            tries=tries,
+            challenges=shared.challenges,
+            audit=audit,
+            clock=clock,
+        ),
+        throttle=throttle,
+        notices=notices,
+        audit=audit,
+        clock=clock,
+    )
+    step_up = passkeys.step_up
     factors = AccountFactors(
         store=factor_store,
         totp=totp,
         recovery=recovery,
-        password_check=password_check,
+        step_up=step_up,
         notices=notices,
         audit=audit,
         clock=clock,
@@ -217,7 +248,7 @@ def build(
         sessions=sessions,
         audit=audit,
         clock=clock,
-        otp_policy=policies.otp_policy(settings.otp),
+        otp_policy=otp_policy,
         otp_key=code_key,
         pending=pending,
         app_name=settings.app_name,
@@ -225,20 +256,10 @@ def build(
         due_resets=held,
         second_steps=factors,
         max_accounts_per_number=settings.max_accounts_per_number,
+        tries=tries,
     )
-    passkeys = passkey_parts(
-        settings.webauthn,
-        port=settings.port,
-        app_name=settings.app_name,
-        counters=shared.counters,
-        key=code_key,
-        store=factor_store,
-        signin=signin,
-        password_check=password_check,
-        throttle=throttle,
-        notices=notices,
-        audit=audit,
-        clock=clock,
+    passkey_signin = PasskeySignIn(
+        signin=signin, store=factor_store, challenges=passkeys.challenges, rp=passkeys.rp
     )
     own_account = OwnAccount(
         users=users,
@@ -247,7 +268,7 @@ def build(
         revocations=shared.revocations,
         hasher=hasher,
         password_policy=password_policy,
-        password_check=password_check,
+        step_up=step_up,
         notices=notices,
         recovery=recovery,
         audit=audit,
@@ -276,7 +297,7 @@ def build(
         own_account=own_account,
         phone_change=PhoneChange(
             signin=signin,
-            password_check=password_check,
+            step_up=step_up,
             sessions=sessions,
             revocations=shared.revocations,
             notices=notices,
@@ -291,7 +312,7 @@ def build(
         factors=factors,
         totp_enrolment=TotpEnrolment(
             check=totp,
-            password_check=password_check,
+            step_up=step_up,
             throttle=throttle,
             notices=notices,
             audit=audit,
@@ -299,7 +320,8 @@ def build(
             issuer=settings.app_name,
         ),
         passkey_enrolment=passkeys.enrolment,
-        passkey_signin=passkeys.signin,
+        passkey_signin=passkey_signin,
+        passkey_step_up=passkeys.passkey_step_up,
         pending=pending,
         reset=PasswordReset(
             signin=signin,

@@ -19,7 +19,7 @@ from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.models import Client, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import Clock, FactorStore
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PASSWORD_ONLY, Proof, StepUp
 from secureflaskauth.domain.recovery import RecoveryCodes
 
 _MAX_ID = 64
@@ -43,7 +43,7 @@ class AccountFactors:
         store: FactorStore,
         totp: TotpCheck,
         recovery: RecoveryCodes,
-        password_check: PasswordCheck,
+        step_up: StepUp,
         notices: Notices,
         audit: Audit,
         clock: Clock,
@@ -51,7 +51,7 @@ class AccountFactors:
         self.store = store
         self.totp = totp
         self.recovery = recovery
-        self.password_check = password_check
+        self.step_up = step_up
         self.notices = notices
         self.audit = audit
         self.clock = clock
@@ -95,16 +95,25 @@ class AccountFactors:
             )
         return found
 
-    def remove(self, user: User, factor_id: str, password: str, client: Client) -> None:
-        """Remove a factor with the password asked again; the phone stays (409). What
-        is refused is refused before the password is checked: it costs no attempt."""
+    def remove(
+        self,
+        user: User,
+        factor_id: str,
+        password: str,
+        client: Client,
+        proof: Proof = PASSWORD_ONLY,
+    ) -> None:
+        """Remove a factor with the password asked again, and the strongest factor
+        (reauth.py: removing the app needs its code, or a passkey's assertion when the
+        account has one); the phone stays (409). What is refused is refused before the
+        password is checked: it costs no attempt."""
         if factor_id == SMS:
             raise PhoneIsKept()
         listed = {f.id: f for f in self.listed(user)} if len(factor_id) <= _MAX_ID else {}
         factor = listed.get(factor_id)
         if factor is None:
             raise FactorNotFound()
-        self.password_check.confirm(user, password, client, purpose="factor removal")
+        by = self.step_up.confirm(user, password, proof, client, purpose="factor removal")
         if factor.type == RECOVERY_CODES:
             removed = self.recovery.revoke(user.id) > 0
         else:
@@ -117,6 +126,6 @@ class AccountFactors:
             client,
             user_id=user.id,
             username=user.username,
-            detail={"type": factor.type, "factor_id": factor.id},
+            detail={"type": factor.type, "factor_id": factor.id, "confirmed_by": by},
         )
         self.notices.send(user, f"{factor.type}_removed", client)

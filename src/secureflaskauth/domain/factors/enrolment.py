@@ -18,7 +18,7 @@ from secureflaskauth.domain.models import Client, Factor, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import Clock
 from secureflaskauth.domain.ratelimit import Throttle
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PASSWORD_ONLY, Proof, StepUp
 
 LABEL = "Authenticator app"
 # A factor id as made here (uuid4): anything else is looked up nowhere (a NUL character,
@@ -46,7 +46,7 @@ class TotpEnrolment:
         self,
         *,
         check: TotpCheck,
-        password_check: PasswordCheck,
+        step_up: StepUp,
         throttle: Throttle,
         notices: Notices,
         audit: Audit,
@@ -55,17 +55,21 @@ class TotpEnrolment:
     ) -> None:
         self.check = check
         self.store = check.store
-        self.password_check = password_check
+        self.step_up = step_up
         self.throttle = throttle
         self.notices = notices
         self.audit = audit
         self.clock = clock
         self.issuer = issuer
 
-    def start(self, user: User, password: str, client: Client) -> PendingTotp:
+    def start(
+        self, user: User, password: str, client: Client, proof: Proof = PASSWORD_ONLY
+    ) -> PendingTotp:
         """A new secret for the user's app, pending until confirmed; an earlier pending
-        one is dropped. An active app keeps working until the new one is confirmed."""
-        self.password_check.confirm(user, password, client, purpose="totp enrolment")
+        one is dropped. An active app keeps working until the new one is confirmed.
+        The strongest factor is asked too (reauth.py): a confirmed app replaces the
+        earlier one, which would otherwise be a removal with the password alone."""
+        self.step_up.confirm(user, password, proof, client, purpose="totp enrolment")
         secret = totp.new_secret()
         factor_id = str(uuid.uuid4())
         self.store.add(

@@ -41,7 +41,7 @@ from secureflaskauth.domain.models import Client, Factor, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import Clock, FactorStore
 from secureflaskauth.domain.ratelimit import Throttle
-from secureflaskauth.domain.reauth import PasswordCheck
+from secureflaskauth.domain.reauth import PASSWORD_ONLY, Proof, StepUp
 
 MAX_PASSKEYS = 20  # per account: enough for every device a person has
 _STALE = "The challenge is not this account's, has expired or was used: ask for new options."
@@ -59,7 +59,7 @@ class PasskeyEnrolment:
         store: FactorStore,
         challenges: CeremonyChallenges,
         rp: RelyingParty,
-        password_check: PasswordCheck,
+        step_up: StepUp,
         throttle: Throttle,
         notices: Notices,
         audit: Audit,
@@ -68,7 +68,7 @@ class PasskeyEnrolment:
         self.store = store
         self.challenges = challenges
         self.rp = rp
-        self.password_check = password_check
+        self.step_up = step_up
         self.throttle = throttle
         self.notices = notices
         self.audit = audit
@@ -77,9 +77,13 @@ class PasskeyEnrolment:
     def passkeys(self, user: User) -> list[Factor]:
         return [f for f in self.store.for_user(user.id) if f.type == WEBAUTHN and f.active]
 
-    def options(self, user: User, password: str, client: Client) -> dict[str, Any]:
-        """The creation options (their JSON form) for a new passkey of ``user``."""
-        self.password_check.confirm(user, password, client, purpose="passkey enrolment")
+    def options(
+        self, user: User, password: str, client: Client, proof: Proof = PASSWORD_ONLY
+    ) -> dict[str, Any]:
+        """The creation options (their JSON form) for a new passkey of ``user``. The
+        strongest factor is asked too (reauth.py): a passkey becomes the account's
+        strongest factor, the one its sensitive actions then need."""
+        self.step_up.confirm(user, password, proof, client, purpose="passkey enrolment")
         existing = self.passkeys(user)
         if len(existing) >= MAX_PASSKEYS:
             raise ValidationFailed(

@@ -11,42 +11,31 @@ assertion), two ways:
   password's place. A refused assertion of a known passkey counts against its
   account (the code lock); every request counts against the client's IP.
 
-Either way the origin and RP ID are checked (so a look-alike site gets nothing it
-can use: phishing-resistant), the challenge is taken once, and a sign counter that
-does not grow is refused as a possible clone (WebAuthn 6.1.1) unless it stays 0.
+Either way the challenge is taken once and the assertion passes the checks of
+assertions.py (origin, RP ID, signature, sign counter).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, NoReturn
 
-from webauthn import generate_authentication_options, verify_authentication_response
-from webauthn.helpers import base64url_to_bytes, options_to_json_dict
-from webauthn.helpers.structs import (
-    AuthenticationCredential,
-    CredentialDeviceType,
-    UserVerificationRequirement,
-)
+from webauthn.helpers.structs import UserVerificationRequirement
 
 from secureflaskauth.domain import otp
 from secureflaskauth.domain.codetries import account_locked
 from secureflaskauth.domain.errors import ChallengeFailed, ValidationFailed
 from secureflaskauth.domain.factors import WEBAUTHN
+from secureflaskauth.domain.factors.assertions import AssertionCheck, Refused, request_options
 from secureflaskauth.domain.factors.ceremony import CeremonyChallenges
 from secureflaskauth.domain.factors.passkeys import (
-    MALFORMED,
-    TIMEOUT_MS,
     Passkey,
     RelyingParty,
-    handle_of,
     parse_assertion,
     passwordless_amr,
     second_step_amr,
-    user_handle,
 )
-from secureflaskauth.domain.models import Client, Factor, OtpClaim, User
+from secureflaskauth.domain.models import Client, OtpClaim, User
 from secureflaskauth.domain.ports import FactorStore
 from secureflaskauth.domain.signin import SignedIn, SignIn
 
@@ -58,10 +47,6 @@ _NO_PASSKEY = "This account has no passkey: use another of the sign-in's methods
 class PasskeyRefused(ChallengeFailed):
     slug = "passkey-refused"
     title = "Passkey not accepted"
-
-
-class _Refused(Exception):
-    """Why an assertion was refused: for the audit trail, never the answer."""
 
 
 class PasskeySignIn:
@@ -77,6 +62,7 @@ class PasskeySignIn:
         self.store = store
         self.challenges = challenges
         self.rp = rp
+        self.check = AssertionCheck(store=store, rp=rp)
 
     # -- options ------------------------------------------------------------------------
 
@@ -88,7 +74,7 @@ class PasskeySignIn:
             challenge = self.challenges.issue(PASSWORDLESS)
             return self._options(challenge, [], UserVerificationRequirement.REQUIRED)
         live = self.signin.live_challenge(session_id, "sign-in")
-        passkeys = [Passkey.of(f) for f in self._passkeys(live.user_id)]
+        passkeys = [Passkey.of(f) for f in self.check.passkeys(live.user_id)]
         if not passkeys:
             raise ValidationFailed({"session_id": [_NO_PASSKEY]})
         challenge = self.challenges.issue(_second_step(live.id))
@@ -97,17 +83,7 @@ class PasskeySignIn:
     def _options(
         self, challenge: bytes, passkeys: list[Passkey], uv: UserVerificationRequirement
     ) -> dict[str, Any]:
-        options = generate_authentication_options(
-            rp_id=self.rp.id,
-            challenge=challenge,
-            timeout=TIMEOUT_MS,
-            allow_credentials=[p.descriptor() for p in passkeys],
-            user_verification=uv,
-        )
-        return options_to_json_dict(options)
-
-    def _passkeys(self, user_id: str) -> list[Factor]:
-        return [f for f in self.store.for_user(user_id) if f.type == WEBAUTHN and f.active]
+        return request_options(self.rp, challenge, passkeys, uv)
 
     # -- the second step ------------------------------------------------------------------
 
@@ -124,10 +100,10 @@ class PasskeySignIn:
         user, attempt, now = signin.take_try(session_id)
         try:
             if not self.challenges.take(challenge, _second_step(attempt.challenge.id)):
-                raise _Refused("challenge not issued for this sign-in, expired or used")
-            factor = self._factor(parsed, user.id)
-            passkey = self._verify(parsed, challenge, factor, now, require_uv=False)
-        except _Refused as refused:
+                raise Refused("challenge not issued for this sign-in, expired or used")
+            factor = self.check.factor(parsed, user.id)
+            passkey = self.check.verify(parsed, challenge, factor, now, require_uv=False)
+        except Refused as refused:
             self._audit(user, client, str(refused))
             signin.wrong_code(user, attempt, session_id, now, client, wrong=_REFUSED)
         signin.consume(attempt.challenge, now)
@@ -150,8 +126,8 @@ class PasskeySignIn:
             self._audit(None, client, "challenge not issued for this, expired or used")
             raise PasskeyRefused(_REFUSED)
         try:
-            factor = self._factor(parsed, None)
-        except _Refused as refused:
+            factor = self.check.factor(parsed, None)
+        except Refused as refused:
             self._audit(None, client, str(refused))
             raise PasskeyRefused(_REFUSED) from None
         user = signin.users.by_id(factor.user_id)
@@ -161,8 +137,8 @@ class PasskeySignIn:
         now = signin.clock.now()
         account = signin.tries.take_account(user, now)
         try:
-            passkey = self._verify(parsed, challenge, factor, now, require_uv=True)
-        except _Refused as refused:
+            passkey = self.check.verify(parsed, challenge, factor, now, require_uv=True)
+        except Refused as refused:
             self._audit(user, client, str(refused))
             self._account_failed(user, account, client, now)
         signin.tries.right(user)
@@ -185,61 +161,6 @@ class PasskeySignIn:
             )
             raise account_locked(account.locked_until, now)
         raise PasskeyRefused(_REFUSED)
-
-    # -- the checks both ways share -----------------------------------------------------------
-
-    def _factor(self, parsed: AuthenticationCredential, user_id: str | None) -> Factor:
-        """The passkey the assertion names: one of ``user_id``'s (when known), and the
-        one its user handle names (WebAuthn 7.2 step 6)."""
-        factor = self.store.by_handle(handle_of(parsed.raw_id))
-        if factor is None or factor.type != WEBAUTHN or not factor.active:
-            raise _Refused("unknown credential")
-        if user_id is not None and factor.user_id != user_id:
-            raise _Refused("another account's credential")
-        handle = parsed.response.user_handle
-        if handle is None and user_id is None:
-            raise _Refused("no user handle")  # a discoverable credential always has one
-        if handle is not None and handle != user_handle(factor.user_id):
-            raise _Refused("user handle of another account")
-        return factor
-
-    def _verify(
-        self,
-        parsed: AuthenticationCredential,
-        challenge: bytes,
-        factor: Factor,
-        now: float,
-        *,
-        require_uv: bool,
-    ) -> Passkey:
-        """Check the assertion (origin, RP ID, flags, signature) and record the use."""
-        passkey = Passkey.of(factor)
-        try:
-            verified = verify_authentication_response(
-                credential=parsed,
-                expected_challenge=challenge,
-                expected_rp_id=self.rp.id,
-                expected_origin=list(self.rp.origins),
-                credential_public_key=base64url_to_bytes(passkey.public_key),
-                # 0: the counter is compared below, where a regression is told apart.
-                credential_current_sign_count=0,
-                require_user_verification=require_uv,
-            )
-        except MALFORMED as exc:
-            raise _Refused(f"assertion: {exc}") from None
-        stored, count = factor.counter or 0, verified.new_sign_count
-        if not (count > stored or count == stored == 0):
-            # WebAuthn 6.1.1: the authenticator may have been cloned.
-            raise _Refused(f"sign counter went from {stored} to {count}")
-        eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
-        if eligible != passkey.backup_eligible:
-            raise _Refused("backup eligibility changed")  # WebAuthn 7.2 step 17
-        now_backed_up = replace(passkey, backed_up=verified.credential_backed_up)
-        if not self.store.use_counted(
-            factor.id, counter=count, data=now_backed_up.to_json(), now=now
-        ):
-            raise _Refused("sign counter already used")  # another use at the same moment
-        return now_backed_up
 
     def _audit(self, user: User | None, client: Client, reason: str) -> None:
         self.signin.audit.client_event(

@@ -1,6 +1,7 @@
 """The second step of a sign-in with the method the client names (``sms`` or
-``totp``), or, when it names none, the one the sign-in started with: the app's code
-when no SMS was sent, the SMS code once one was.
+``totp``), or, when it names none: the SMS code once an SMS was sent for this
+sign-in, else the app's code when the account has an app, else neither (a sign-in
+that started with a passkey, of an account with no app): 422 naming the methods.
 
 A TOTP code is a code like the SMS one for every limit (codetries.py): a try is
 taken from each counter before it is compared, and a wrong one, or one whose time
@@ -16,6 +17,12 @@ from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.models import Client
 from secureflaskauth.domain.signin import SignedIn, SignIn
 
+_NO_CODE_YET = (
+    "No code was sent for this sign-in and the account has no authenticator app: "
+    "finish it with one of its methods (`methods`): a passkey at /auth/webauthn/verify, "
+    'or an SMS code after /auth/resend-otp with "method": "sms".'
+)
+
 
 class SecondStep:
     def __init__(self, *, signin: SignIn, totp: TotpCheck) -> None:
@@ -24,17 +31,28 @@ class SecondStep:
 
     def verify(self, session_id: str, code: str, client: Client, method: str | None) -> SignedIn:
         """Complete the sign-in with ``code`` by ``method`` (None: the one it started with)."""
-        if (method or self.started_with(session_id)) == SMS:
+        if (method or self.code_for(session_id, client)) == SMS:
             return self.signin.verify(session_id, code, client)
         return self._verify_totp(session_id, code, client)
 
-    def started_with(self, session_id: str) -> str:
-        """The method whose code the sign-in waits for: "sms" once an SMS was sent."""
+    def code_for(self, session_id: str, client: Client) -> str:
+        """The method whose code the sign-in waits for when the client names none:
+        "sms" once an SMS was sent, else "totp" when the account has an app."""
         try:
             challenge = self.signin.live_challenge(session_id)
         except SignInExpired:
             return SMS  # answered by the SMS step, which counts the request first
-        return TOTP if challenge.code_hash == otp.NO_CODE else SMS
+        if challenge.code_hash != otp.NO_CODE:
+            return SMS
+        if self.totp.active(challenge.user_id) is not None:
+            return TOTP
+        # A sign-in started with a passkey, no SMS sent, no app: no code can be right.
+        self.signin.tries.admit(client)
+        user = self.signin.users.by_id(challenge.user_id)
+        methods = self.signin.methods(user) if user is not None else (SMS,)
+        refused = ValidationFailed({"method": [_NO_CODE_YET]})
+        refused.extra["methods"] = list(methods)
+        raise refused
 
     def _verify_totp(self, session_id: str, code: str, client: Client) -> SignedIn:
         signin = self.signin
