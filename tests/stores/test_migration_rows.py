@@ -62,6 +62,7 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "otp_locked_until": at + 900,
             "phone_verified_at": at + 60,
             "password_reset_required": n == 2,
+            "phone_changed_at": at + 120,
         },
         "otp_challenges": {
             "id": f"challenge-{n}",
@@ -74,6 +75,7 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "resends": n,
             "used_at": at + 40,
             "purpose": "password-reset" if n == 2 else "sign-in",
+            "send_to": "+972549876543" if n == 2 else None,
         },
         "sessions": {
             "id": session,
@@ -100,6 +102,19 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "code_hash": f"recovery-hash-{n}",
             "created_at": at,
             "used_at": at + 50 if n == 2 else None,
+        },
+        "factors": {
+            "id": f"00000000-0000-4000-8000-0000000001{n}0",
+            "user_id": user,
+            "type": "webauthn" if n == 2 else "totp",
+            "label": f"factor {n}",
+            "created_at": at,
+            "confirmed_at": at + 10,
+            "last_used_at": at + 20,
+            "secret": f"sealed-{n}",
+            "data": f'{{"n": {n}}}',
+            "counter": 4294967296 + n,
+            "handle": f"handle-{n}",
         },
         "held_resets": {
             "user_id": user,
