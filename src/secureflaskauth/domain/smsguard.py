@@ -97,7 +97,9 @@ class SmsGuard:
             checks = [
                 ("number", f"sms:unverified:number:{e164}", p.unverified_per_number),
                 ("prefix", f"sms:unverified:prefix:{self.prefix(e164)}", p.per_prefix),
-                ("account", f"sms:user:{user_id}", p.unverified_per_account),
+                # Its own key: the verified sign-in codes of the same account (a phone
+                # change's owner) must not use up this smaller cap, nor it theirs.
+                ("account", f"sms:unverified:user:{user_id}", p.unverified_per_account),
             ]
             ip_key = f"sms:ip:{client.ip}"
         if p.per_ip_enabled:
