@@ -91,6 +91,21 @@ def test_codes_to_the_new_number_count_as_to_a_number_not_yet_verified(
     assert outbox(client)[0]["to"] == NEW_E164
 
 
+def test_the_owners_own_sign_in_codes_leave_the_change_its_caps(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(
+        limit_sms_account="5/hour;10/day", limit_sms_unverified_account="3/hour;5/day"
+    ).test_client()
+    username = register(client)
+    for _ in range(4):  # a sign-in on each of a few devices within the hour
+        token = signed_in(client, username)["access_token"]
+
+    # The change's code counts against the caps of a number not yet verified, whose
+    # account cap is not the one the sign-in codes above were counted in.
+    assert change(client, token).status_code == 200
+
+
 def test_a_change_waits_out_the_cooldown_after_the_last_one(
     make_app: Callable[..., Flask], clock: FrozenClock
 ) -> None:

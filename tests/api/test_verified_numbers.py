@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.api.test_refresh import wiring_of
-from tests.api.test_sms_pumping import new_user, try_login, verified_user
+from tests.api.test_sms_pumping import new_user, outbox, try_login, verified_user
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, unique_username
 
@@ -87,6 +87,23 @@ def test_pending_accounts_cannot_use_up_the_verified_owners_budget(
     assert answers.count(200) == 3
 
     assert try_login(client, victim, "203.0.113.7").status_code == 200
+
+
+def test_reset_requests_cannot_use_up_the_owners_sign_in_codes(defaults: FlaskClient) -> None:
+    victim = verified_user(defaults, VICTIM)
+    before = len(outbox(defaults))
+    for i in range(12):  # a username is all /auth/password/forgot needs
+        response = defaults.post(
+            "/auth/password/forgot",
+            json={"username": victim},
+            environ_base={"REMOTE_ADDR": attacker_ip(i)},
+        )
+        assert response.status_code == 202
+    # Reset codes have caps of their own (the number's 5 an hour) ...
+    assert 0 < len(outbox(defaults)) - before <= 5
+
+    # ... apart from those of the owner's sign-in codes.
+    assert try_login(defaults, victim, "203.0.113.7").status_code == 200
 
 
 def sign_in_with_code(client: FlaskClient, username: str) -> None:

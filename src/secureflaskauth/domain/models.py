@@ -52,6 +52,9 @@ class OtpClaim:
     locked_until: float | None
 
 
+SIGN_IN = "sign-in"  # the purpose of a challenge that completes a sign-in
+
+
 @dataclass(frozen=True, slots=True)
 class Challenge:
     """A pending second factor: one login transaction waiting for its SMS code.
@@ -71,7 +74,7 @@ class Challenge:
     used_at: float | None = None
     # What a right code completes: a sign-in, a password reset or a phone change (a
     # code of one kind never completes another).
-    purpose: str = "sign-in"
+    purpose: str = SIGN_IN
     # Where the code goes when not to the account's number: the new number of a phone
     # change, which becomes the account's only once this code is verified.
     send_to: str | None = None

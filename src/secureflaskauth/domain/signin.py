@@ -227,7 +227,7 @@ class SignIn:
         )
         if sms:
             # The SMS caps are checked before any challenge exists: a refusal leaves none.
-            self.sms_guard.allow(phone, user.id, client, verified=verified)
+            self.sms_guard.allow(phone, user.id, client, verified=verified, purpose=purpose)
         self.challenges.create(challenge)
         if sms:
             self._send(challenge, user, code, client, resend=False)
@@ -455,7 +455,7 @@ class SignIn:
         phone = updated.send_to or user.phone_e164
         try:
             verified = updated.send_to is None and user.phone_verified
-            self.sms_guard.allow(phone, user.id, client, verified=verified)
+            self.sms_guard.allow(phone, user.id, client, verified=verified, purpose=updated.purpose)
         except TooManyRequests:
             self.challenges.kill(updated.id)
             raise

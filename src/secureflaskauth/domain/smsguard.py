@@ -6,7 +6,9 @@ counted apart: a pending account's sends have small caps of their own (per accou
 per number, per number prefix and a share of the hourly budget), and nothing they
 count is a cap that a verified owner's sign-in uses. So nobody who registers
 accounts with someone else's number, or with the numbers around it, can stop that
-number's verified owner from receiving their own code.
+number's verified owner from receiving their own code. Nor can anyone who knows a
+username alone: a verified number's codes for a password reset (which anyone may ask
+for) are counted apart from its sign-in codes, under the same caps.
 
 Counters live behind the Counters port, so every node shares them.
 """
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from secureflaskauth.domain import phones
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import TooManyRequests
-from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.models import SIGN_IN, Client
 from secureflaskauth.domain.ports import Clock
 from secureflaskauth.domain.ratelimit import Rate, RateMeter
 
@@ -68,11 +70,16 @@ class SmsGuard:
     def prefix(self, e164: str) -> str:
         return e164[: max(4, len(e164) - self.policy.prefix_digits)]
 
-    def allow(self, e164: str, user_id: str, client: Client, *, verified: bool) -> None:
+    def allow(
+        self, e164: str, user_id: str, client: Client, *, verified: bool, purpose: str = SIGN_IN
+    ) -> None:
         """Count one intended SMS against every cap; refuse (429) when one is exceeded.
 
         ``verified``: the account has verified this number. Its sends are counted in
         buckets only such sends reach; a pending account's in buckets of their own.
+        ``purpose``: what the code completes. A verified number's codes for anything
+        but a sign-in (a reset, which a username alone asks for) have buckets of their
+        own, so they cannot use up the owner's sign-in codes.
         """
         region = phones.region(e164)
         if region not in self.policy.allowed_regions:
@@ -80,16 +87,19 @@ class SmsGuard:
         p = self.policy
         checks: list[tuple[str, str, tuple[Rate, ...]]]
         if verified:
+            scope = "" if purpose == SIGN_IN else f"{purpose}:"
             checks = [
-                ("number", f"sms:number:{e164}", p.per_number),
-                ("account", f"sms:user:{user_id}", p.per_account),
+                ("number", f"sms:{scope}number:{e164}", p.per_number),
+                ("account", f"sms:{scope}user:{user_id}", p.per_account),
             ]
             ip_key = f"sms:ip:verified:{client.ip}"
         else:
             checks = [
                 ("number", f"sms:unverified:number:{e164}", p.unverified_per_number),
                 ("prefix", f"sms:unverified:prefix:{self.prefix(e164)}", p.per_prefix),
-                ("account", f"sms:user:{user_id}", p.unverified_per_account),
+                # Its own key: the verified sign-in codes of the same account (a phone
+                # change's owner) must not use up this smaller cap, nor it theirs.
+                ("account", f"sms:unverified:user:{user_id}", p.unverified_per_account),
             ]
             ip_key = f"sms:ip:{client.ip}"
         if p.per_ip_enabled:
