@@ -59,8 +59,23 @@ CEREMONIES = """
       authenticatorAttachment: credential.authenticatorAttachment,
       clientExtensionResults: credential.getClientExtensionResults()};
   }
-  async function register(token, password, label) {
-    const options = await api('/auth/factors/webauthn/options', {password}, token);
+  async function assertion(o) {
+    const got = await navigator.credentials.get({publicKey: {...o,
+      challenge: bytes(o.challenge), allowCredentials: ids(o.allowCredentials)}});
+    const r = got.response;
+    return {...common(got), response: {
+      clientDataJSON: b64(r.clientDataJSON), authenticatorData: b64(r.authenticatorData),
+      signature: b64(r.signature), userHandle: r.userHandle ? b64(r.userHandle) : null}};
+  }
+  async function register(token, password, label, stepUp) {
+    const body = {password};
+    if (stepUp) {
+      // An account with a passkey confirms the new one with an existing one.
+      const challenge = await api('/auth/webauthn/step-up', {}, token);
+      if (challenge.status !== 200) return challenge;
+      body.webauthn = await assertion(challenge.body);
+    }
+    const options = await api('/auth/factors/webauthn/options', body, token);
     if (options.status !== 200) return options;
     const o = options.body;
     const created = await navigator.credentials.create({publicKey: {...o,
@@ -75,13 +90,7 @@ CEREMONIES = """
   async function signIn(sessionId) {
     const options = await api('/auth/webauthn/options', sessionId ? {session_id: sessionId} : {});
     if (options.status !== 200) return options;
-    const o = options.body;
-    const got = await navigator.credentials.get({publicKey: {...o,
-      challenge: bytes(o.challenge), allowCredentials: ids(o.allowCredentials)}});
-    const r = got.response;
-    const credential = {...common(got), response: {
-      clientDataJSON: b64(r.clientDataJSON), authenticatorData: b64(r.authenticatorData),
-      signature: b64(r.signature), userHandle: r.userHandle ? b64(r.userHandle) : null}};
+    const credential = await assertion(options.body);
     const body = sessionId ? {session_id: sessionId, credential} : {credential};
     return api('/auth/webauthn/verify', body);
   }
@@ -210,7 +219,7 @@ def test_a_passkey_made_in_the_browser_does_the_second_step_and_signs_in_alone(
 
     # The same authenticator cannot register its credential twice (excludeCredentials).
     again = page.evaluate(
-        "([t, p]) => window.passkeys.register(t, p, 'Again').catch((e) => ({error: e.name}))",
+        "([t, p]) => window.passkeys.register(t, p, 'Again', true).catch((e) => ({error: e.name}))",
         [token, PASSWORD],
     )
     assert again == {"error": "InvalidStateError"}, again
