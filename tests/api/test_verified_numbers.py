@@ -186,3 +186,30 @@ def test_a_pending_sign_in_started_before_expiry_cannot_finish_after_it(
     clock.advance(60)
     late = client.post("/auth/verify-otp", json={"session_id": session_id, "otp": code})
     assert late.status_code == 401
+
+
+def test_a_flood_of_other_notices_cannot_silence_the_number_changed_notice(
+    defaults: FlaskClient,
+) -> None:
+    from tests.api.test_phone_change import NEW, OLD, change, verify
+
+    username = new_user(defaults, VICTIM)
+    session_id = try_login(defaults, username, "10.250.0.1").get_json()["session_id"]
+    signed = defaults.post(
+        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(defaults)}
+    )
+    assert signed.status_code == 200, signed.get_json()
+    token = signed.get_json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    # Whoever holds a session and the password asks for new recovery codes over and over:
+    # each sends a notice, more than the number's 5 an hour.
+    for _ in range(6):
+        issued = defaults.post("/auth/recovery-codes", json={"password": PASSWORD}, headers=bearer)
+        assert issued.status_code == 200, issued.get_json()
+    # Then moves the account to another number: the old one still hears of it.
+    started = change(defaults, token, phone=NEW)
+    assert started.status_code == 200, started.get_json()
+    done = verify(defaults, token, started.get_json()["session_id"], last_code(defaults))
+    assert done.status_code == 204, done.get_json()
+    notice = outbox(defaults)[0]
+    assert notice["to"] == OLD and "phone number was changed" in notice["body"]

@@ -59,6 +59,20 @@ TEXTS = {
 }
 
 
+# The notices an owner must get even after a flood of others: a number or a password
+# taken over. Each kind is counted in buckets of its own (the number's and account's
+# caps still apply to each, so notices cannot be used to pump SMS), apart from sign-in
+# codes and from each other, so that triggering many of one kind (new recovery codes)
+# cannot use up the caps that "your number was changed" is sent under, nor the owner's
+# sign-in codes.
+CRITICAL = frozenset({"phone_changed", "password_changed", "password_reset"})
+
+
+def purpose_of(notice: str) -> str:
+    """The SMS caps' bucket of a notice (SmsGuard.allow's ``purpose``)."""
+    return "notice:critical" if notice in CRITICAL else "notice"
+
+
 class Notices:
     def __init__(self, *, sms: SmsSender, sms_guard: SmsGuard, audit: Audit, app_name: str) -> None:
         self.sms = sms
@@ -68,12 +82,19 @@ class Notices:
 
     def send(self, user: User, notice: str, client: Client, **values: object) -> bool:
         """Send the notice; True if it went out. Best effort: the change it reports is
-        done already, so a refusal (the SMS caps, which a notice counts against like
-        any message) or a provider failure is recorded, never raised."""
+        done already, so a refusal (the SMS caps, which a notice counts against in
+        buckets of its kind: ``purpose_of``) or a provider failure is recorded, never
+        raised."""
         detail = {"notice": notice, "sent_to": phones.mask(user.phone_e164)}
         who = {"user_id": user.id}
         try:
-            self.sms_guard.allow(user.phone_e164, user.id, client, verified=user.phone_verified)
+            self.sms_guard.allow(
+                user.phone_e164,
+                user.id,
+                client,
+                verified=user.phone_verified,
+                purpose=purpose_of(notice),
+            )
         except TooManyRequests:
             self.audit.client_event("notice_sent", "refused", client, **who, detail=detail)
             return False
