@@ -22,6 +22,7 @@ from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.revocations import (
+    FULL_READ_AHEAD_SECONDS,
     FULL_READ_SECONDS,
     OVERLAP_SECONDS,
     SqlRevocationList,
@@ -35,6 +36,8 @@ from tests.clock import FrozenClock
 NOW = 1_800_000_000.0
 MAX_AGE = 2.0
 OLD = 200
+# When a check starts the whole-table read behind the checks (a multiple of MAX_AGE).
+AHEAD_AT = FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS
 
 
 @pytest.fixture
@@ -61,6 +64,13 @@ class RowsRead:
                 yield batch
 
         monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", batches)
+
+
+def finish_behind(revocations: SqlRevocationList) -> None:
+    """Wait for the whole-table read behind the checks."""
+    assert revocations._behind is not None
+    revocations._behind.join(timeout=30)
+    assert not revocations._behind.is_alive()
 
 
 def revoke(engine: Engine, sids: list[str], *, until: float, now: float) -> None:
@@ -108,7 +118,7 @@ def test_a_revocation_stamped_by_a_lagging_clock_is_still_read(
     assert reads.reads == [OLD, 1]
 
 
-def test_the_whole_table_is_read_every_few_minutes(
+def test_the_whole_table_is_read_every_few_minutes_behind_the_checks(
     engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = RowsRead(monkeypatch)
@@ -117,15 +127,22 @@ def test_the_whole_table_is_read_every_few_minutes(
     revocations.is_revoked("x")
     revoke(engine, ["short"], until=NOW + 60, now=clock.now())
     elapsed = 0.0
-    while elapsed < FULL_READ_SECONDS - MAX_AGE:
+    while elapsed < AHEAD_AT - MAX_AGE:
         clock.advance(MAX_AGE)
         elapsed += MAX_AGE
         revocations.is_revoked("x")
-    assert max(reads.reads[1:]) <= 1  # only what is new, for five minutes
+    assert max(reads.reads[1:]) <= 1  # only what is new, for four and a half minutes
+    assert revocations._behind is None
     clock.advance(MAX_AGE)
     assert not revocations.is_revoked("short")  # ran out meanwhile
+    finish_behind(revocations)
     assert reads.reads[-1] == OLD  # the whole table again, without the one run out
+    assert "short" not in revocations._stored  # forgotten
     assert revocations.is_revoked(old_sids[-1])
+    clock.advance(FULL_READ_SECONDS - MAX_AGE)  # due again from the read behind
+    revocations.is_revoked("x")
+    assert reads.reads[-1] <= 1
+    assert revocations._behind is not None and not revocations._behind.is_alive()
 
 
 def test_a_logout_elsewhere_on_the_machine_is_refused_at_once(
