@@ -12,77 +12,31 @@ of building a second copy beside the first. Run on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, insert, update
 
 from secureflaskauth.adapters.db import revocations as db_revocations
-from secureflaskauth.adapters.db.engine import make_engine
-from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.revocations import (
-    FULL_READ_AHEAD_SECONDS,
     FULL_READ_SECONDS,
     OVERLAP_SECONDS,
     SqlRevocationList,
-    record,
 )
 from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
 from tests.clock import FrozenClock
-
-NOW = 1_800_000_000.0
-MAX_AGE = 2.0
-OLD = 200
-# When a check starts the whole-table read behind the checks (a multiple of MAX_AGE).
-AHEAD_AT = FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    made = make_engine(database_url)
-    yield made
-    made.dispose()
-
-
-class RowsRead:
-    """Counts the rows each read of the table returned."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.reads: list[int] = []
-        real = db_revocations.SqlRevocationArchive.batches
-
-        def batches(
-            archive: Any, now: float, since: float | None
-        ) -> Generator[list[tuple[str, float]], None, None]:
-            self.reads.append(0)
-            for batch in real(archive, now, since):
-                self.reads[-1] += len(batch)
-                yield batch
-
-        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", batches)
-
-
-def finish_behind(revocations: SqlRevocationList) -> None:
-    """Wait for the whole-table read behind the checks."""
-    assert revocations._behind is not None
-    revocations._behind.join(timeout=30)
-    assert not revocations._behind.is_alive()
-
-
-def revoke(engine: Engine, sids: list[str], *, until: float, now: float) -> None:
-    with engine.begin() as conn:
-        record(conn, [Revocation(sid, until) for sid in sids], now=now)
-
-
-@pytest.fixture
-def old_sids(engine: Engine) -> list[str]:
-    sids = [f"old-{i}" for i in range(OLD)]
-    revoke(engine, sids, until=NOW + 86400, now=NOW - 3600)
-    return sids
+from tests.stores.revocation_rows import (
+    AHEAD_AT,
+    MAX_AGE,
+    NOW,
+    OLD,
+    RowsRead,
+    finish_behind,
+    revoke,
+)
 
 
 def test_after_the_first_read_only_new_rows_are_fetched(
