@@ -96,10 +96,6 @@ class SqlRevocationArchive:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def active(self, now: float) -> list[tuple[str, float]]:
-        """Every revocation in force."""
-        return [row for batch in self.batches(now, None) for row in batch]
-
     def batches(
         self, now: float, since: float | None
     ) -> Generator[list[tuple[str, float]], None, None]:
