@@ -146,6 +146,33 @@ def test_a_clock_set_back_does_not_hold_off_the_next_read(
     assert reads.reads == [OLD, OLD + 1]
 
 
+class HeldUpClock(FrozenClock):
+    """Gives ``held`` first: a time read by a check that was then held up."""
+
+    held: list[float]
+
+    def now(self) -> float:
+        return self.held.pop() if self.held else super().now()
+
+
+def test_a_check_held_up_behind_another_ones_read_does_not_read_the_whole_table(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checks find the copy stale; the one that read the clock first waits for the
+    other's read. Its time, now before that read, is no clock set back."""
+    reads = RowsRead(monkeypatch)
+    clock = HeldUpClock(NOW)
+    clock.held = []
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    revocations.is_revoked("x")
+    clock.advance(MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])  # the other check's read
+    clock.held.append(clock.now() - 0.001)
+    assert revocations.is_revoked(old_sids[0])
+    assert not revocations.is_revoked("x")
+    assert reads.reads == [OLD, 0]
+
+
 def test_a_whole_table_read_updates_the_copy_in_place_a_batch_at_a_time(
     engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

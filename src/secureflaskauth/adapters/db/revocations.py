@@ -177,8 +177,12 @@ class SqlRevocationList:
         the last read)."""
         return not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
 
-    def _reload(self, marker: MarkerState, now: float) -> None:
+    def _reload(self, marker: MarkerState) -> None:
         with self._reading:
+            # The time once the lock is ours: a check that read the clock, then waited
+            # for another thread's read, would take its own earlier time for a clock
+            # set back, and read the whole table while the requests wait.
+            now = self._clock.now()
             full = self._overdue(now)
             if not full and not self._stale(marker, now):  # another thread has just read it
                 return
@@ -212,17 +216,24 @@ class SqlRevocationList:
                     if self._newer is not None:
                         self._newer.update(batch)
 
-    def _read_whole(self, now: float) -> None:
+    def _read_whole(self, now: float, *, paced: bool = False) -> None:
         """Read the whole table into the copy in place, a batch at a time, then drop
         what it found gone (run out or deleted). Until then the copy holds both the old
         rows and the new: during a read, a check may refuse a session the table no
         longer lists, never the other way. A read cut short drops nothing. The caller
-        holds ``_whole``."""
+        holds ``_whole``.
+
+        ``paced``: after each batch, sleep as long as this thread ran for it. The
+        checks need the interpreter lock too: a thread that keeps it busy for a
+        quarter of a second makes every request of the worker wait up to 5 ms
+        (sys.getswitchinterval) each time it releases the lock, to stat a file or
+        write a line; paced, the read takes at most half of it."""
         with self._lock:
             # The dict's own key strings: the set costs its table, not copies of the ids.
             gone = set(self._stored)
             newer: dict[str, float] = {}
             self._newer = newer
+        ran = time.thread_time()
         try:
             with contextlib.closing(self._archive.batches(now, None)) as batches:
                 for batch in batches:
@@ -232,6 +243,9 @@ class SqlRevocationList:
                             del rows[session_id]
                         self._stored.update(rows)
                     gone.difference_update(rows)
+                    if paced:
+                        time.sleep(time.thread_time() - ran)
+                        ran = time.thread_time()
             with self._lock:
                 for session_id in gone.difference(newer):
                     del self._stored[session_id]
@@ -260,7 +274,7 @@ class SqlRevocationList:
             return  # a check found it overdue and reads it itself
         try:
             if not now - self._full_read_at < FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
-                self._read_whole(now)
+                self._read_whole(now, paced=True)
         except StoreUnavailable as exc:
             log.warning(
                 "revoked sessions table not read in whole (%s): retrying; checks go on "
@@ -279,7 +293,7 @@ class SqlRevocationList:
             self._marker.retry_if_due()
             marker = self._marker.state()
         if self._stale(marker, now) or not now - self._full_read_at < FULL_READ_SECONDS:
-            self._reload(marker, now)
+            self._reload(marker)
         if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
             self._start_behind(now)
         until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))
