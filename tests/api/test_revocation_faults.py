@@ -22,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, event
 
+from secureflaskauth.adapters.db import marker as db_marker
 from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.redis import revocations as redis_revocations
 from secureflaskauth.domain.errors import StoreUnavailable
@@ -207,7 +208,7 @@ def test_a_marker_write_that_failed_is_retried_and_then_signals_at_once(
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(db_revocations, "SIGNAL_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
     monkeypatch.setattr(os, "replace", full)
     client_one.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
     assert private(client_two, bodies[0]["access_token"]).status_code == 200  # not told yet

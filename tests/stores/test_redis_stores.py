@@ -8,13 +8,14 @@ recovering by themselves when it is back.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ import redis
 from flask import Flask
 from sqlalchemy import Engine
 
+from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.db.challenges import SqlChallengeStore
 from secureflaskauth.adapters.db.counters import SqlCounters
 from secureflaskauth.adapters.db.engine import make_engine
@@ -689,3 +691,48 @@ def test_a_redis_that_lost_its_data_still_refuses_revoked_sessions(
     assert not revocations.is_revoked("sid-over")
     assert not revocations.is_revoked("sid-never")
     assert rds.exists(f"{prefix}revoked-loaded") == 1
+
+
+def test_revocations_are_copied_back_a_batch_at_a_time_and_the_marker_last(
+    rds: redis.Redis, prefix: str, sql_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy into an empty Redis holds one batch of rows at a time, not a list of
+    every revoked session; cut short, it sets no marker, so the next check does it
+    again."""
+    monkeypatch.setattr(db_revocations, "READ_BATCH", 2)
+    clock = FrozenClock(time.time())
+    revocations = RedisRevocationList(
+        rds, clock, prefix, SqlRevocationArchive(sql_engine), local_revocations(sql_engine, clock)
+    )
+    sids = [f"sid-batch-{i}" for i in range(5)]
+    for sid in sids:
+        revoke(sql_engine, revocations, sid, until=clock.now() + 600, now=clock.now())
+    assert not revocations.is_revoked("sid-never")
+    for key in list(rds.scan_iter(match=f"{prefix}*")):  # a restart without data
+        rds.delete(key)
+    real = SqlRevocationArchive.batches
+    sizes: list[int] = []
+
+    def broken(
+        archive: Any, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        with contextlib.closing(real(archive, now, since)) as rows:
+            yield next(rows)
+        raise StoreUnavailable("database", "connection lost")
+
+    def counted(
+        archive: Any, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        for batch in real(archive, now, since):
+            sizes.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(SqlRevocationArchive, "batches", broken)
+    with pytest.raises(StoreUnavailable):
+        revocations.is_revoked("sid-never")  # the local copy is current: Redis is asked
+    assert rds.exists(f"{prefix}revoked-loaded") == 0
+    monkeypatch.setattr(SqlRevocationArchive, "batches", counted)
+    assert not revocations.is_revoked("sid-never")
+    assert rds.exists(f"{prefix}revoked-loaded") == 1
+    assert rds.exists(*[f"{prefix}revoked:{sid}" for sid in sids]) == len(sids)
+    assert len(sizes) >= 3 and max(sizes) <= 2

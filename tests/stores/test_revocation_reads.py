@@ -12,67 +12,31 @@ of building a second copy beside the first. Run on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, delete, insert, update
 
 from secureflaskauth.adapters.db import revocations as db_revocations
-from secureflaskauth.adapters.db.engine import make_engine
-from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.adapters.db.revocations import (
     FULL_READ_SECONDS,
     OVERLAP_SECONDS,
     SqlRevocationList,
-    record,
 )
 from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
 from tests.clock import FrozenClock
-
-NOW = 1_800_000_000.0
-MAX_AGE = 2.0
-OLD = 200
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
-    made = make_engine(database_url)
-    yield made
-    made.dispose()
-
-
-class RowsRead:
-    """Counts the rows each read of the table returned."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.reads: list[int] = []
-        real = db_revocations.SqlRevocationArchive.batches
-
-        def batches(
-            archive: Any, now: float, since: float | None
-        ) -> Generator[list[tuple[str, float]], None, None]:
-            self.reads.append(0)
-            for batch in real(archive, now, since):
-                self.reads[-1] += len(batch)
-                yield batch
-
-        monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", batches)
-
-
-def revoke(engine: Engine, sids: list[str], *, until: float, now: float) -> None:
-    with engine.begin() as conn:
-        record(conn, [Revocation(sid, until) for sid in sids], now=now)
-
-
-@pytest.fixture
-def old_sids(engine: Engine) -> list[str]:
-    sids = [f"old-{i}" for i in range(OLD)]
-    revoke(engine, sids, until=NOW + 86400, now=NOW - 3600)
-    return sids
+from tests.stores.revocation_rows import (
+    AHEAD_AT,
+    MAX_AGE,
+    NOW,
+    OLD,
+    RowsRead,
+    finish_behind,
+    revoke,
+)
 
 
 def test_after_the_first_read_only_new_rows_are_fetched(
@@ -108,7 +72,7 @@ def test_a_revocation_stamped_by_a_lagging_clock_is_still_read(
     assert reads.reads == [OLD, 1]
 
 
-def test_the_whole_table_is_read_every_few_minutes(
+def test_the_whole_table_is_read_every_few_minutes_behind_the_checks(
     engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = RowsRead(monkeypatch)
@@ -117,15 +81,22 @@ def test_the_whole_table_is_read_every_few_minutes(
     revocations.is_revoked("x")
     revoke(engine, ["short"], until=NOW + 60, now=clock.now())
     elapsed = 0.0
-    while elapsed < FULL_READ_SECONDS - MAX_AGE:
+    while elapsed < AHEAD_AT - MAX_AGE:
         clock.advance(MAX_AGE)
         elapsed += MAX_AGE
         revocations.is_revoked("x")
-    assert max(reads.reads[1:]) <= 1  # only what is new, for five minutes
+    assert max(reads.reads[1:]) <= 1  # only what is new, for four and a half minutes
+    assert revocations._behind is None
     clock.advance(MAX_AGE)
     assert not revocations.is_revoked("short")  # ran out meanwhile
+    finish_behind(revocations)
     assert reads.reads[-1] == OLD  # the whole table again, without the one run out
+    assert "short" not in revocations._stored  # forgotten
     assert revocations.is_revoked(old_sids[-1])
+    clock.advance(FULL_READ_SECONDS - MAX_AGE)  # due again from the read behind
+    revocations.is_revoked("x")
+    assert reads.reads[-1] <= 1
+    assert revocations._behind is not None and not revocations._behind.is_alive()
 
 
 def test_a_logout_elsewhere_on_the_machine_is_refused_at_once(
@@ -173,6 +144,33 @@ def test_a_clock_set_back_does_not_hold_off_the_next_read(
     revoke(engine, ["after-the-step"], until=clock.now() + 600, now=clock.now())
     assert revocations.is_revoked("after-the-step")
     assert reads.reads == [OLD, OLD + 1]
+
+
+class HeldUpClock(FrozenClock):
+    """Gives ``held`` first: a time read by a check that was then held up."""
+
+    held: list[float]
+
+    def now(self) -> float:
+        return self.held.pop() if self.held else super().now()
+
+
+def test_a_check_held_up_behind_another_ones_read_does_not_read_the_whole_table(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checks find the copy stale; the one that read the clock first waits for the
+    other's read. Its time, now before that read, is no clock set back."""
+    reads = RowsRead(monkeypatch)
+    clock = HeldUpClock(NOW)
+    clock.held = []
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    revocations.is_revoked("x")
+    clock.advance(MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])  # the other check's read
+    clock.held.append(clock.now() - 0.001)
+    assert revocations.is_revoked(old_sids[0])
+    assert not revocations.is_revoked("x")
+    assert reads.reads == [OLD, 0]
 
 
 def test_a_whole_table_read_updates_the_copy_in_place_a_batch_at_a_time(

@@ -15,7 +15,8 @@ that time, and at once in the process that made it.
 A read fetches only the rows written since the last one (``revoked_at``, with
 OVERLAP_SECONDS to spare for a writer's slow commit or clock), so a hundred thousand
 revoked sessions cost a check nothing more; every FULL_READ_SECONDS the whole table
-is read instead, which also forgets the revocations that have run out. Rows with
+is read as well, which also forgets the revocations that have run out. That read is
+done by a thread of its own while the checks go on (see SqlRevocationList). Rows with
 ``revoked_at`` 0 (written by a version before the column) are read every time.
 Rows come READ_BATCH at a time (a server-side cursor on PostgreSQL) and go into the
 copy in memory as they come, so a whole-table read holds one batch besides the copy,
@@ -29,8 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import secrets
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -40,22 +39,24 @@ from sqlalchemy import Connection, Engine, delete, or_, select
 
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import failing_closed
+from secureflaskauth.adapters.db.marker import ChangeMarker, MarkerState
 from secureflaskauth.adapters.db.tables import revoked_sessions, sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
 from secureflaskauth.domain.ports import Clock
 
 log = logging.getLogger("secureflaskauth.revocations")
-# A marker that could not be written is tried again at most this often (seconds).
-SIGNAL_RETRY_SECONDS = 1.0
 # A table that could not be read is tried again at most this often; meanwhile checks
 # fail closed rather than wait on a database that is away.
 RELOAD_RETRY_SECONDS = 1.0
 # A read fetches the rows written since the previous read less this much, in case a
 # revocation's transaction took long to commit or its writer's clock lags this one's.
 OVERLAP_SECONDS = 60.0
-# The whole table is read at least this often (and at the first check).
+# The whole table is read at least this often (and at the first check)...
 FULL_READ_SECONDS = 300.0
+# ...by a thread of its own started this long before it is due, so that no check waits
+# for it; a check that finds it overdue all the same reads the table itself.
+FULL_READ_AHEAD_SECONDS = 30.0
 # Rows fetched from the database at a time.
 READ_BATCH = 1000
 
@@ -95,10 +96,6 @@ class SqlRevocationArchive:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def active(self, now: float) -> list[tuple[str, float]]:
-        """Every revocation in force."""
-        return [row for batch in self.batches(now, None) for row in batch]
-
     def batches(
         self, now: float, since: float | None
     ) -> Generator[list[tuple[str, float]], None, None]:
@@ -126,6 +123,14 @@ class SqlRevocationList:
     signal, the table is read every ``max_age`` seconds). A copy older than that is
     never trusted: when the table cannot be read, checks fail closed (503) until it
     can, retried at most every RELOAD_RETRY_SECONDS.
+
+    The reads of new rows happen in the check that finds them due (they are cheap).
+    The whole-table read is done by a thread of its own, started by a check
+    FULL_READ_AHEAD_SECONDS before it is due, while the checks go on answering from
+    the copy, which the reads of new rows keep current meanwhile. The thread starts in
+    the process that checks (gunicorn builds the app in each worker, after the fork).
+    Only a check that finds the whole read overdue (the first check, a clock set back,
+    a read behind that failed or is late) reads the table itself, as before.
     """
 
     def __init__(
@@ -138,113 +143,158 @@ class SqlRevocationList:
     ) -> None:
         self._archive = SqlRevocationArchive(engine)
         self._clock = clock
-        self._marker = marker
+        self._marker = None if marker is None else ChangeMarker(marker, max_age=max_age)
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._reading = threading.Lock()  # one read at a time; the others wait for it
+        self._lock = threading.Lock()  # innermost: guards the copy's updates
+        self._reading = threading.Lock()  # one read of new rows at a time; others wait
+        self._whole = threading.Lock()  # one whole-table read at a time
         self._stored: dict[str, float] = {}  # as last read from the table
         self._published: dict[str, float] = {}  # made by this process since
-        self._marker_state: tuple[int, int] | None = None
+        # What reads of new rows wrote while a whole-table read runs: read after it
+        # began, so newer than what it reads; it neither overwrites nor drops them.
+        self._newer: dict[str, float] | None = None
+        self._marker_state: MarkerState = None
         self._loaded_at = float("-inf")
-        self._full_read_at = float("-inf")
-        self._signal_due: float | None = None  # monotonic time of the next marker retry
+        self._full_read_at = float("-inf")  # when the last complete whole read began
         self._reload_due = 0.0  # monotonic time before which a failed reload is not retried
-        if marker is not None:
-            try:
-                marker.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                log.warning("revocation marker directory unavailable: %s", _why(exc))
+        self._behind: threading.Thread | None = None  # the whole-table read behind checks
+        self._behind_due = 0.0  # monotonic time before which it is not started again
 
     def publish(self, revocations: Sequence[Revocation]) -> None:
         with self._lock:
             for revocation in revocations:
                 self._published[revocation.session_id] = revocation.until
-        self._signal()
+        if self._marker is not None:
+            self._marker.signal()
 
-    def _signal(self) -> None:
-        """Tell the other processes to reload: a new marker inode, seen at once."""
-        if self._marker is None:
-            return
-        tmp = self._marker.with_name(f".{self._marker.name}.{secrets.token_hex(4)}")
-        try:
-            tmp.write_text(secrets.token_hex(8), encoding="ascii")
-            os.replace(tmp, self._marker)
-        except OSError as exc:
-            self._signal_due = time.monotonic() + SIGNAL_RETRY_SECONDS
-            log.warning(
-                "revocation marker %s not written (%s): other processes refuse the "
-                "revoked sessions within %.0f s instead of at once; retrying",
-                self._marker,
-                _why(exc),
-                self._max_age,
-            )
-            with contextlib.suppress(OSError):  # a read-only directory refuses this too
-                tmp.unlink(missing_ok=True)
-            return
-        self._signal_due = None
-
-    def _marker_now(self) -> tuple[int, int] | None:
-        if self._marker is None:
-            return None
-        try:
-            st = os.stat(self._marker)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns)
-
-    def _stale(self, marker: tuple[int, int] | None, now: float) -> bool:
+    def _stale(self, marker: MarkerState, now: float) -> bool:
         # A clock set back (now before the last read) must not hold off the next read.
         return marker != self._marker_state or not 0 <= now - self._loaded_at < self._max_age
 
-    def _reload(self, marker: tuple[int, int] | None, now: float) -> None:
+    def _overdue(self, now: float) -> bool:
+        """The whole table must be read before answering: never read, read more than
+        FULL_READ_SECONDS ago, or the clock set back (rows may then carry times before
+        the last read)."""
+        return not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
+
+    def _reload(self, marker: MarkerState) -> None:
         with self._reading:
-            if not self._stale(marker, now):  # another thread has just read it
+            # The time once the lock is ours: a check that read the clock, then waited
+            # for another thread's read, would take its own earlier time for a clock
+            # set back, and read the whole table while the requests wait.
+            now = self._clock.now()
+            full = self._overdue(now)
+            if not full and not self._stale(marker, now):  # another thread has just read it
                 return
             if time.monotonic() < self._reload_due:
                 raise StoreUnavailable("database", "revocations not read yet: retrying")
-            # After a clock set back, rows may carry times before the last read: all.
-            full = not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
             try:
-                gone = self._read(now, full)
+                if full:
+                    with self._whole:  # waits for a read behind the checks to finish
+                        full = self._overdue(now)
+                        if full:
+                            self._read_whole(now)
+                if not full:
+                    self._read_new(now)
             except StoreUnavailable:
                 self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
                 raise
             with self._lock:
-                for session_id in gone:
-                    del self._stored[session_id]
-                if full:
-                    self._full_read_at = now
                 self._published = {s: u for s, u in self._published.items() if u > now}
                 self._marker_state = marker
                 self._loaded_at = now
 
-    def _read(self, now: float, full: bool) -> set[str]:
-        """Read the table into the copy in place, a batch at a time; return what a full
-        read found gone from the table (run out or deleted), for the caller to drop.
-        Until then the copy holds both the old rows and the new: during a read, a
-        check may refuse a session the table no longer lists, never the other way."""
-        # The dict's own key strings: the set costs its table, not copies of the ids.
-        gone = set(self._stored) if full else set()
-        since = None if full else self._loaded_at - OVERLAP_SECONDS
+    def _read_new(self, now: float) -> None:
+        """Read the rows written since the last read (less the overlap) into the copy."""
         # Closed on any way out, so a read cut short returns its connection at once.
-        with contextlib.closing(self._archive.batches(now, since)) as batches:
+        with contextlib.closing(
+            self._archive.batches(now, self._loaded_at - OVERLAP_SECONDS)
+        ) as batches:
             for batch in batches:
                 with self._lock:
                     self._stored.update(batch)
-                if full:
-                    gone.difference_update(session_id for session_id, _ in batch)
-        return gone
+                    if self._newer is not None:
+                        self._newer.update(batch)
+
+    def _read_whole(self, now: float, *, paced: bool = False) -> None:
+        """Read the whole table into the copy in place, a batch at a time, then drop
+        what it found gone (run out or deleted). Until then the copy holds both the old
+        rows and the new: during a read, a check may refuse a session the table no
+        longer lists, never the other way. A read cut short drops nothing. The caller
+        holds ``_whole``.
+
+        ``paced``: after each batch, sleep as long as this thread ran for it. The
+        checks need the interpreter lock too: a thread that keeps it busy for a
+        quarter of a second makes every request of the worker wait up to 5 ms
+        (sys.getswitchinterval) each time it releases the lock, to stat a file or
+        write a line; paced, the read takes at most half of it."""
+        with self._lock:
+            # The dict's own key strings: the set costs its table, not copies of the ids.
+            gone = set(self._stored)
+            newer: dict[str, float] = {}
+            self._newer = newer
+        ran = time.thread_time()
+        try:
+            with contextlib.closing(self._archive.batches(now, None)) as batches:
+                for batch in batches:
+                    rows = dict(batch)
+                    with self._lock:
+                        for session_id in newer.keys() & rows.keys():
+                            del rows[session_id]
+                        self._stored.update(rows)
+                    gone.difference_update(rows)
+                    if paced:
+                        time.sleep(time.thread_time() - ran)
+                        ran = time.thread_time()
+            with self._lock:
+                for session_id in gone.difference(newer):
+                    del self._stored[session_id]
+                self._full_read_at = now
+        finally:
+            with self._lock:
+                self._newer = None
+
+    def _start_behind(self, now: float) -> None:
+        """Start the whole-table read in a thread of its own, unless one runs."""
+        with self._lock:
+            # After a fork the thread is gone (is_alive is False in the child).
+            if time.monotonic() < self._behind_due or (
+                self._behind is not None and self._behind.is_alive()
+            ):
+                return
+            # At most once per RELOAD_RETRY_SECONDS, whatever becomes of it.
+            self._behind_due = time.monotonic() + RELOAD_RETRY_SECONDS
+            self._behind = threading.Thread(
+                target=self._read_behind, args=(now,), name="revocations-read", daemon=True
+            )
+            self._behind.start()
+
+    def _read_behind(self, now: float) -> None:
+        if not self._whole.acquire(blocking=False):
+            return  # a check found it overdue and reads it itself
+        try:
+            if not now - self._full_read_at < FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
+                self._read_whole(now, paced=True)
+        except StoreUnavailable as exc:
+            log.warning(
+                "revoked sessions table not read in whole (%s): retrying; checks go on "
+                "from the copy, kept current by the reads of new rows",
+                exc.cause or "database unavailable",
+            )
+        except Exception:  # a thread's error would otherwise go unlogged and unretried
+            log.exception("revoked sessions table not read in whole: retrying")
+        finally:
+            self._whole.release()
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()
-        if self._signal_due is not None and time.monotonic() >= self._signal_due:
-            self._signal()
-        marker = self._marker_now()
-        if self._stale(marker, now):
-            self._reload(marker, now)
+        marker = None
+        if self._marker is not None:
+            self._marker.retry_if_due()
+            marker = self._marker.state()
+        if self._stale(marker, now) or not now - self._full_read_at < FULL_READ_SECONDS:
+            self._reload(marker)
+        if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
+            self._start_behind(now)
         until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))
         return until > now
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__

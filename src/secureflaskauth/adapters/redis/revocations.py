@@ -13,16 +13,18 @@ another process could not copy to it.
 
 Keys: ``P revoked:<session id>`` holding ``until``; ``P revoked-loaded``, a marker
 set once the database's revocations have been copied in. A Redis that lost its
-data has no marker: the next check copies them in again before answering.
+data has no marker: the next check copies them in again before answering (a batch
+at a time, the marker last), and the other checks of the process wait for it.
 ``until`` is compared with the injected clock; the key's TTL only removes it later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Protocol
 
 import redis
@@ -52,7 +54,11 @@ return redis.call('GET', KEYS[2])
 class RevocationArchive(Protocol):
     """The database's revocations."""
 
-    def active(self, now: float) -> list[tuple[str, float]]: ...
+    def batches(
+        self, now: float, since: float | None
+    ) -> Generator[list[tuple[str, float]], None, None]:
+        """The revocations in force (``since`` None: all of them), a batch at a time."""
+        ...
 
 
 class RedisRevocationList:
@@ -72,6 +78,7 @@ class RedisRevocationList:
         self._local = local
         self._check = client.register_script(_CHECK)
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()  # one copy from the database at a time
         self._pending: dict[str, float] = {}  # committed, not yet copied to Redis
         self._retry_at = 0.0
 
@@ -117,8 +124,11 @@ class RedisRevocationList:
             return True
         until = self._lookup(session_id)
         if until == -1:
-            self._reload()
-            until = self._lookup(session_id)
+            with self._reloading:  # the other threads wait for it, then look again
+                until = self._lookup(session_id)
+                if until == -1:
+                    self._reload()
+                    until = self._lookup(session_id)
         return until not in (None, -1) and float(str(until)) > self._clock.now()
 
     @fail_closed
@@ -129,14 +139,23 @@ class RedisRevocationList:
         return result
 
     def _reload(self) -> None:
+        """Copy the database's revocations in, a batch at a time (no list of every
+        row), then set the marker: a copy cut short sets none, so the next check
+        copies them in again. Done after Redis lost its data, not on every check."""
         now = self._clock.now()
-        active = self._archive.active(now)
-        self._store(active, now)
+        # Closed on any way out, so a copy cut short returns its connection at once.
+        with contextlib.closing(self._archive.batches(now, None)) as batches:
+            for batch in batches:
+                self._store(batch, now)
+        self._mark()
 
     @fail_closed
-    def _store(self, active: list[tuple[str, float]], now: float) -> None:
-        pipe = self._client.pipeline(transaction=True)
-        for session_id, until in active:
+    def _store(self, batch: list[tuple[str, float]], now: float) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for session_id, until in batch:
             pipe.set(self._key(session_id), number(until), px=gc_ttl_ms(until, now))
-        pipe.set(self._marker, "1")
         pipe.execute()
+
+    @fail_closed
+    def _mark(self) -> None:
+        self._client.set(self._marker, "1")
