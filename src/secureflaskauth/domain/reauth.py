@@ -38,7 +38,7 @@ from secureflaskauth.domain import otp, recovery
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import WrongCodePolicy, account_locked
 from secureflaskauth.domain.errors import ChallengeFailed, ValidationFailed, WrongPassword
-from secureflaskauth.domain.factors import TOTP, WEBAUTHN
+from secureflaskauth.domain.factors import TOTP, WEBAUTHN, stronger
 from secureflaskauth.domain.lockout import AccountGuard
 from secureflaskauth.domain.models import Client, OtpClaim, User
 from secureflaskauth.domain.passwords import PasswordHasher
@@ -176,8 +176,7 @@ class StepUp:
     def needed(self, user: User) -> str | None:
         """The factor the account's sensitive actions need besides the password: its
         strongest (a passkey, then an app), or None (the phone only)."""
-        active = {f.type for f in self.factors.for_user(user.id) if f.active}
-        return next((t for t in (WEBAUTHN, TOTP) if t in active), None)
+        return next(iter(stronger(self.factors.for_user(user.id))), None)
 
     def confirm(
         self, user: User, password: str, proof: Proof, client: Client, *, purpose: str

@@ -34,6 +34,7 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from secureflaskauth.domain.factors import TOTP
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.heldresets import HeldResets
 from secureflaskauth.domain.models import Client, User
@@ -200,10 +201,10 @@ class PasswordReset:
         elif totp is not None:
             if self.totp is None or not self.totp.use(user.id, totp, now):
                 signin.wrong_code(user, attempt, session_id, now, client)
-        elif self.totp is not None and self.totp.active(user.id):
+        elif self.totp is not None and (needed := self.totp.stronger(user.id)):
             # Said only to whoever holds the SMS code: the try stays counted.
-            raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
-        elif self.totp is not None and self.totp.has_passkey(user.id):
+            if TOTP in needed:
+                raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
             # A passkey cannot be presented to this JSON endpoint: its recovery codes
             # stand in for it, so the SMS alone never takes over the account.
             raise ValidationFailed({"recovery_code": [_PASSKEY_NEEDS_RECOVERY_CODE]})

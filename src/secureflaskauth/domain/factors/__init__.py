@@ -19,7 +19,10 @@ recovery channel, so it cannot be removed here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from secureflaskauth.domain.errors import DomainError
+from secureflaskauth.domain.models import Factor
 
 SMS = "sms"
 TOTP = "totp"
@@ -29,6 +32,13 @@ RECOVERY_CODES = "recovery_codes"
 PENDING_SECONDS = 600
 # RFC 8176 2: "otp", a one-time password (the app's code), after "pwd", the password.
 TOTP_AMR = ("pwd", "otp")
+
+
+def stronger(factors: Iterable[Factor]) -> tuple[str, ...]:
+    """The types of the active factors stronger than the SMS, the strongest first: a
+    passkey (phishing-resistant), then an authenticator app."""
+    active = {f.type for f in factors if f.active}
+    return tuple(t for t in (WEBAUTHN, TOTP) if t in active)
 
 
 class FactorNotFound(DomainError):

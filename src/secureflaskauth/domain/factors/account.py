@@ -10,10 +10,9 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.factors import (
     RECOVERY_CODES,
     SMS,
-    TOTP,
-    WEBAUTHN,
     FactorNotFound,
     PhoneIsKept,
+    stronger,
 )
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.models import Client, User
@@ -60,8 +59,7 @@ class AccountFactors:
         """The second steps a sign-in may use, the one it starts with first, the
         strongest: a passkey (phishing-resistant), the app, then the SMS, which is sent
         at login only when nothing else is there (or when asked for)."""
-        active = {f.type for f in self.store.for_user(user.id) if f.active}
-        return (*(m for m in (WEBAUTHN, TOTP) if m in active), SMS)
+        return (*stronger(self.store.for_user(user.id)), SMS)
 
     def types(self, user: User) -> tuple[str, ...]:
         """The types of the account's factors (GET /auth/me), each once."""

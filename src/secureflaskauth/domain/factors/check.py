@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secureflaskauth.domain.factors import TOTP, WEBAUTHN, totp
+from secureflaskauth.domain.factors import TOTP, stronger, totp
 from secureflaskauth.domain.factors.sealing import SecretBox
 from secureflaskauth.domain.models import Factor
 from secureflaskauth.domain.ports import FactorStore
@@ -23,9 +23,9 @@ class TotpCheck:
         found = [f for f in self.store.for_user(user_id) if f.type == TOTP and f.active]
         return found[-1] if found else None
 
-    def has_passkey(self, user_id: str) -> bool:
-        """Whether the account has an active passkey (a reset then needs a recovery code)."""
-        return any(f.type == WEBAUTHN and f.active for f in self.store.for_user(user_id))
+    def stronger(self, user_id: str) -> tuple[str, ...]:
+        """The account's active factors stronger than the SMS, the strongest first."""
+        return stronger(self.store.for_user(user_id))
 
     def secret(self, factor: Factor) -> bytes:
         assert factor.secret is not None
