@@ -29,13 +29,19 @@ def new_user(client: FlaskClient, phone: str) -> str:
 
 def verified_user(client: FlaskClient, phone: str) -> str:
     """A user whose number is verified: signed in once with a code."""
+    return verified_user_signed_in(client, phone)[0]
+
+
+def verified_user_signed_in(client: FlaskClient, phone: str) -> tuple[str, str]:
+    """A user whose number is verified by signing in once with a code: the username
+    and the access token of that sign-in."""
     username = new_user(client, phone)
     session_id = try_login(client, username, "10.250.0.1").get_json()["session_id"]
     verified = client.post(
         "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(client)}
     )
     assert verified.status_code == 200, verified.get_json()
-    return username
+    return username, verified.get_json()["access_token"]
 
 
 def try_login(client: FlaskClient, username: str, ip: str = "127.0.0.1") -> Any:

@@ -17,7 +17,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.api.test_refresh import wiring_of
-from tests.api.test_sms_pumping import new_user, outbox, try_login, verified_user
+from tests.api.test_sms_pumping import (
+    new_user,
+    outbox,
+    try_login,
+    verified_user,
+    verified_user_signed_in,
+)
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, unique_username
 
@@ -193,13 +199,7 @@ def test_a_flood_of_other_notices_cannot_silence_the_number_changed_notice(
 ) -> None:
     from tests.api.test_phone_change import NEW, OLD, change, verify
 
-    username = new_user(defaults, VICTIM)
-    session_id = try_login(defaults, username, "10.250.0.1").get_json()["session_id"]
-    signed = defaults.post(
-        "/auth/verify-otp", json={"session_id": session_id, "otp": last_code(defaults)}
-    )
-    assert signed.status_code == 200, signed.get_json()
-    token = signed.get_json()["access_token"]
+    _, token = verified_user_signed_in(defaults, VICTIM)
     bearer = {"Authorization": f"Bearer {token}"}
     # Whoever holds a session and the password asks for new recovery codes over and over:
     # each sends a notice, more than the number's 5 an hour.
