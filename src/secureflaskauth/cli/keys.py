@@ -6,6 +6,7 @@ import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
 from secureflaskauth.domain.tokens import key_state, rotate_keys
+from secureflaskauth.domain.tokens.keys import RSA_ALGORITHM
 
 
 @click.group()
@@ -36,15 +37,22 @@ def keys_list(as_json: bool) -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Add a new signing key; new tokens are signed with it. Older keys stay published
-    until every token they signed has expired."""
+    until every token they signed has expired. The RSA key of RS256 ID tokens, when
+    there is one, is rotated too."""
     w = load_wiring()
     jwt = w.settings.jwt
-    key = rotate_keys(
-        w.key_store,
-        algorithm=jwt.algorithm,
-        now=w.clock.now(),
-        access_ttl=jwt.access_token_ttl_seconds,
-        passphrase=jwt.passphrase,
-    )
-    w.audit.emit("key_rotated", "success", detail={"kid": key.kid, "by": "cli"})
-    click.echo(f"new signing key {key.kid} ({key.alg}); older keys retire once their tokens expire")
+    algorithms: list[str] = [jwt.algorithm]
+    if any(k.retired_at is None and k.alg == RSA_ALGORITHM for k in w.key_store.all()):
+        algorithms.append(RSA_ALGORITHM)
+    for algorithm in algorithms:
+        key = rotate_keys(
+            w.key_store,
+            algorithm=algorithm,
+            now=w.clock.now(),
+            access_ttl=jwt.access_token_ttl_seconds,
+            passphrase=jwt.passphrase,
+        )
+        w.audit.emit("key_rotated", "success", detail={"kid": key.kid, "by": "cli"})
+        click.echo(
+            f"new signing key {key.kid} ({key.alg}); older keys retire once their tokens expire"
+        )

@@ -11,6 +11,7 @@ from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.factors.sealing import SecretBox
 from secureflaskauth.domain.ports import Clock, KeyStore
 from secureflaskauth.domain.tokens import generate_key
+from secureflaskauth.domain.tokens.keys import RSA_ALGORITHM
 from secureflaskauth.settings import Settings
 from secureflaskauth.settings.sections import JwtSettings
 
@@ -50,6 +51,16 @@ def factor_box(settings: Settings, secret_key: bytes) -> SecretBox:
 
 def ensure_signing_key(store: KeyStore, jwt: JwtSettings, clock: Clock) -> None:
     """Create the first signing key if there is none; keys persist across restarts."""
-    if not any(k.retired_at is None for k in store.all()):
+    if not any(k.retired_at is None and k.alg != RSA_ALGORITHM for k in store.all()):
         store.add(generate_key(jwt.algorithm, clock.now(), jwt.passphrase))
         log.info("created a signing key (%s)", jwt.algorithm)
+
+
+def ensure_rsa_key(store: KeyStore, jwt: JwtSettings, clock: Clock) -> bool:
+    """Create the RSA key of RS256 ID tokens if there is none (a client registered for
+    RS256 needs it); True when one was created."""
+    if any(k.retired_at is None and k.alg == RSA_ALGORITHM for k in store.all()):
+        return False
+    store.add(generate_key(RSA_ALGORITHM, clock.now(), jwt.passphrase))
+    log.info("created a signing key (%s) for RS256 ID tokens", RSA_ALGORITHM)
+    return True

@@ -14,7 +14,7 @@ from secureflaskauth.domain.tokens.cache import VerifiedTokens
 from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unverified_header
 from secureflaskauth.domain.tokens.keyring import KeyRing
-from secureflaskauth.domain.tokens.keys import SigningKey
+from secureflaskauth.domain.tokens.keys import RSA_ALGORITHM, SigningKey
 
 REQUIRED_CLAIMS = tuple(field.name for field in fields(AccessClaims))
 LEEWAY_SECONDS = 30
@@ -106,7 +106,8 @@ class AccessTokens:
 
     def _key_for(self, header: dict[str, Any]) -> SigningKey:
         key = self._keys.public(expected_kid(header))
-        if key is None or header.get("alg") != key.alg:
+        # An RSA key signs ID tokens only: a token it signed is never an access token.
+        if key is None or header.get("alg") != key.alg or key.alg == RSA_ALGORITHM:
             raise InvalidToken("unknown kid or wrong alg")
         return key
 

@@ -9,7 +9,13 @@ from typing import TypedDict
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
-from secureflaskauth.domain.tokens.keys import Jwk, SigningKey, key_state, load_key
+from secureflaskauth.domain.tokens.keys import (
+    RSA_ALGORITHM,
+    Jwk,
+    SigningKey,
+    key_state,
+    load_key,
+)
 
 KEYRING_REFRESH_SECONDS = 10.0
 # An unknown kid reloads the keys at most this often: a key another process has just
@@ -28,7 +34,9 @@ class KeyRing:
     a key added by another process is picked up without a restart.
 
     The newest key that is not being retired signs; every key not yet retired verifies
-    and is published in the JWKS.
+    and is published in the JWKS. RSA keys sign only what asks for RS256 (the ID tokens
+    of the clients registered for it): the service's own algorithm is the newest
+    other key's.
     """
 
     def __init__(
@@ -44,7 +52,7 @@ class KeyRing:
         self._refresh = refresh_seconds
         self._lock = threading.Lock()
         self._keys: dict[str, SigningKey] = {}
-        self._active: SigningKey | None = None
+        self._active: dict[str, SigningKey] = {}
         self._loaded_at = float("-inf")
         # Counts the reloads that dropped a key: what was verified with it must not
         # be taken as verified any more (tokens/cache.py).
@@ -58,24 +66,31 @@ class KeyRing:
             for record in self._load()
             if key_state(record, now) != "retired"
         }
-        current = [k for k in keys.values() if key_state(k.record, now) == "current"]
+        active: dict[str, SigningKey] = {}
+        for key in sorted(keys.values(), key=lambda k: k.record.created_at):
+            if key_state(key.record, now) == "current":
+                active[_family(key.alg)] = key  # the newest of each family
         with self._lock:
             if self._keys.keys() - keys.keys():
                 self.generation += 1
             self._keys = keys
-            self._active = max(current, key=lambda k: k.record.created_at, default=None)
+            self._active = active
             self._loaded_at = now
 
     def _maybe_reload(self) -> None:
         if self._clock() - self._loaded_at >= self._refresh:
             self.reload()
 
-    def active(self) -> SigningKey:
-        """The key that signs now."""
+    def active(self, algorithm: str | None = None) -> SigningKey:
+        """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256
+        for the ID tokens of the clients registered for it)."""
         self._maybe_reload()
-        if self._active is None:
-            raise ConfigurationError("no signing key: run 'secureflaskauth keys rotate'")
-        return self._active
+        key = self._active.get(_family(algorithm or ""))
+        if key is None or (algorithm is not None and key.alg != algorithm):
+            raise ConfigurationError(
+                f"no {algorithm or 'signing'} key: run 'secureflaskauth keys rotate'"
+            )
+        return key
 
     def public(self, kid: str) -> SigningKey | None:
         """The key named ``kid`` if it may verify tokens now."""
@@ -95,3 +110,8 @@ class KeyRing:
         self._maybe_reload()
         keys: list[Jwk] = [json.loads(k.record.public_jwk) for k in self._keys.values()]
         return {"keys": keys}
+
+
+def _family(algorithm: str) -> str:
+    """The service's keys ("") or the RSA keys: each family has its own active key."""
+    return RSA_ALGORITHM if algorithm == RSA_ALGORITHM else ""

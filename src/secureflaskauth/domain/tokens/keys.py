@@ -1,5 +1,9 @@
 """Signing keys: made with a random ``kid``, stored as PKCS#8 PEM (encrypted with a
-passphrase when one is set), loaded back into typed key objects."""
+passphrase when one is set), loaded back into typed key objects.
+
+The service signs with EdDSA or ES256. An RSA key (RS256) exists only for the OpenID
+Connect clients registered to receive RS256 ID tokens (OpenID Connect Core 15.1 asks
+providers to offer it); it never signs an access token."""
 
 from __future__ import annotations
 
@@ -9,36 +13,45 @@ from dataclasses import dataclass
 from typing import Literal, TypedDict, get_args
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
 
-# ASVS 9.1.2 / Appendix C: asymmetric only, never RS256 (nor HMAC).
+# ASVS 9.1.2 / Appendix C: asymmetric only, never HMAC; the service's own algorithm is
+# one of these (access tokens, and ID tokens by default).
 Algorithm = Literal["EdDSA", "ES256"]
 SUPPORTED_ALGORITHMS: tuple[Algorithm, ...] = get_args(Algorithm)
+# ID tokens only, for the clients registered with it (OpenID Connect Core 15.1).
+RSA_ALGORITHM = "RS256"
+RSA_KEY_BITS = 2048  # NIST SP 800-57 Part 1: 112-bit security, the floor through 2030
+# What an ID token may be signed with: the service's algorithms, and RS256.
+ID_TOKEN_ALGORITHMS: tuple[str, ...] = (*SUPPORTED_ALGORITHMS, RSA_ALGORITHM)
 
 
 class _PublicKeyMembers(TypedDict):
-    kty: Literal["OKP", "EC"]
-    crv: Literal["Ed25519", "P-256"]
-    x: str
+    kty: Literal["OKP", "EC", "RSA"]
     kid: str
-    alg: Algorithm
+    alg: Literal["EdDSA", "ES256", "RS256"]
     use: Literal["sig"]
 
 
 # total=False rather than NotRequired[], which Python 3.11 does not see in a string
 # annotation (``from __future__ import annotations``).
 class Jwk(_PublicKeyMembers, total=False):
-    """A published public key (RFC 7517 4, RFC 8037 2 for OKP, RFC 7518 6.2 for EC)."""
+    """A published public key (RFC 7517 4; RFC 8037 2 for OKP, RFC 7518 6.2 for EC,
+    RFC 7518 6.3 for RSA)."""
 
+    crv: Literal["Ed25519", "P-256"]  # OKP and EC
+    x: str  # OKP and EC
     y: str  # EC only
+    n: str  # RSA only
+    e: str  # RSA only
 
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,9 @@ def generate_key(algorithm: str, now: float, passphrase: str | None = None) -> S
     elif algorithm == "ES256":
         private = ec.generate_private_key(ec.SECP256R1())
         jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+    elif algorithm == RSA_ALGORITHM:
+        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
+        jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
     else:
         raise ConfigurationError(f"unsupported signing algorithm {algorithm!r}")
     kid = secrets.token_urlsafe(12)
@@ -108,6 +124,8 @@ def load_key(record: SigningKeyRecord, passphrase: bytes | None) -> SigningKey:
         raise ConfigurationError(
             f"signing key {record.kid} cannot be decrypted with SFA_KEY_ENCRYPTION_KEY"
         ) from None
-    if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(
+        private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    ):
         raise ConfigurationError(f"signing key {record.kid} is of an unsupported type")
     return SigningKey(record, private, private.public_key())
