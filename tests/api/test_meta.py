@@ -35,6 +35,7 @@ PRODUCTION = {
     "webotp_host": "auth.example.com",
     "webauthn_rp_id": "example.com",
     "webauthn_origins": "https://auth.example.com",
+    "public_url": "https://auth.example.com",
 }
 
 

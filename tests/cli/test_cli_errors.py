@@ -55,6 +55,7 @@ def test_production_lists_every_missing_setting_at_once(tmp_path: Path) -> None:
         "SFA_SECRET_KEY",
         "SQLite",
         "SFA_WEBOTP_HOST",
+        "SFA_PUBLIC_URL",
     }
 
 

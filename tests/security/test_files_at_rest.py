@@ -40,6 +40,7 @@ PRODUCTION = {
     "allow_sqlite_in_production": True,
     "webauthn_rp_id": "example.com",
     "webauthn_origins": "https://auth.example.com",
+    "public_url": "https://auth.example.com",
     **WEBHOOK,
 }
 

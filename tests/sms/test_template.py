@@ -30,6 +30,7 @@ PRODUCTION: dict[str, Any] = {
     "database_url": "postgresql://db.example.com/sfa",
     "webauthn_rp_id": "example.com",
     "webauthn_origins": "https://auth.example.com",
+    "public_url": "https://auth.example.com",
 }
 
 # -- the domain's rules ------------------------------------------------------------

@@ -89,6 +89,8 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "amr": "pwd sms",
             "revoked_at": at + 20 if n == 2 else None,
             "revoked_reason": "logout" if n == 2 else None,
+            "client_id": f"client-{n}" if n == 2 else None,
+            "scope": "openid profile" if n == 2 else None,
         },
         "refresh_tokens": {
             "token_hash": f"token-hash-{n}",
@@ -157,6 +159,32 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "retired_at": at + 10,
         },
         "sms_outbox": {"id": n, "to": f"+97250846433{n}", "body": f"code {n}", "sent_at": at},
+        "oauth_clients": {
+            "client_id": f"client-{n}",
+            "name": f"App {n}",
+            "secret_hash": f"secret-hash-{n}" if n == 2 else None,
+            "redirect_uris": f'["https://app{n}.example/callback"]',
+            "post_logout_redirect_uris": f'["https://app{n}.example/"]',
+            "scopes": "openid profile phone",
+            "id_token_alg": "RS256" if n == 2 else None,
+            "created_at": at,
+        },
+        "oauth_codes": {
+            "code_hash": f"code-hash-{n}",
+            "client_id": f"client-{n}",
+            "user_id": user,
+            "redirect_uri": f"https://app{n}.example/callback",
+            "scope": "openid",
+            "nonce": f"nonce-{n}",
+            "code_challenge": f"challenge-{n}",
+            "auth_time": at,
+            "amr": "pwd sms",
+            "created_at": at,
+            "expires_at": at + 60,
+            "used_at": at + 5 if n == 2 else None,
+            "session_id": session if n == 2 else None,
+            "reused_at": at + 6 if n == 2 else None,
+        },
     }
 
 

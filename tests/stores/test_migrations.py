@@ -180,8 +180,9 @@ def url_at_0011(
 
 
 _REFERRING = {
-    "sessions": "SELECT * FROM sessions ORDER BY 1",
-    # The columns every revision has (0012 adds send_to)
+    # The columns every revision has (0012 adds send_to, 0018 the sessions' client_id and scope)
+    "sessions": "SELECT id, user_id, created_at, expires_at, amr, revoked_at FROM sessions"
+    " ORDER BY 1",
     "otp_challenges": "SELECT id, user_id, code_hash, purpose FROM otp_challenges ORDER BY 1",
     "recovery_codes": "SELECT * FROM recovery_codes ORDER BY 1",
 }

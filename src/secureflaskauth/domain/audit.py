@@ -41,6 +41,10 @@ EVENTS = frozenset(
         "phone_change_requested",
         "phone_changed",
         "phone_refused",
+        "oidc_authorized",
+        "oidc_code_reused",
+        "client_registered",
+        "client_removed",
     }
 )
 

@@ -155,6 +155,10 @@ class Session:
     amr: tuple[str, ...]
     revoked_at: float | None = None
     revoked_reason: str | None = None
+    # The OpenID Connect client its tokens were issued to and the scopes granted; None
+    # for the API's own sign-ins.
+    client_id: str | None = None
+    scope: str | None = None
 
     def is_active(self, now: float) -> bool:
         return (
@@ -204,3 +208,42 @@ class AuditEvent:
     ip: str | None = None
     user_agent: str | None = None
     detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    """An OpenID Connect client (relying party) as registered: ``secret_hash`` is None
+    for a public client; ``id_token_alg`` None for the service's own algorithm."""
+
+    client_id: str
+    name: str
+    secret_hash: str | None
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
+    id_token_alg: str | None
+    created_at: float
+
+    @property
+    def public(self) -> bool:
+        return self.secret_hash is None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCode:
+    """An authorization code (RFC 6749 4.1.2) as stored, by the hash of the code: what
+    it was issued for, and once exchanged (``used_at``) the session of its tokens."""
+
+    code_hash: str
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    auth_time: float
+    amr: tuple[str, ...]
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    session_id: str | None = None

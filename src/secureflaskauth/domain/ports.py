@@ -17,10 +17,12 @@ from typing import Protocol
 
 from secureflaskauth.domain.models import (
     AuditEvent,
+    AuthorizationCode,
     Challenge,
     EndedSessions,
     Factor,
     HeldReset,
+    OAuthClient,
     OtpClaim,
     RefreshRecord,
     Revocation,
@@ -352,11 +354,60 @@ class SessionStore(Protocol):
 
     def get_refresh(self, token_hash: str) -> RefreshRecord | None: ...
 
+    def for_client(self, client_id: str) -> list[Session]:
+        """The sessions issued to an OpenID Connect client, ended ones too."""
+        ...
+
     def rotate_refresh(
         self, old_hash: str, new_hash: str, *, session_id: str, now: float, successor: str
     ) -> bool:
         """Atomically mark ``old_hash`` rotated (if it was not) and store ``new_hash``;
         False if another request rotated it first."""
+        ...
+
+
+class ClientStore(Protocol):
+    """The registered OpenID Connect clients."""
+
+    def add(self, client: OAuthClient) -> None:
+        """Insert a client; raise ClientExists when its id is taken."""
+        ...
+
+    def get(self, client_id: str) -> OAuthClient | None: ...
+
+    def all(self) -> list[OAuthClient]:
+        """Every client, oldest first."""
+        ...
+
+    def remove(self, client_id: str) -> bool:
+        """Delete the client and its pending codes; False when there was none."""
+        ...
+
+
+class CodeStore(Protocol):
+    """Authorization codes, by hash. Exchanging one is a claim that exactly one request
+    wins, whatever the concurrency; a code that comes back after it is flagged, so the
+    session its tokens belong to ends whichever request sees the other first."""
+
+    def add(self, code: AuthorizationCode) -> None: ...
+
+    def get(self, code_hash: str) -> AuthorizationCode | None: ...
+
+    def claim(self, code_hash: str, *, now: float) -> bool:
+        """Mark an unused, unexpired code used; True for the one request that did."""
+        ...
+
+    def bind(self, code_hash: str, session_id: str) -> bool:
+        """Record the session of the claimed code's tokens; True when the code has come
+        back meanwhile (flagged by ``flag_reuse``): that session must end."""
+        ...
+
+    def flag_reuse(self, code_hash: str, *, now: float) -> str | None:
+        """Flag a used code presented again; the session of its tokens if bound yet."""
+        ...
+
+    def purge(self, *, expired_before: float) -> int:
+        """Delete the codes that expired before then; how many."""
         ...
 
 

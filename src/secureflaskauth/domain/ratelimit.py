@@ -105,6 +105,7 @@ class Limits:
     verify_account: tuple[Rate, ...]
     resend_ip: tuple[Rate, ...]
     resend_account: tuple[Rate, ...]
+    token_ip: tuple[Rate, ...]
     per_ip_enabled: bool = True
     # Development: a refusal names the setting that relaxes it (never in production,
     # where it would tell an attacker the exact budget).

@@ -119,10 +119,18 @@ class Sessions:
         self._access_ttl = access_ttl
 
     def start(
-        self, user_id: str, *, ip: str, user_agent: str, amr: tuple[str, ...]
+        self,
+        user_id: str,
+        *,
+        ip: str,
+        user_agent: str,
+        amr: tuple[str, ...],
+        client_id: str | None = None,
+        scope: str | None = None,
     ) -> TokenPair | None:
-        """Create a session and its first token pair (at OTP verification); None when
-        the account was disabled or deleted meanwhile."""
+        """Create a session and its first token pair (at OTP verification, or for an
+        OpenID Connect ``client_id`` at its code exchange); None when the account was
+        disabled or deleted meanwhile."""
         now = self.clock.now()
         session = Session(
             id=_session_id(),
@@ -134,6 +142,8 @@ class Sessions:
             ip=printable(ip, 64),
             user_agent=printable(user_agent, 256),
             amr=amr,
+            client_id=client_id,
+            scope=scope,
         )
         refresh = secrets.token_urlsafe(32)  # 256 bits
         if not self.store.create(session, _hash(refresh)):
@@ -144,15 +154,23 @@ class Sessions:
     def _access(self, session: Session) -> IssuedToken:
         return self.tokens.issue(subject=session.user_id, session_id=session.id, amr=session.amr)
 
-    def refresh(self, refresh_token: str, *, ip: str, user_agent: str) -> TokenPair:
+    def refresh(
+        self, refresh_token: str, *, ip: str, user_agent: str, client_id: str | None = None
+    ) -> TokenPair:
         """Rotate a refresh token. Repeats within the grace window get the same new
-        pair; a rotated token presented later revokes the whole session."""
+        pair; a rotated token presented later revokes the whole session.
+
+        The token of a session issued to an OpenID Connect client is refreshed only by
+        that client, authenticated at the token endpoint (RFC 6749 6), never here
+        without it; the API's own (``client_id`` None) only at /auth/refresh."""
         if not refresh_token or len(refresh_token) > _MAX_REFRESH_TOKEN:
             raise InvalidRefreshToken()
         now = self.clock.now()
         record = self.store.get_refresh(_hash(refresh_token))
         session = self.store.get(record.session_id) if record else None
         if record is None or session is None or not session.is_active(now):
+            raise InvalidRefreshToken()
+        if session.client_id != client_id:
             raise InvalidRefreshToken()
         if record.rotated_at is not None:
             return self._repeat(

@@ -14,6 +14,7 @@ import ipaddress
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -65,6 +66,16 @@ def _origins(value: object) -> object:
     return origins
 
 
+def _public_url(value: object) -> object:
+    if not isinstance(value, str) or not value.strip():
+        return None if isinstance(value, str) else value
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"not a URL: {url!r} (e.g. https://auth.example.com)")
+    return url
+
+
 def _unset_if_empty(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -106,6 +117,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     trusted_proxies: int = Field(0, ge=0, le=10)
     max_body_bytes: int = Field(65536, ge=1024, le=1048576)
+    # The URL people and apps reach the service at (https://auth.example.com): the
+    # OpenID Connect issuer; unset: http://localhost:<SFA_PORT> in development
+    public_url: Annotated[str | None, BeforeValidator(_public_url)] = None
     # Origins allowed to call the API from a browser (comma-separated); none by default
     cors_origins: Annotated[tuple[str, ...], BeforeValidator(_origins)] = ()
     # Logs: one JSON object a line by default (for log collectors); "text" for people
@@ -197,6 +211,12 @@ class Settings(BaseSettings):
         unless SFA_DEV_OUTBOX_PUBLIC says otherwise."""
         return not self.is_production and (self.binds_loopback_only or self.dev_outbox_public)
 
+    @property
+    def issuer(self) -> str:
+        """The OpenID Connect issuer (Discovery 1.0, 3): SFA_PUBLIC_URL, else development's
+        http://localhost:<SFA_PORT>."""
+        return self.public_url or f"http://localhost:{self.port}"
+
     def secret(self, name: Literal["secret_key"]) -> str | None:
         value: SecretStr | None = getattr(self, name)
         return value.get_secret_value() if value else None
@@ -240,6 +260,11 @@ class Settings(BaseSettings):
             )
         if not self.limits.per_ip:
             found.append("SFA_RATE_LIMITS=off is refused in production")
+        if not (self.public_url or "").startswith("https://"):
+            found.append(
+                "SFA_PUBLIC_URL must be set to the https URL of the service in production "
+                "(the OpenID Connect issuer, e.g. https://auth.example.com)"
+            )
         sqlite = self.database_url.get_secret_value().startswith("sqlite")
         if sqlite and not self.allow_sqlite_in_production:
             found.append(

@@ -284,6 +284,8 @@ class LimitSettings(Section):
     verify_account: Rates = parse_rates("20/minute")
     resend_ip: Rates = parse_rates("20/minute")
     resend_account: Rates = parse_rates("10/hour")
+    # The OpenID Connect token endpoint (code exchange and refresh)
+    token_ip: Rates = parse_rates("60/minute;600/hour")
     sms_number: Rates = parse_rates("5/hour;10/day")
     sms_prefix: Rates = parse_rates("30/hour")
     sms_ip: Rates = parse_rates("10/hour;50/day")

@@ -63,6 +63,7 @@ from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
 from secureflaskauth.wiring.keys import ensure_signing_key, factor_box, otp_key
+from secureflaskauth.wiring.oidc import Provider, provider
 from secureflaskauth.wiring.passkeys import passkey_parts
 from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
 from secureflaskauth.wiring.stores import shared_stores
@@ -110,6 +111,8 @@ class Wiring:
     keyring: KeyRing
     key_store: KeyStore
     outbox: Outbox | None
+    oidc: Provider
+    throttle: Throttle
     readiness: dict[str, Callable[[], None]] = field(default_factory=dict)
 
 
@@ -276,6 +279,16 @@ def build(
         factor_types=factors.types,
     )
     outbox = sender if isinstance(sender, OutboxSender) and settings.serves_dev_outbox else None
+    oidc = provider(
+        settings,
+        engine=engine,
+        key=code_key,
+        key_store=key_store,
+        keyring=keyring,
+        sessions=sessions,
+        audit=audit,
+        clock=clock,
+    )
     return Wiring(
         settings=settings,
         engine=engine,
@@ -343,5 +356,7 @@ def build(
         keyring=keyring,
         key_store=key_store,
         outbox=outbox,
+        oidc=oidc,
+        throttle=throttle,
         readiness=shared.readiness,
     )

@@ -36,6 +36,8 @@ def _session(row: Row[tuple[object, ...]]) -> Session:
         amr=tuple(m["amr"].split()),
         revoked_at=m["revoked_at"],
         revoked_reason=m["revoked_reason"],
+        client_id=m["client_id"],
+        scope=m["scope"],
     )
 
 
@@ -90,6 +92,8 @@ class SqlSessionStore:
                 ip=session.ip,
                 user_agent=session.user_agent,
                 amr=" ".join(session.amr),
+                client_id=session.client_id,
+                scope=session.scope,
             )
         )
         conn.execute(
@@ -190,6 +194,12 @@ class SqlSessionStore:
         except _LostRace:
             return False
         return True
+
+    @fail_closed
+    def for_client(self, client_id: str) -> list[Session]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(sessions).where(sessions.c.client_id == client_id)).all()
+        return [_session(r) for r in rows]
 
     @fail_closed
     def count_active(self, now: float) -> int:

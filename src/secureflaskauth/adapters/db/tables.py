@@ -168,7 +168,12 @@ sessions = Table(
     Column("amr", String(64), nullable=False),
     Column("revoked_at", Float, nullable=True),
     Column("revoked_reason", String(64), nullable=True),
+    # The OpenID Connect client the session's tokens were issued to, and the scopes
+    # granted; NULL for the API's own sign-ins.
+    Column("client_id", String(64), nullable=True),
+    Column("scope", String(255), nullable=True),
     Index("ix_sessions_user_id", "user_id"),
+    Index("ix_sessions_client_id", "client_id"),
 )
 
 refresh_tokens = Table(
@@ -224,4 +229,47 @@ health_probes = Table(
     metadata,
     Column("node", String(128), primary_key=True),
     Column("checked_at", Float, nullable=False),
+)
+
+# OpenID Connect clients (`secureflaskauth clients`): a keyed hash of a confidential
+# client's secret (NULL: a public client); the URI lists are JSON arrays.
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("secret_hash", String(64), nullable=True),
+    Column("redirect_uris", Text, nullable=False),
+    Column("post_logout_redirect_uris", Text, nullable=False),
+    Column("scopes", String(255), nullable=False),
+    # NULL: the service's own algorithm; "RS256" for the clients registered with it
+    Column("id_token_alg", String(16), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# Authorization codes (RFC 6749 4.1.2): a hash of the code, what it was issued for,
+# and once exchanged the session its tokens belong to (ended if the code comes back).
+oauth_codes = Table(
+    "oauth_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column(
+        "client_id",
+        String(64),
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", String(255), nullable=False),
+    Column("nonce", Text, nullable=True),
+    Column("code_challenge", String(128), nullable=False),
+    Column("auth_time", Float, nullable=False),
+    Column("amr", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Column("session_id", String(64), nullable=True),
+    Column("reused_at", Float, nullable=True),
+    Index("ix_oauth_codes_expires_at", "expires_at"),
 )
