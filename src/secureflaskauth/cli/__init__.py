@@ -7,7 +7,7 @@ import sys
 import click
 
 from secureflaskauth.adapters.files import private_umask
-from secureflaskauth.cli import audit, keys, sessions, users
+from secureflaskauth.cli import audit, clients, keys, sessions, users
 from secureflaskauth.cli.context import load_settings
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
@@ -90,6 +90,7 @@ main.add_command(keys.keys)
 main.add_command(users.users)
 main.add_command(sessions.sessions)
 main.add_command(audit.audit)
+main.add_command(clients.clients)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -255,6 +255,12 @@ class Sessions:
         self.revocations.publish(self.store.revocations_for_user(user_id, now=now))
         return len(ended)
 
+    def end_for_client(self, client_id: str, *, reason: str) -> int:
+        """End every active session issued to an OpenID Connect client (removed)."""
+        now = self.clock.now()
+        active = [s for s in self.store.for_client(client_id) if s.is_active(now)]
+        return sum(self.end(session, reason=reason) for session in active)
+
     def authenticate(self, token: str) -> AccessClaims:
         """Verify an access token and check its session was not revoked. The revocation
         list answers from this process's copy of the database's revocations, reloaded
