@@ -23,6 +23,9 @@ from secureflaskauth.api import (
     sessions,
 )
 from secureflaskauth.api.errors import register_error_handlers
+from secureflaskauth.api.oidc import discovery as oidc_discovery
+from secureflaskauth.api.oidc import endpoints as oidc_endpoints
+from secureflaskauth.api.oidc import server as oidc_server
 from secureflaskauth.domain.ports import Clock, SmsSender
 from secureflaskauth.observability.logs import configure_logging
 from secureflaskauth.observability.metrics import Metrics
@@ -83,9 +86,12 @@ def create_app(
         meta.routes,
         metrics.routes,
         docs.routes,
+        oidc_discovery.routes,
     ):
         app.register_blueprint(routes.blueprint)
     app.register_blueprint(docs.bp)
+    oidc_server.install(app)
+    app.register_blueprint(oidc_endpoints.bp)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in
         app.register_blueprint(dev.routes.blueprint)
     elif not settings.is_production and settings.sms.backend == "outbox":

@@ -234,15 +234,18 @@ class Readiness(BaseModel):
 
 
 class JsonWebKey(BaseModel):
-    """A public signing key (RFC 7517 4, RFC 8037 2 for OKP, RFC 7518 6.2 for EC)."""
+    """A public signing key (RFC 7517 4, RFC 8037 2 for OKP, RFC 7518 6.2 for EC, RFC 7518
+    6.3 for the RSA key of RS256 ID tokens)."""
 
     kty: str = Field(examples=["OKP"])
     kid: str = Field(description="Matches the `kid` header of the tokens it signed.")
     alg: str = Field(examples=["EdDSA"])
     use: str = Field(examples=["sig"])
-    crv: str = Field(examples=["Ed25519"])
-    x: str
+    crv: str | None = Field(default=None, examples=["Ed25519"], description="OKP and EC keys.")
+    x: str | None = Field(default=None, description="OKP and EC keys.")
     y: str | None = Field(default=None, description="EC keys only.")
+    n: str | None = Field(default=None, description="RSA keys only.")
+    e: str | None = Field(default=None, description="RSA keys only.")
 
 
 class KeySet(BaseModel):

@@ -393,6 +393,10 @@ class CodeStore(Protocol):
 
     def get(self, code_hash: str) -> AuthorizationCode | None: ...
 
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether a code still kept was issued to the client with this nonce."""
+        ...
+
     def claim(self, code_hash: str, *, now: float) -> bool:
         """Mark an unused, unexpired code used; True for the one request that did."""
         ...

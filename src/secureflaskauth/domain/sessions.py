@@ -204,6 +204,13 @@ class Sessions:
         )
         return pair
 
+    def of_refresh_token(self, refresh_token: str) -> Session | None:
+        """The session a refresh token belongs to, whatever its state (no rotation)."""
+        if not refresh_token or len(refresh_token) > _MAX_REFRESH_TOKEN:
+            return None
+        record = self.store.get_refresh(_hash(refresh_token))
+        return self.store.get(record.session_id) if record else None
+
     def _repeat(
         self,
         token: str,

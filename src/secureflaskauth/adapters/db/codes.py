@@ -62,6 +62,15 @@ class SqlCodeStore:
         return _code(row) if row else None
 
     @fail_closed
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        c = oauth_codes.c
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(c.code_hash).where(c.client_id == client_id, c.nonce == nonce).limit(1)
+            ).first()
+        return row is not None
+
+    @fail_closed
     def claim(self, code_hash: str, *, now: float) -> bool:
         c = oauth_codes.c
         with self._engine.begin() as conn:

@@ -272,4 +272,5 @@ oauth_codes = Table(
     Column("session_id", String(64), nullable=True),
     Column("reused_at", Float, nullable=True),
     Index("ix_oauth_codes_expires_at", "expires_at"),
+    Index("ix_oauth_codes_client_id", "client_id"),
 )

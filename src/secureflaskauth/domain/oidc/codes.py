@@ -63,6 +63,10 @@ class AuthorizationCodes:
         self.store.purge(expired_before=now - KEEP_USED_SECONDS)
         return code
 
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        """Whether the client sent this nonce before (kept as long as its codes are)."""
+        return self.store.nonce_used(client_id, nonce)
+
     def find(self, code: str, client_id: str) -> AuthorizationCode | None:
         """The unexpired, unused code issued to ``client_id``; None otherwise. A used code
         presented again by its client ends the session of its tokens."""

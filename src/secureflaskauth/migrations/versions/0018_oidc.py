@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("reused_at", sa.Float, nullable=True),
     )
     op.create_index("ix_oauth_codes_expires_at", "oauth_codes", ["expires_at"])
+    op.create_index("ix_oauth_codes_client_id", "oauth_codes", ["client_id"])
     # Plain ALTER TABLE (nullable columns, no default): no copy of the sessions table.
     op.add_column("sessions", sa.Column("client_id", sa.String(64), nullable=True))
     op.add_column("sessions", sa.Column("scope", sa.String(255), nullable=True))
@@ -68,6 +69,7 @@ def downgrade() -> None:
     op.drop_index("ix_sessions_client_id", table_name="sessions")
     op.drop_column("sessions", "scope")  # SQLite 3.35 and later
     op.drop_column("sessions", "client_id")
+    op.drop_index("ix_oauth_codes_client_id", table_name="oauth_codes")
     op.drop_index("ix_oauth_codes_expires_at", table_name="oauth_codes")
     op.drop_table("oauth_codes")
     op.drop_table("oauth_clients")

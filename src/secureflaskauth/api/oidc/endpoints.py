@@ -1,0 +1,61 @@
+"""POST /oauth/token and GET|POST /oauth/userinfo (OAuth 2.0 and OpenID Connect Core).
+They speak the protocol's own formats (form bodies; JSON errors with error codes,
+RFC 6749 5.2 and RFC 6750 3.1), hence plain routes, described by discovery."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from secureflaskauth import wiring
+from secureflaskauth.api.bearer import bearer_token
+from secureflaskauth.api.oidc.discovery import TOKEN, USERINFO
+from secureflaskauth.api.oidc.server import bad_input, protocol_error, server
+from secureflaskauth.domain.errors import InvalidToken
+from secureflaskauth.domain.oidc.claims import granted, user_claims
+
+bp = Blueprint("oidc", __name__)
+_REALM = 'Bearer realm="secureflaskauth"'
+
+
+@bp.post(TOKEN)
+def token() -> Response:
+    w = wiring.current()
+    ip = request.remote_addr or "unknown"
+    w.throttle.check(f"ip:{ip}:token", w.throttle.limits.token_ip, per_ip=True, name="token_ip")
+    # RFC 6749 3.2: no parameter more than once.
+    if any(len(request.form.getlist(name)) > 1 for name in request.form):
+        return protocol_error(bad_input("a repeated parameter"))
+    try:
+        response: Response = server().create_token_response()
+    except ValueError as exc:  # authlib refused to describe the input
+        return protocol_error(bad_input(type(exc).__name__))
+    return response
+
+
+def _insufficient_scope() -> Response:
+    """RFC 6750 3.1: a valid token that does not grant openid (the API's own sign-ins)."""
+    response = jsonify(
+        error="insufficient_scope",
+        error_description="The access token was not issued with the openid scope.",
+    )
+    response.status_code = 403
+    response.headers["WWW-Authenticate"] = f'{_REALM}, error="insufficient_scope", scope="openid"'
+    return response
+
+
+@bp.route(USERINFO, methods=["GET", "POST"])
+def userinfo() -> Response:
+    """OpenID Connect Core 5.3: the claims of the scopes granted, for the Bearer token
+    (from the Authorization header only). Its errors are the API's (RFC 6750)."""
+    w = wiring.current()
+    claims = w.sessions.authenticate(bearer_token())
+    session = w.sessions.store.get(claims.sid)
+    if session is None or session.client_id is None or "openid" not in granted(session.scope or ""):
+        return _insufficient_scope()
+    user = w.users.by_id(claims.sub)
+    if user is None or user.disabled:
+        raise InvalidToken("no such user")
+    response = jsonify(user_claims(user, session.scope or ""))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
