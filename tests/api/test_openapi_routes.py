@@ -36,6 +36,12 @@ UNDOCUMENTED = {
     # Development on a public bind with the outbox off: a 404 that says why. The outbox
     # is documented only where it is served.
     "dev_off.outbox_off": "the explanation of an outbox that is off",
+    # OpenID Connect's protocol endpoints: form bodies, redirects and the protocol's own
+    # error codes, described by /.well-known/openid-configuration (which is documented).
+    "oidc.token": "the OpenID Connect token endpoint",
+    "oidc.userinfo": "the OpenID Connect userinfo endpoint",
+    "oidc.authorize": "the OpenID Connect authorization endpoint",
+    "oidc.logout": "OpenID Connect RP-initiated logout",
 }
 # There is no Flask "static" route: the app has no static folder, so a file is served
 # only by a route that says so.
