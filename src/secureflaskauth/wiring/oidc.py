@@ -12,6 +12,7 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.oidc.clients import Clients
 from secureflaskauth.domain.oidc.codes import AuthorizationCodes
 from secureflaskauth.domain.oidc.idtokens import IdTokens
+from secureflaskauth.domain.oidc.reauth import ReauthMarks
 from secureflaskauth.domain.ports import Clock, KeyStore
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.tokens import KeyRing
@@ -24,6 +25,7 @@ class Provider:
     clients: Clients
     codes: AuthorizationCodes
     id_tokens: IdTokens
+    reauth: ReauthMarks
 
 
 def provider(
@@ -52,4 +54,5 @@ def provider(
             # wait covers both (tokens/rotation.py).
             ttl_seconds=settings.jwt.access_token_ttl_seconds,
         ),
+        reauth=ReauthMarks(key, clock.now),
     )

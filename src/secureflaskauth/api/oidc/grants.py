@@ -51,10 +51,12 @@ class Client(ClientMixin):  # type: ignore[misc]
     def get_default_redirect_uri(self) -> None:
         return None  # OpenID Connect Core 3.1.2.1: the request names it, always
 
-    def get_allowed_scope(self, scope: str | None) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str | None:
         # RFC 6749 3.3: scopes unknown here are ignored, those the client may not ask
-        # for are left out; the answer says what was granted.
-        return " ".join(s for s in granted(scope or "") if s in self.client.scopes)
+        # for are left out; the answer says what was granted. Without openid it is no
+        # OpenID Connect request, which is all the service serves: invalid_scope.
+        allowed = [s for s in granted(scope or "") if s in self.client.scopes]
+        return " ".join(allowed) if "openid" in allowed else None
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.client.redirect_uris  # exact (RFC 9700 4.1.3)

@@ -1,0 +1,119 @@
+"""The authorization endpoint (RFC 6749 4.1.1, OpenID Connect Core 3.1.2): validated by
+authlib's grant, then the person's sign-in in this browser decides: none, or one too
+old for ``prompt=login`` / ``max_age``, sends them to the hosted sign-in and back;
+``prompt=none`` never does (``login_required``). The service is first-party: every
+client is the operator's own, so there is no consent screen.
+
+An unknown client or a redirect URI not registered gets a page, never a redirect
+(RFC 6749 4.1.2.1); every other error goes back to the client with ``error`` and
+``state``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oidc.core import LoginRequiredError
+from flask import Response, request
+
+from secureflaskauth import wiring
+from secureflaskauth.api.oidc.discovery import AUTHORIZE
+from secureflaskauth.api.oidc.server import bad_input, error_page, protocol_error, server
+from secureflaskauth.domain.oidc.reauth import PARAMETER
+
+SIGN_IN = "/signin"
+_MAX_PARAMETER = 2000
+
+
+class SignedIn(Protocol):
+    """The browser's sign-in, as web/browser.py gives it."""
+
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def auth_time(self) -> int: ...
+    @property
+    def amr(self) -> tuple[str, ...]: ...
+
+
+def _request_url(extra: Sequence[tuple[str, str]] = ()) -> str:
+    """This authorization request as a relative GET URL (a POST's form too), without an
+    earlier mark, with ``extra`` added."""
+    params = [(k, v) for k, v in request.values.items(multi=True) if k != PARAMETER]
+    return f"{AUTHORIZE}?{urlencode([*params, *extra])}"
+
+
+def _sign_in(next_url: str, *, again: bool) -> Response:
+    reauth = "reauth=1&" if again else ""
+    location = f"{SIGN_IN}?{reauth}next={quote(next_url, safe='')}"
+    return Response(status=302, headers={"Location": location})
+
+
+def _refused(error: OAuth2Error) -> Response:
+    if error.redirect_uri:
+        return protocol_error(error)
+    return error_page(
+        400,
+        "This sign-in link is not valid",
+        f"The app that sent you here made a request the service cannot accept "
+        f"({error.error}: {error.description or 'no detail'}). Go back to the app and "
+        "try again; if this keeps happening, tell the app's operator.",
+    )
+
+
+def _max_age(grant_redirect: str) -> int | None:
+    text = request.values.get("max_age")
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 10:
+        raise InvalidRequestError(
+            "max_age must be a number of seconds.",
+            redirect_uri=grant_redirect,
+            state=request.values.get("state"),
+        )
+    return int(text)
+
+
+def authorize(signin: SignedIn | None) -> Response:
+    """Answer an authorization request for the browser signed in as ``signin``."""
+    if any(len(v) > _MAX_PARAMETER for v in request.values.values()):
+        return _refused(bad_input("a parameter too long"))
+    try:
+        grant = server().get_consent_grant(end_user=signin)
+        max_age = _max_age(grant.redirect_uri)
+    except OAuth2Error as error:
+        return _refused(error)
+    except ValueError as exc:  # input authlib's error text may not hold
+        return _refused(bad_input(type(exc).__name__))
+    client_id = grant.request.client.get_client_id()
+    prompts = set(request.values.get("prompt", "").split())
+    if signin is None:
+        return _sign_in(_request_url(), again=False)
+    w = wiring.current()
+    asked_at = w.oidc.reauth.asked_at(request.values.get(PARAMETER, ""), client_id)
+    fresh = asked_at is not None and signin.auth_time >= asked_at
+    too_old = max_age is not None and w.clock.now() - signin.auth_time > max_age
+    if ("login" in prompts or too_old) and not fresh:
+        if "none" in prompts:  # Core 3.1.2.6: no page may be shown
+            required = LoginRequiredError(redirect_uri=grant.redirect_uri)
+            required.state = request.values.get("state")
+            return protocol_error(required)
+        mark = w.oidc.reauth.mark(client_id)
+        return _sign_in(_request_url([(PARAMETER, mark)]), again=True)
+    try:
+        response: Response = server().create_authorization_response(grant=grant, grant_user=signin)
+    except ValueError as exc:
+        return _refused(bad_input(type(exc).__name__))
+    w.audit.emit(
+        "oidc_authorized",
+        "success",
+        user_id=signin.user_id,
+        ip=request.remote_addr,
+        detail={"client_id": client_id, "sid": signin.session_id},
+    )
+    return response
