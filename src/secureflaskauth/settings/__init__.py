@@ -73,6 +73,8 @@ def _public_url(value: object) -> object:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
         raise ValueError(f"not a URL: {url!r} (e.g. https://auth.example.com)")
+    if parts.path:  # the endpoints are served at the root: /oauth/token, not /auth/oauth/token
+        raise ValueError(f"the service's URL has no path: {url!r} (e.g. https://auth.example.com)")
     return url
 
 
