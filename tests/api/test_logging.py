@@ -103,8 +103,9 @@ def test_a_request_without_an_id_gets_a_new_one_on_every_line(
         "<script>alert(1)</script>",
         '"},"request_id":"forged',
         "",
+        JWT_LIKE,
     ],
-    ids=["newline", "crlf-json", "10KB", "space", "markup", "quote", "empty"],
+    ids=["newline", "crlf-json", "10KB", "space", "markup", "quote", "empty", "token"],
 )
 def test_a_hostile_request_id_is_replaced_and_never_logged(
     logged_client: FlaskClient, capsys: pytest.CaptureFixture[str], hostile: str

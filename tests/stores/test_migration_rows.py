@@ -99,6 +99,11 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "rotated_at": at + 5,
             "successor": f"successor-{n}",
         },
+        "browser_signins": {
+            "token_hash": f"browser-hash-{n}",
+            "session_id": session,
+            "created_at": at + 1,
+        },
         "recovery_codes": {
             "user_id": user,
             "code_hash": f"recovery-hash-{n}",

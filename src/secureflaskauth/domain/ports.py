@@ -470,3 +470,16 @@ class FailureStore(Protocol):
         ...
 
     def reset(self, key: str) -> None: ...
+
+
+class BrowserSignInStore(Protocol):
+    """The hosted pages' sign-ins: a browser cookie's keyed hash, bound to the session
+    its sign-in created."""
+
+    def add(self, token_hash: str, session_id: str, now: float) -> None: ...
+
+    def session(self, token_hash: str) -> Session | None:
+        """The session of the cookie with this hash (active or ended), or None."""
+        ...
+
+    def remove(self, token_hash: str) -> None: ...

@@ -50,7 +50,9 @@ def new_request_id() -> str:
 
 def request_id_from(header: str | None) -> str:
     """The id to use for a request: the client's X-Request-ID when it is sane, else a new one."""
-    if header and _SANE_REQUEST_ID.fullmatch(header):
+    # A token sent as the id (a client that put its bearer token in the wrong header) is
+    # a secret: replaced like any other id that is not plain, so it never reaches a log.
+    if header and _SANE_REQUEST_ID.fullmatch(header) and not _JWT.search(header):
         return header
     return new_request_id()
 

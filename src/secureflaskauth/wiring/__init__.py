@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import Engine
 
 from secureflaskauth.adapters.db.audit import SqlAuditLog
+from secureflaskauth.adapters.db.browser import SqlBrowserSignInStore
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.factors import SqlFactorStore
 from secureflaskauth.adapters.db.failures import SqlFailureStore
@@ -25,6 +26,7 @@ from secureflaskauth.adapters.db.users import SqlUserStore
 from secureflaskauth.adapters.sms.outbox import OutboxSender
 from secureflaskauth.domain.accounts import Accounts
 from secureflaskauth.domain.audit import Audit
+from secureflaskauth.domain.browser import BrowserSignIns
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.codetries import WrongCodePolicy
 from secureflaskauth.domain.factors.account import AccountFactors
@@ -62,7 +64,7 @@ from secureflaskauth.observability.metrics import ActiveSessions, MeteredAuditLo
 from secureflaskauth.settings import Settings
 from secureflaskauth.wiring import policies
 from secureflaskauth.wiring.checks import preflight, protect_at_rest
-from secureflaskauth.wiring.keys import ensure_signing_key, factor_box, otp_key
+from secureflaskauth.wiring.keys import derived_key, ensure_signing_key, factor_box, otp_key
 from secureflaskauth.wiring.oidc import Provider, provider
 from secureflaskauth.wiring.passkeys import passkey_parts
 from secureflaskauth.wiring.sms import make_sms_sender, sms_provider
@@ -93,6 +95,7 @@ class Wiring:
     signin: SignIn
     guard: AccountGuard
     sessions: Sessions
+    browser: BrowserSignIns
     accounts: Accounts
     own_account: OwnAccount
     phone_change: PhoneChange
@@ -298,6 +301,12 @@ def build(
         signin=signin,
         guard=guard,
         sessions=sessions,
+        browser=BrowserSignIns(
+            store=SqlBrowserSignInStore(engine),
+            sessions=sessions,
+            key=derived_key(code_key, "browser sign-in"),
+            clock=clock,
+        ),
         accounts=Accounts(
             users=users,
             sessions=sessions,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -37,6 +39,12 @@ def otp_key(settings: Settings) -> bytes:
             with os.fdopen(fd, "w", encoding="ascii") as handle:
                 handle.write(secrets.token_urlsafe(48))
     return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def derived_key(secret_key: bytes, purpose: str) -> bytes:
+    """A key of its own for ``purpose``, from the secret key (HMAC-SHA256 as a PRF): a
+    hash made with one can never be taken for a hash made with another."""
+    return hmac.new(secret_key, b"secureflaskauth " + purpose.encode(), hashlib.sha256).digest()
 
 
 def factor_box(settings: Settings, secret_key: bytes) -> SecretBox:

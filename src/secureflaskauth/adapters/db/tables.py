@@ -187,6 +187,17 @@ refresh_tokens = Table(
     Index("ix_refresh_tokens_session_id", "session_id"),
 )
 
+# The hosted pages' sign-ins: the keyed hash of a browser's cookie, and the session the
+# sign-in created (ending it signs the browser out).
+browser_signins = Table(
+    "browser_signins",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_browser_signins_session_id", "session_id"),
+)
+
 revoked_sessions = Table(
     "revoked_sessions",
     metadata,

@@ -10,6 +10,7 @@ from secureflaskauth.adapters.db import numbers, revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.sessions import end_sessions_of
 from secureflaskauth.adapters.db.tables import (
+    browser_signins,
     challenges,
     factors,
     held_resets,
@@ -283,9 +284,8 @@ class SqlUserStore:
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
             # Explicit, so it holds on SQLite connections without foreign-key enforcement too.
             own_sessions = select(sessions.c.id).where(sessions.c.user_id == user_id)
-            conn.execute(
-                sa_delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(own_sessions))
-            )
+            for by_session in (refresh_tokens, browser_signins):
+                conn.execute(sa_delete(by_session).where(by_session.c.session_id.in_(own_sessions)))
             for table in (challenges, sessions, recovery_codes, held_resets, factors):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
             conn.execute(sa_delete(users).where(users.c.id == user_id))
