@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oidc.core import LoginRequiredError
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Response, request
 
 from secureflaskauth import wiring

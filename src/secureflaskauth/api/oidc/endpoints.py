@@ -1,6 +1,7 @@
-"""POST /oauth/token and GET|POST /oauth/userinfo (OAuth 2.0 and OpenID Connect Core).
-They speak the protocol's own formats (form bodies; JSON errors with error codes,
-RFC 6749 5.2 and RFC 6750 3.1), hence plain routes, described by discovery."""
+"""The protocol endpoints of OAuth 2.0 and OpenID Connect: /oauth/authorize,
+/oauth/token, /oauth/userinfo and /oauth/logout. They speak the protocol's own formats
+(form bodies, redirects, JSON errors with error codes: RFC 6749 5.2, RFC 6750 3.1),
+hence plain routes, described by discovery."""
 
 from __future__ import annotations
 
@@ -8,13 +9,35 @@ from flask import Blueprint, Response, jsonify, request
 
 from secureflaskauth import wiring
 from secureflaskauth.api.bearer import bearer_token
-from secureflaskauth.api.oidc.discovery import TOKEN, USERINFO
+from secureflaskauth.api.oidc import authorize as authorization
+from secureflaskauth.api.oidc import logout as rp_logout
+from secureflaskauth.api.oidc.discovery import AUTHORIZE, LOGOUT, TOKEN, USERINFO
 from secureflaskauth.api.oidc.server import bad_input, protocol_error, server
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.oidc.claims import granted, user_claims
+from secureflaskauth.web.browser import current_signin, end_signin
 
 bp = Blueprint("oidc", __name__)
 _REALM = 'Bearer realm="secureflaskauth"'
+
+
+def _no_store(response: Response) -> Response:
+    """RFC 6749 5.1 and 4.1.2: an answer holding a code or a token is never stored."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route(AUTHORIZE, methods=["GET", "POST"])
+def authorize() -> Response:
+    """The authorization endpoint (OpenID Connect Core 3.1.2.1: GET and POST)."""
+    return _no_store(authorization.authorize(current_signin()))
+
+
+@bp.route(LOGOUT, methods=["GET", "POST"])
+def logout() -> Response:
+    """RP-initiated logout (RP-Initiated Logout 1.0, 2: GET and POST)."""
+    return _no_store(rp_logout.logout(current_signin(), end_signin))
 
 
 @bp.post(TOKEN)
@@ -55,7 +78,4 @@ def userinfo() -> Response:
     user = w.users.by_id(claims.sub)
     if user is None or user.disabled:
         raise InvalidToken("no such user")
-    response = jsonify(user_claims(user, session.scope or ""))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+    return _no_store(jsonify(user_claims(user, session.scope or "")))
