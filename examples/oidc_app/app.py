@@ -51,7 +51,8 @@ def create_app(issuer: str, client_id: str, client_secret: str, api_url: str) ->
     def call_api() -> str:
         headers = {"Authorization": f"Bearer {session.get('access_token', '')}"}
         answer = requests.get(api_url, headers=headers, timeout=5)
-        return f"<p>The API answered {answer.status_code}: {escape(answer.text)}</p>"
+        text = escape(answer.text)
+        return f'<p>The API answered {answer.status_code}: {text}</p><a href="/">Back</a>'
 
     @app.get("/logout")
     def logout() -> Response:
