@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request, url_for
+from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -17,12 +18,8 @@ DEFAULT = "en"
 LANGUAGES = {"en": ("English", "ltr"), "he": ("עברית", "rtl")}
 COOKIE = "__Host-sfa-lang"
 _YEAR = 365 * 86400
-# Forms whose answer is another route's page: the switch links to that page.
-_PAGE_OF = {
-    "pages.resend": "pages.code",
-    "pages.reset_resend": "pages.reset_form",
-    "pages.signout": "pages.signin",
-}
+# Forms whose answer is another path's page: the switch links to that page.
+_PAGE_OF = {"/signin/resend": "/signin/code", "/forgot/resend": "/forgot/reset"}
 
 
 def select() -> str:
@@ -46,12 +43,9 @@ def switches() -> list[tuple[str, str, str]]:
     """The other languages' links: (code, name, URL of this page in it)."""
     here = language()
     arguments: dict[str, Any] = request.args.to_dict()
-    endpoint = request.endpoint or "pages.signin"
-    endpoint = _PAGE_OF.get(endpoint, endpoint)
-    if request.method != "GET":  # a form's answer: its page, without what was posted
-        arguments = {k: v for k, v in arguments.items() if k in ("next", "reauth")}
+    path = _PAGE_OF.get(request.path, request.path)
     return [
-        (code, name, url_for(endpoint, **{**arguments, "lang": code}))
+        (code, name, f"{path}?{urlencode({**arguments, 'lang': code})}")
         for code, (name, _) in LANGUAGES.items()
         if code != here
     ]

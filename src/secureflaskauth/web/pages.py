@@ -44,12 +44,19 @@ class Form:
         """The field the page opens on: the first one with a message, else ``first``."""
         return next(iter(self.errors), self.first)
 
-    def refused(self, error: DomainError, fields: Mapping[str, str] | None = None) -> Form:
+    def refused(
+        self, error: DomainError, fields: Mapping[str, str] | None = None, at: str | None = None
+    ) -> Form:
         """Put the domain's refusal on the form: a field's messages next to the field
-        (``fields`` maps the domain's field names to the form's), the rest above it."""
+        (``fields`` maps the domain's field names to the form's), the rest above it, or
+        next to the field ``at`` when the refusal is about what was typed there (a
+        wrong code)."""
         self.status = error.status
         self.retry_after = error.retry_after
-        if isinstance(error, ValidationFailed):
+        if at is not None and not isinstance(error, ValidationFailed):
+            self.errors[at] = [refusal(error)]
+            self.alert = gettext("Please correct the fields marked below.")
+        elif isinstance(error, ValidationFailed):
             for name, messages in error.errors.items():
                 shown = [field_message(m) for m in messages]
                 target = (fields or {}).get(name)

@@ -51,8 +51,9 @@ def headers(response: Response) -> Response:
     # Same-origin: the CSRF check reads the Referer of a form sent over https; no other
     # origin ever learns the page (whose URL may hold an authorization request).
     response.headers["Referrer-Policy"] = "same-origin"
-    response.headers[CACHE_CONTROL] = NO_STORE
-    response.headers["Pragma"] = "no-cache"
+    if request.endpoint != "pages.asset":  # the files, named by their digest, are kept
+        response.headers[CACHE_CONTROL] = NO_STORE
+        response.headers["Pragma"] = "no-cache"
     return response
 
 

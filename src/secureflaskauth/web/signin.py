@@ -114,7 +114,7 @@ def code_check() -> Response:
     except ChallengeFailed as error:
         if over(error):
             return start_again(error, pending)
-        return code_page(pending, form.refused(error, CODE_FIELDS))
+        return code_page(pending, form.refused(error, CODE_FIELDS, at="code"))
     except DomainError as error:
         return code_page(pending, form.refused(error, CODE_FIELDS))
     return finish(pending, signed_in)
@@ -184,7 +184,7 @@ def recovery_check() -> Response:
     except ChallengeFailed as error:
         if over(error):
             return start_again(error, pending)
-        form.refused(error, {"recovery_code": "recovery_code"})
+        form.refused(error, {"recovery_code": "recovery_code"}, at="recovery_code")
         return page("recovery.html", form, title=gettext("Use a recovery code"))
     except DomainError as error:
         form.refused(error, {"recovery_code": "recovery_code"})
