@@ -42,7 +42,7 @@ def test_password_then_sms_code_signs_the_browser_in(app: Flask, client: FlaskCl
     assert "Domain" not in cookie
     account = visitor.follow(done)
     assert account.status_code == 200
-    assert f"signed in as {username}" in parse(account).text
+    assert f"signed in as \u2068{username}\u2069" in parse(account).text
     row = browser_session(app, visitor)
     assert row["amr"] == "pwd sms" and row["revoked_at"] is None
 
@@ -144,7 +144,7 @@ def test_the_code_page_is_for_phones_and_offers_a_new_code_after_the_cooldown(
     assert again.headers["Location"] == "/signin/code"
     assert outbox_size(client) == sent + 1
     shown = parse(visitor.follow(again))
-    assert "A new code was sent to +972*****4336." in shown.text
+    assert "A new code was sent to \u2066+972*****4336\u2069." in shown.text
     done = visitor.post("/signin/code", {"code": _newest_code(client)})
     assert done.headers["Location"] == "/account"
 

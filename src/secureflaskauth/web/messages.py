@@ -83,6 +83,18 @@ FIELD_PREFIXES: Mapping[str, Any] = {
 }
 
 
+def ltr(text: str) -> str:
+    """``text`` kept left to right inside a sentence of either direction (a phone
+    number in a Hebrew sentence): Unicode's left-to-right isolate (UAX #9)."""
+    return f"\u2066{text}\u2069"
+
+
+def isolated(text: str) -> str:
+    """``text`` in its own direction inside a sentence (a username, which may be
+    written in either): Unicode's first-strong isolate (UAX #9)."""
+    return f"\u2068{text}\u2069"
+
+
 def field_message(message: str) -> str:
     """A domain field message in the page's language."""
     known = FIELD_MESSAGES.get(message)

@@ -19,12 +19,14 @@ from secureflaskauth.domain.errors import DomainError, ValidationFailed
 from secureflaskauth.domain.passwords import policy as password_policy
 from secureflaskauth.web import assets, i18n, security
 from secureflaskauth.web.brand import palette
-from secureflaskauth.web.messages import field_message, refusal
+from secureflaskauth.web.messages import field_message, isolated, ltr, refusal
 from secureflaskauth.web.text import gettext
 
 log = logging.getLogger("secureflaskauth.pages")
 blueprint = Blueprint("pages", __name__, template_folder="templates")
 blueprint.add_url_rule("/pages/assets/<name>", "asset", assets.serve, methods=["GET"])
+blueprint.add_app_template_filter(ltr, "ltr")
+blueprint.add_app_template_filter(isolated, "isolated")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from secureflaskauth.domain.signin import SignedIn
 from secureflaskauth.web import flow
 from secureflaskauth.web.browser import current_signin, start_signin
 from secureflaskauth.web.flow import PendingSignIn
-from secureflaskauth.web.messages import duration, wrong_code
+from secureflaskauth.web.messages import duration, ltr, wrong_code
 from secureflaskauth.web.pages import Form, blueprint, page, submitted
 from secureflaskauth.web.redirects import after_signin, continue_to, safe_next, see_other
 from secureflaskauth.web.text import gettext, ngettext
@@ -150,7 +150,7 @@ def resend() -> Response:
     except DomainError as error:
         return code_page(pending, form.refused(error))
     flow.keep(pending.resent(state))
-    flash(gettext("A new code was sent to %(number)s.", number=state.sent_to or ""))
+    flash(gettext("A new code was sent to %(number)s.", number=ltr(state.sent_to or "")))
     return see_other(url_for("pages.code"))
 
 
