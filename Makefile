@@ -59,7 +59,7 @@ translations: $(STAMP)
 	  -k ngettext:1,2 --add-location=file --sort-output --no-wrap \
 	  --project=secureflaskauth -o translations/messages.pot .
 	$(BIN)/pybabel update -i $(WEB)/translations/messages.pot -d $(WEB)/translations \
-	  --no-wrap
+	  --no-wrap --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(WEB)/translations --statistics
 
 bench: $(STAMP)

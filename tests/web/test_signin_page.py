@@ -4,6 +4,7 @@ tries, resend cooldown) in words, next= kept to this site, the browser signed in
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pyotp
 import pytest
@@ -291,3 +292,17 @@ def test_the_account_page_needs_a_sign_in(client: FlaskClient) -> None:
         303,
         "/signin?next=/account",
     )
+
+
+def test_an_sms_cap_is_said_as_the_api_says_it(make_app: Any) -> None:
+    app = make_app(limit_sms_number="1/hour", limit_sms_account="1/hour")
+    client = app.test_client()
+    username = register(client)
+    sign_in(client, username)  # the number verified (its first code counted apart)
+    assert Visitor(client).password_step(username).status_code == 303
+    refused = Visitor(client).password_step(username)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "No code can be sent by SMS right now." in parse(refused).text
+    api = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert api.status_code == 429 and api.get_json()["type"].endswith("sms-not-sent")

@@ -162,6 +162,11 @@ def refusal(error: DomainError) -> str:
     field's): the same meaning as the API's problem, in the page's language."""
     if isinstance(error, ChallengeFailed):
         return wrong_code(error)
+    if error.slug == "sms-not-sent":  # one answer for every SMS cap, as the API's
+        return gettext(
+            "No code can be sent by SMS right now. Please try again in %(wait)s.",
+            wait=duration(error.retry_after or 60),
+        )
     if error.status == 429:
         if error.retry_after is not None:
             return gettext(
