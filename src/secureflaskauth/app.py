@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from secureflaskauth import observability, wiring
+from secureflaskauth import observability, web, wiring
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.api import (
     account,
@@ -86,6 +86,7 @@ def create_app(
     ):
         app.register_blueprint(routes.blueprint)
     app.register_blueprint(docs.bp)
+    web.install(app, settings)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in
         app.register_blueprint(dev.routes.blueprint)
     elif not settings.is_production and settings.sms.backend == "outbox":

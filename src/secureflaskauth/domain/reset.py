@@ -47,11 +47,11 @@ from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 
 PURPOSE = "reset"
-_STRONGER_NEEDED = (
+STRONGER_NEEDED = (
     "Required: this account has an authenticator app; give its code (or a recovery code) "
     "with the SMS code."
 )
-_PASSKEY_NEEDS_RECOVERY_CODE = (
+PASSKEY_NEEDS_RECOVERY_CODE = (
     "Required: this account has a passkey; give one of its recovery codes with the SMS code."
 )
 RESET_MODES = ("on", "delayed", "off")
@@ -204,10 +204,10 @@ class PasswordReset:
         elif self.totp is not None and (needed := self.totp.stronger(user.id)):
             # Said only to whoever holds the SMS code: the try stays counted.
             if TOTP in needed:
-                raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
+                raise ValidationFailed({"totp": [STRONGER_NEEDED]})
             # A passkey cannot be presented to this JSON endpoint: its recovery codes
             # stand in for it, so the SMS alone never takes over the account.
-            raise ValidationFailed({"recovery_code": [_PASSKEY_NEEDS_RECOVERY_CODE]})
+            raise ValidationFailed({"recovery_code": [PASSKEY_NEEDS_RECOVERY_CODE]})
         signin.consume(taken, now)
         if stored is not None and not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # used a moment ago by another request
