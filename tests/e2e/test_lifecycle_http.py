@@ -247,10 +247,52 @@ def test_knowing_only_the_username_resets_nothing(server: Server, http: requests
         server.url("/dev/outbox"), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
     ).json()
     assert [m["to"] for m in outbox if code in m["body"]] == [e164(account.phone)]
-    # Nothing changed for the owner (whose sign-in the wrong codes now delay a while,
-    # as wrong passwords would).
+    # Nothing changed for the owner, who signs in as ever: wrong reset codes neither
+    # delay the password nor count toward sign-in's code lock.
     assert token_works(http, server, token)
     assert server.store.query(stored, id=account.user_id) == before
+    assert signed_in(http, server, account)
+
+
+def test_knowing_only_the_username_locks_resets_never_sign_in(
+    server: Server, http: requests.Session
+) -> None:
+    account, token = new_account(http, server)
+    # Two resets asked for with the username alone, five wrong codes each: ten in a row
+    # reach the account's lock (SFA_OTP_ACCOUNT_MAX_FAILURES).
+    answers = []
+    for _ in range(2):
+        session_id = forgot(http, server, account.username)["session_id"]
+        code = outbox_code(http, server, account.phone)
+        for n in range(1, 6):
+            guess = f"{(int(code) + n) % 1_000_000:06d}"
+            answers.append(
+                call(
+                    http,
+                    server,
+                    "POST",
+                    "/auth/password/reset",
+                    session_id=session_id,
+                    otp=guess,
+                    new_password=NEW,
+                )
+            )
+    assert [problem_type(a, 401) for a in answers] == ["invalid-otp"] * 10
+    assert "Password resets are locked" in answers[-1].json()["detail"]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    [counts] = server.store.query(
+        "SELECT otp_failures, otp_locked_until, reset_failures FROM users WHERE id = :id",
+        id=account.user_id,
+    )
+    assert counts == {"otp_failures": 0, "otp_locked_until": None, "reset_failures": 10}
+
+    # The owner's sign-in is untouched: the password, then the SMS code.
+    assert token_works(http, server, token)
+    assert signed_in(http, server, account)
+    # Resets are what stopped: a new request gets the same answer and no code.
+    sent = len(messages_to(http, server, account.phone))
+    forgot(http, server, account.username)
+    assert len(messages_to(http, server, account.phone)) == sent
 
 
 @pytest.mark.parametrize(

@@ -45,8 +45,9 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
     "/password/reset",
     summary="Set a new password with the reset code; every session ends",
     description=(
-        "The code counts like a sign-in code (tries, the account's code lock and its "
-        "failure delay). With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too; "
+        "Wrong codes count like a sign-in's (the reset's tries, the request limits) but "
+        "toward a lock of the account's resets of their own, never its sign-in. "
+        "With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too; "
         "an account with an authenticator app always needs its code (`totp`) or a "
         "recovery code. "
         "Every session of the user ends, the account's failure counts start again and "
@@ -56,8 +57,9 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
     responses={
         204: ok("Password reset; sign in with the new one."),
         401: problem(
-            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when the "
-            "account's code sign-in is locked), or a reset that is over: expired, used, "
+            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when "
+            "wrong reset codes locked the account's resets), or a reset that is over: "
+            "expired, used, "
             "out of tries, or no code was sent (`sign-in-expired`).",
             retry_after,
         ),

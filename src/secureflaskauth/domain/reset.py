@@ -5,8 +5,11 @@
 sent: one shape, and a floor under its duration so that the time an SMS takes does
 not tell either. A code goes only to a number the account has verified, and only for
 an account that may sign in. The reset's code completes a reset only, never a
-sign-in, and counts like a sign-in code: the tries of the reset, the account's code
-lock and its failure delay.
+sign-in. Its wrong guesses are throttled like a sign-in code's (the tries of the
+reset, the requests per IP and per account) but count toward a lock of their own:
+the account's wrong reset codes lock further resets, never sign-in, so that someone
+who knows only a username cannot lock its owner out (codetries.py). A reset done
+clears every failure count of the account.
 
 With SFA_RESET_WITH_SMS_ONLY=off the SMS code alone is not enough: one of the
 account's recovery codes is needed too (a SIM swap alone then resets nothing), and
@@ -37,7 +40,7 @@ from secureflaskauth.domain.errors import (
 from secureflaskauth.domain.factors import TOTP
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.heldresets import HeldResets
-from secureflaskauth.domain.models import Client, User
+from secureflaskauth.domain.models import RESET, Client, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
@@ -46,7 +49,7 @@ from secureflaskauth.domain.recovery import RecoveryCodes
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 
-PURPOSE = "reset"
+PURPOSE = RESET
 _STRONGER_NEEDED = (
     "Required: this account has an authenticator app; give its code (or a recovery code) "
     "with the SMS code."
@@ -143,8 +146,8 @@ class PasswordReset:
         now = self.signin.clock.now()
         if user.disabled or not user.phone_verified or self.signin.pending.expired(user):
             return None  # a code goes only to a number this account has verified
-        if user.otp_locked_until is not None and user.otp_locked_until > now:
-            return None
+        if self.signin.tries.resets_stopped(user, now):
+            return None  # too many wrong reset codes: none is sent until the lock ends
         try:
             state = self.signin.start_challenge(user, now, client, purpose=PURPOSE)
         except (TooManyRequests, SmsDeliveryFailed):
@@ -214,7 +217,7 @@ class PasswordReset:
         stronger = stored is not None or totp is not None
         if self.held is not None and self.sms_only == "delayed" and not stronger:
             # The SMS code alone: held, so the owner can cancel it (heldresets.py).
-            signin.tries.right(user)
+            signin.tries.right(user, RESET)
             self.held.hold(user, self.hasher.hash(new_password), client)
             return 0
         factor = "recovery_code" if stored is not None else "totp" if totp is not None else None
@@ -254,8 +257,8 @@ class PasswordReset:
             raise expired_sign_in()
         self.revocations.publish(done.in_force)
         self.signin.challenges.kill_all_for_user(user.id)
-        # The account's failure counts (codes and passwords) start again.
-        self.signin.tries.right(user)
+        # The account's failure counts (sign-in and reset codes, passwords) start again.
+        self.signin.tries.clear(user)
         self.audit.client_event(
             "password_reset",
             "success",

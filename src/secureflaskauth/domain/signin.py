@@ -29,7 +29,7 @@ from secureflaskauth.domain.errors import (
     ValidationFailed,
 )
 from secureflaskauth.domain.lockout import AccountGuard, Claim
-from secureflaskauth.domain.models import Challenge, Client, User
+from secureflaskauth.domain.models import RESET, Challenge, Client, User, code_lock
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.pending import PendingAccounts
@@ -330,7 +330,7 @@ class SignIn:
             raise expired_sign_in()
         if purpose == "sign-in" and user.password_reset_required:
             raise expired_sign_in()  # required after this sign-in's password step
-        if user.otp_locked_until is not None and user.otp_locked_until > now:
+        if user.locked_until(code_lock(purpose), now) is not None:
             self.challenges.kill(challenge.id)
             raise expired_sign_in()
         return user, self.tries.take(challenge, user, now), now
@@ -396,16 +396,21 @@ class SignIn:
             detail={"attempts_remaining": state.attempts_remaining, "failures": failures},
         )
         if locked_until is not None:
-            # NIST SP 800-63B-4 3.1.3: a new code does not reset the count; lock the account.
-            self.challenges.kill_all_for_user(user.id)
+            # NIST SP 800-63B-4 3.1.3: a new code does not reset the count; lock the
+            # account's sign-ins, or (wrong reset codes) its resets alone.
+            lock = code_lock(attempt.challenge.purpose)
+            if lock == RESET:
+                self.challenges.kill(attempt.challenge.id)
+            else:
+                self.challenges.kill_all_for_user(user.id)
             self.audit.client_event(
                 "locked",
                 "locked",
                 client,
                 user_id=user.id,
-                detail={"until": round(locked_until), "failures": failures},
+                detail={"until": round(locked_until), "failures": failures, "lock": lock},
             )
-            raise account_locked(locked_until, now)
+            raise account_locked(locked_until, now, lock)
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(
