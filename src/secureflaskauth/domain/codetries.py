@@ -64,6 +64,15 @@ def expired_sign_in() -> SignInExpired:
     )
 
 
+def already_used() -> SignInExpired:
+    """For a request whose code was right but used a moment before by another one."""
+    return SignInExpired(
+        "This code was right, but another request used it a moment before: this one "
+        "changed nothing.",
+        extra=dict(NO_TRIES_LEFT),
+    )
+
+
 def account_locked(locked_until: float | None, now: float, lock: str = SIGN_IN) -> ChallengeFailed:
     what = "Password resets are" if lock == RESET else "Sign-in is"
     return ChallengeFailed(

@@ -211,7 +211,7 @@ class PasswordReset:
             # A passkey cannot be presented to this JSON endpoint: its recovery codes
             # stand in for it, so the SMS alone never takes over the account.
             raise ValidationFailed({"recovery_code": [_PASSKEY_NEEDS_RECOVERY_CODE]})
-        signin.consume(taken, now)
+        signin.consume(user, attempt, now)
         if stored is not None and not self.recovery.use(user.id, stored):
             raise expired_sign_in()  # used a moment ago by another request
         stronger = stored is not None or totp is not None

@@ -16,6 +16,7 @@ from secureflaskauth.domain.codetries import (
     CodeTry,
     WrongCodePolicy,
     account_locked,
+    already_used,
     expired_sign_in,
 )
 from secureflaskauth.domain.errors import (
@@ -300,7 +301,7 @@ class SignIn:
         taken = attempt.challenge
         if not self.code_matches(taken, code):
             self.wrong_code(user, attempt, session_id, now, client)
-        self.consume(taken, now)
+        self.consume(user, attempt, now)
         self.tries.right(user)
         # The code reached this number for this account: the number is verified.
         self.verify_number(user, now, client)
@@ -339,10 +340,15 @@ class SignIn:
         """Whether ``code`` is the challenge's code (constant time)."""
         return otp.code_matches(self._otp_key, challenge.id, code, challenge.code_hash)
 
-    def consume(self, challenge: Challenge, now: float) -> None:
-        """Use the challenge up; expired for every request but one."""
-        if not self.challenges.consume(challenge.id, code_hash=challenge.code_hash, now=now):
-            raise expired_sign_in()  # another request used it first: single use
+    def consume(self, user: User, attempt: CodeTry, now: float) -> None:
+        """Use the challenge up, once every check passed: for one request only. The
+        others had it right too but lost the race (a double submit): their try was no
+        failure, so it is given back, and they are told the code was used."""
+        taken = attempt.challenge
+        if self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
+            return
+        self.tries.right(user, code_lock(taken.purpose))
+        raise already_used()
 
     def open_session(
         self,
