@@ -5,6 +5,7 @@ from __future__ import annotations
 from secureflaskauth import wiring
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
+from secureflaskauth.api.holding import answer_hold
 from secureflaskauth.api.operations import Routes
 from secureflaskauth.api.schemas import ForgotRequest, ResetRequest, ResetStartedResponse
 from secureflaskauth.domain.reset import ResetNotFound
@@ -31,7 +32,7 @@ routes = Routes("reset", __name__, url_prefix="/auth", tag="account")
     cache=NO_STORE,
 )
 def forgot(body: ForgotRequest) -> ResetStartedResponse:
-    started = wiring.current().reset.forgot(body.username, client_info())
+    started = wiring.current().reset.forgot(body.username, client_info(), hold=answer_hold())
     return ResetStartedResponse(
         message="If the account can be reset, a code was sent to its verified number.",
         session_id=started.session_id,

@@ -119,8 +119,15 @@ class PasswordReset:
 
     # -- the code -----------------------------------------------------------------
 
-    def forgot(self, username: str, client: Client) -> ResetStarted:
-        """Send a reset code if the account may have one; answer alike either way."""
+    def forgot(
+        self, username: str, client: Client, *, hold: Callable[[float], None] | None = None
+    ) -> ResetStarted:
+        """Send a reset code if the account may have one; answer alike either way.
+
+        The answer may leave no earlier than ``answer_seconds`` after the start:
+        ``hold``, when given, is told that moment (in ``monotonic`` seconds) and keeps
+        the answer back itself (the server's event loop, without a thread); else this
+        thread waits it out here."""
         started = self._monotonic()
         throttle = self.signin.throttle
         throttle.check(f"forgot:ip:{client.ip}", throttle.limits.login_ip, per_ip=True)
@@ -139,7 +146,11 @@ class PasswordReset:
         answer = sent or self._decoy()
         # The same duration whether or not an SMS went out (as long as sending one
         # takes less than the floor).
-        self._sleep(max(0.0, started + self.answer_seconds - self._monotonic()))
+        answer_at = started + self.answer_seconds
+        if hold is not None:
+            hold(answer_at)
+        else:
+            self._sleep(max(0.0, answer_at - self._monotonic()))
         return answer
 
     def _send_code(self, user: User, client: Client) -> ResetStarted | None:
