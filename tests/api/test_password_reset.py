@@ -40,7 +40,7 @@ def forgot(client: FlaskClient, username: str) -> dict[str, Any]:
     return body
 
 
-def reset(client: FlaskClient, session_id: str, code: str, **more: str) -> TestResponse:
+def reset(client: FlaskClient, session_id: str, code: str, **more: Any) -> TestResponse:
     body = {"session_id": session_id, "otp": code, "new_password": NEW, **more}
     return client.post("/auth/password/reset", json=body)
 
@@ -77,6 +77,7 @@ def test_a_reset_sets_the_password_and_ends_every_session(app: Flask, client: Fl
         "sessions_ended": 2,
         "recovery_code": False,
         "totp": False,
+        "webauthn": False,
     }
     assert [e["outcome"] for e in events if e["event"] == "password_reset_requested"] == ["sent"]
     assert NEW not in str(query(app, "SELECT * FROM audit_events"))

@@ -9,6 +9,7 @@ import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
 from secureflaskauth.domain import phones, usernames
+from secureflaskauth.domain.factors import stronger
 from secureflaskauth.domain.models import RESET, User
 from secureflaskauth.wiring import Wiring
 
@@ -190,7 +191,12 @@ def _cannot_reset_alone(w: Wiring, user: User) -> str | None:
         return "the phone number was never verified, so no reset code is sent to it"
     if w.signin.tries.resets_stopped(user, w.clock.now()):
         return "wrong reset codes stopped its resets for now (users unlock)"
-    if w.settings.reset_with_sms_only == "off" and not w.accounts.recovery.remaining(user.id):
+    # With "off" a stronger proof is needed: a recovery code, or an app or a passkey.
+    if (
+        w.settings.reset_with_sms_only == "off"
+        and not w.accounts.recovery.remaining(user.id)
+        and not stronger(w.factors.store.for_user(user.id))
+    ):
         return "SFA_RESET_WITH_SMS_ONLY=off needs a recovery code and none is left"
     return None
 
