@@ -8,11 +8,13 @@ a new code (a reset no code was sent for is answered as one that was)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from flask import Response, flash, request, url_for
 
 from secureflaskauth import wiring
 from secureflaskauth.api.auth import client_info
+from secureflaskauth.api.holding import answer_hold
 from secureflaskauth.domain.errors import (
     ChallengeFailed,
     DomainError,
@@ -20,10 +22,11 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from secureflaskauth.domain.reset import PASSKEY_NEEDS_RECOVERY_CODE, STRONGER_NEEDED
+from secureflaskauth.domain.factors import TOTP, WEBAUTHN
+from secureflaskauth.domain.resetproof import NEEDED, ResetProof
 from secureflaskauth.web import flow
 from secureflaskauth.web.flow import PendingReset
-from secureflaskauth.web.messages import duration, wrong_code
+from secureflaskauth.web.messages import PASSKEY_RESET_NEEDS_RECOVERY_CODE, duration, wrong_code
 from secureflaskauth.web.pages import Form, blueprint, page, submitted
 from secureflaskauth.web.redirects import see_other
 from secureflaskauth.web.text import gettext
@@ -46,7 +49,9 @@ def forgot_form() -> Response:
 def forgot() -> Response:
     form = Form(values=submitted("username"), first="username")
     try:
-        started = wiring.current().reset.forgot(form.values["username"], client_info())
+        started = wiring.current().reset.forgot(
+            form.values["username"], client_info(), hold=answer_hold()
+        )
     except DomainError as error:
         form.refused(error)
         return page("forgot.html", form, title=gettext("Forgot your password?"))
@@ -97,7 +102,9 @@ def reset() -> Response:
         return _start_again()
     form = Form(values=submitted("code", *_PROOFS), first="code")
     proof = _proof(pending)
-    given = {name: form.values[name].strip() or None for name in _PROOFS if name == proof}
+    given: dict[str, Any] = {
+        name: form.values[name].strip() or None for name in _PROOFS if name == proof
+    }
     parts = wiring.current()
     try:
         parts.reset.reset(
@@ -105,10 +112,12 @@ def reset() -> Response:
             "".join(form.values["code"].split()),
             request.form.get("new_password", ""),
             client_info(),
-            **given,
+            ResetProof(**given),
         )
     except ValidationFailed as error:
         needed = _needed(error)
+        if WEBAUTHN in error.errors:
+            error = ValidationFailed({"recovery_code": [str(PASSKEY_RESET_NEEDS_RECOVERY_CODE)]})
         if needed is not None and needed != proof:
             pending = replace(pending, needs=needed)
             flow.keep(pending)
@@ -128,9 +137,9 @@ def reset() -> Response:
 def _needed(error: ValidationFailed) -> str | None:
     """The proof the account needs besides the SMS code, when the service said so
     (told only after the right SMS code, as the API tells it)."""
-    if error.errors.get("totp") == [STRONGER_NEEDED]:
+    if error.errors.get(TOTP) == [NEEDED[TOTP]]:
         return "totp"
-    if error.errors.get("recovery_code") == [PASSKEY_NEEDS_RECOVERY_CODE]:
+    if error.errors.get(WEBAUTHN) == [NEEDED[WEBAUTHN]]:
         return "recovery_code"
     return None
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from secureflaskauth.domain import recovery, usernames
 from secureflaskauth.domain.errors import ChallengeFailed, DomainError, SignInExpired
-from secureflaskauth.domain.reset import PASSKEY_NEEDS_RECOVERY_CODE, STRONGER_NEEDED
+from secureflaskauth.domain.factors import TOTP
+from secureflaskauth.domain.resetproof import NEEDED
 from secureflaskauth.web.text import gettext, lazy_gettext, ngettext
 
 # The domain's field messages, by their English text.
@@ -62,12 +63,9 @@ FIELD_MESSAGES: Mapping[str, Any] = {
         "Must be the 6-digit code of the authenticator app."
     ),
     recovery.MALFORMED: lazy_gettext("Must be a recovery code: 8 letters and digits (xxxx-xxxx)."),
-    STRONGER_NEEDED: lazy_gettext(
+    NEEDED[TOTP]: lazy_gettext(
         "Required: this account has an authenticator app; give its code (or a recovery "
         "code) with the SMS code."
-    ),
-    PASSKEY_NEEDS_RECOVERY_CODE: lazy_gettext(
-        "Required: this account has a passkey; give one of its recovery codes with the SMS code."
     ),
     "Required: the SMS code alone cannot reset a password.": lazy_gettext(
         "Required: the SMS code alone cannot reset a password."
@@ -176,3 +174,10 @@ def refusal(error: DomainError) -> str:
         return gettext("Too many attempts. Please try again later.")
     known = _BY_SLUG.get(error.slug)
     return str(known) if known is not None else gettext("Something went wrong. Please try again.")
+
+
+# The reset page has no passkey ceremony: where the API asks for the passkey's assertion
+# (resetproof.NEEDED), the page asks for one of the account's recovery codes.
+PASSKEY_RESET_NEEDS_RECOVERY_CODE = lazy_gettext(
+    "Required: this account has a passkey; give one of its recovery codes with the SMS code."
+)
