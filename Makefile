@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean
+.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean translations
 
 # Every package at the version and hash uv.lock pins (uv itself pinned here): the
 # service with the sns extra, and the dev group of pyproject.toml for the tests.
@@ -49,6 +49,18 @@ deps: $(STAMP)
 # PYTEST_ARGS="-n 0" runs it in one process.
 test: lint typecheck deps
 	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope $(PYTEST_ARGS)
+
+# The hosted pages' messages: extracted from the code and the templates, each language's
+# catalogue (.po) updated, then compiled (.mo). Both are committed: the package, `make run`
+# and the Docker image use the compiled files, and a test checks they match the sources.
+WEB := src/secureflaskauth/web
+translations: $(STAMP)
+	cd $(WEB) && $(CURDIR)/$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext \
+	  -k ngettext:1,2 --add-location=file --sort-output --no-wrap \
+	  --project=secureflaskauth -o translations/messages.pot .
+	$(BIN)/pybabel update -i $(WEB)/translations/messages.pot -d $(WEB)/translations \
+	  --no-wrap --no-fuzzy-matching
+	$(BIN)/pybabel compile -d $(WEB)/translations --statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from secureflaskauth import observability, wiring
+from secureflaskauth import observability, web, wiring
 from secureflaskauth.adapters.db.migrate import upgrade
 from secureflaskauth.api import (
     account,
@@ -90,6 +90,7 @@ def create_app(
     ):
         app.register_blueprint(routes.blueprint)
     app.register_blueprint(docs.bp)
+    web.install(app, settings)
     oidc_server.install(app)
     app.register_blueprint(oidc_endpoints.bp)
     if settings.serves_dev_outbox:  # development, and loopback unless opted in

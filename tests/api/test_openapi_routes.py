@@ -61,12 +61,17 @@ def _app(make_app: Callable[..., Flask], database_url: str, configuration: str) 
     return make_app(**overrides)
 
 
+# Blueprints of pages for people, not operations of the API: the hosted pages (sign-in,
+# sign-up, reset, account) and their files.
+PAGE_BLUEPRINTS = ("pages.",)
+
+
 def served(app: Flask) -> set[tuple[str, str]]:
     """Every (OpenAPI path, method) the app routes, but the deliberately undocumented."""
     return {
         (_ARGUMENT.sub(r"{\1}", rule.rule), method)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint not in UNDOCUMENTED
+        if rule.endpoint not in UNDOCUMENTED and not rule.endpoint.startswith(PAGE_BLUEPRINTS)
         for method in (rule.methods or set()) - AUTOMATIC_METHODS
     }
 

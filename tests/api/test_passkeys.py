@@ -5,6 +5,7 @@ count like wrong codes. On SQLite and on PostgreSQL with Redis."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from tests.api.test_account import me
 from tests.api.test_metrics import scrape
 from tests.api.test_password_change import outbox
 from tests.api.test_password_reset import NEW, forgot, login_status, reset
-from tests.api.test_refresh import bearer, claims, query
+from tests.api.test_refresh import bearer, claims, query, wiring_of
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, login, register, sign_in
 from tests.fakes.authenticator import SoftAuthenticator
@@ -387,7 +388,15 @@ def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) 
     problem(add(client, token, SoftAuthenticator().register(creation)), 422)
 
 
-def test_a_reset_of_an_account_with_a_passkey_needs_a_recovery_code(
+def reset_options(client: FlaskClient, session_id: str) -> dict[str, Any]:
+    response = client.post("/auth/password/reset/options", json={"session_id": session_id})
+    assert response.status_code == 200, response.get_json()
+    assert response.headers["Cache-Control"] == "no-store"
+    options: dict[str, Any] = response.get_json()
+    return options
+
+
+def test_a_reset_of_an_account_with_a_passkey_needs_it_or_a_recovery_code(
     client: FlaskClient,
 ) -> None:
     username, token, authenticator = with_passkey(client)
@@ -402,9 +411,97 @@ def test_a_reset_of_an_account_with_a_passkey_needs_a_recovery_code(
     sms = last_code(client)
     # Whoever holds the phone alone (a SIM swap) cannot reset: said once the SMS code is right.
     alone = problem(reset(client, session_id, sms), 422)
-    assert list(alone["errors"]) == ["recovery_code"]
+    assert list(alone["errors"]) == ["webauthn"]
+    assert "/auth/password/reset/options" in alone["errors"]["webauthn"][0]
     assert login_status(client, username, PASSWORD) == 200
     done = reset(client, session_id, sms, recovery_code=codes[0])
     assert done.status_code == 204, done.get_json()
     assert login_status(client, username, NEW) == 200
     assert login_status(client, username, PASSWORD) == 401
+
+
+def test_an_operators_reset_of_a_passkey_account_without_recovery_codes_is_done_with_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The account signs in with its passkey and has no recovery codes: the reset an
+    operator requires (`users reset-password`) is completed with the SMS code and the
+    passkey, the factor the account has, never with the SMS code alone."""
+    username, _, authenticator = with_passkey(client)
+    wiring = wiring_of(app)
+    user = wiring.users.by_canonical_username(username)
+    assert user is not None and wiring.accounts.recovery.remaining(user.id) == 0
+    wiring.accounts.require_password_reset(user, by="test")
+    refused = client.post("/auth/login", json={"username": username, "password": PASSWORD})
+    assert problem(refused, 403)["type"].endswith("password-reset-required")
+
+    session_id = forgot(client, username)["session_id"]
+    sms = last_code(client)
+    assert list(problem(reset(client, session_id, sms), 422)["errors"]) == ["webauthn"]
+    options = reset_options(client, session_id)
+    assert not options.get("allowCredentials")  # it names no passkey of the account
+    done = reset(client, session_id, sms, webauthn=authenticator.assert_(options))
+
+    assert done.status_code == 204, done.get_json()
+    assert login_status(client, username, PASSWORD) == 401
+    # The new password signs in again, the passkey as ever for the second step.
+    session_id = login(client, username, NEW)["session_id"]
+    signed = verify(client, authenticator.assert_(request_options(client, session_id)), session_id)
+    assert signed.status_code == 200, signed.get_json()
+    details = [
+        json.loads(row["detail"])
+        for row in query(
+            app,
+            "SELECT detail FROM audit_events WHERE event = 'password_reset' AND outcome = "
+            "'success'",
+        )
+    ]
+    assert [d["webauthn"] for d in details] == [True]
+
+
+def test_a_reset_takes_no_passkey_but_the_accounts_over_its_own_options(
+    client: FlaskClient,
+) -> None:
+    username, _, authenticator = with_passkey(client)
+    _, _, stranger = with_passkey(client)  # another account's passkey
+    session_id = forgot(client, username)["session_id"]
+    sms = last_code(client)
+    options = reset_options(client, session_id)
+    # Options are handed out alike for any session id, a made-up one included.
+    other = reset_options(client, "no-such-reset")
+    assert set(other) == set(options) and other["challenge"] != options["challenge"]
+
+    refused = [
+        stranger.assert_(options),  # a passkey, but not this account's
+        authenticator.assert_(other),  # over options bound to another reset
+        authenticator.assert_(options),  # over options taken by a try already
+        authenticator.assert_(
+            reset_options(client, session_id), origin="https://evil.example"
+        ),  # relayed by a look-alike site
+    ]
+    answers = [problem(reset(client, session_id, sms, webauthn=w), 401) for w in refused]
+    assert [a["attempts_remaining"] for a in answers] == [4, 3, 2, 1]  # wrong codes, counted
+    assert {a["detail"] for a in answers} == {"The passkey was not accepted."}
+    assert login_status(client, username, PASSWORD) == 200
+    # Malformed, or given with another proof: refused before any try is taken.
+    problem(reset(client, session_id, sms, webauthn={"id": "x"}), 422)
+    both = problem(
+        reset(client, session_id, sms, webauthn=authenticator.assert_(options), totp="123456"),
+        422,
+    )
+    assert set(both["errors"]) == {"webauthn", "totp"}
+    fresh = reset_options(client, session_id)
+    done = reset(client, session_id, sms, webauthn=authenticator.assert_(fresh))
+    assert done.status_code == 204, done.get_json()
+
+
+def test_with_sms_only_off_a_passkey_stands_in_for_a_recovery_code(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(reset_with_sms_only="off").test_client()
+    username, _, authenticator = with_passkey(client)
+    session_id = forgot(client, username)["session_id"]
+    sms = last_code(client)
+    options = reset_options(client, session_id)
+    done = reset(client, session_id, sms, webauthn=authenticator.assert_(options))
+    assert done.status_code == 204, done.get_json()
+    assert login_status(client, username, NEW) == 200

@@ -40,7 +40,7 @@ def forgot(client: FlaskClient, username: str) -> dict[str, Any]:
     return body
 
 
-def reset(client: FlaskClient, session_id: str, code: str, **more: str) -> TestResponse:
+def reset(client: FlaskClient, session_id: str, code: str, **more: Any) -> TestResponse:
     body = {"session_id": session_id, "otp": code, "new_password": NEW, **more}
     return client.post("/auth/password/reset", json=body)
 
@@ -77,6 +77,7 @@ def test_a_reset_sets_the_password_and_ends_every_session(app: Flask, client: Fl
         "sessions_ended": 2,
         "recovery_code": False,
         "totp": False,
+        "webauthn": False,
     }
     assert [e["outcome"] for e in events if e["event"] == "password_reset_requested"] == ["sent"]
     assert NEW not in str(query(app, "SELECT * FROM audit_events"))
@@ -146,6 +147,22 @@ def test_a_reset_code_never_signs_in_nor_a_sign_in_code_resets(client: FlaskClie
     assert reset(client, started["session_id"], code).status_code == 204
 
 
+COUNTS = (
+    "SELECT otp_failures, otp_locked_until, reset_failures, reset_locked_until FROM users"
+    " WHERE username_canonical = :u"
+)
+
+
+def counts(app: Flask, username: str) -> dict[str, Any]:
+    """The account's code counts and locks as stored: sign-in's, then the reset's."""
+    [row] = query(app, COUNTS, u=username.lower())
+    return row
+
+
+def wrong_codes(code: str, count: int) -> list[str]:
+    return [f"{(int(code) + n) % 1_000_000:06d}" for n in range(1, count + 1)]
+
+
 def test_wrong_codes_count_and_the_right_one_clears_the_failures(
     make_app: Callable[..., Flask],
 ) -> None:
@@ -157,15 +174,56 @@ def test_wrong_codes_count_and_the_right_one_clears_the_failures(
     started = forgot(client, username)
     code = last_code(client)
 
-    body = problem(
-        reset(client, started["session_id"], "000000" if code != "000000" else "111111"), 401
-    )
+    body = problem(reset(client, started["session_id"], wrong_codes(code, 1)[0]), 401)
     assert body["type"].endswith("invalid-otp") and body["attempts_remaining"] == 4
-    assert query(app, "SELECT failures FROM login_failures")[0]["failures"] == 2
+    # The wrong reset code counts toward the reset's own lock, not the password's delay
+    # nor sign-in's code lock.
+    assert query(app, "SELECT failures FROM login_failures")[0]["failures"] == 1
+    stored = counts(app, username)
+    assert (stored["reset_failures"], stored["otp_failures"]) == (1, 0)
 
     assert reset(client, started["session_id"], code).status_code == 204
     assert query(app, "SELECT * FROM login_failures") == []
-    assert query(app, "SELECT otp_failures FROM users")[0]["otp_failures"] == 0
+    assert counts(app, username) == {
+        "otp_failures": 0,
+        "otp_locked_until": None,
+        "reset_failures": 0,
+        "reset_locked_until": None,
+    }
+
+
+def test_wrong_reset_codes_lock_further_resets_but_never_sign_in(
+    app: Flask, client: FlaskClient, clock: FrozenClock
+) -> None:
+    username = register(client)
+    sign_in(client, username)
+    # Someone who knows only the username: two resets, five wrong codes each.
+    answers: list[TestResponse] = []
+    for _ in range(2):
+        started = forgot(client, username)
+        code = last_code(client)
+        answers += [reset(client, started["session_id"], w) for w in wrong_codes(code, 5)]
+
+    assert [a.status_code for a in answers] == [401] * 10
+    locked = problem(answers[-1], 401)
+    assert "Password resets are locked" in locked["detail"]
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 900
+    stored = counts(app, username)
+    assert (stored["otp_failures"], stored["otp_locked_until"]) == (0, None)
+    assert stored["reset_failures"] == 10 and stored["reset_locked_until"] > clock.now()
+    assert query(app, "SELECT * FROM login_failures") == []
+    # The owner signs in as ever: no delay on the password, no lock on the code.
+    sign_in(client, username)
+    # Further resets are stopped while the lock lasts: the same answer, no code sent.
+    sent = len(outbox(client))
+    forgot(client, username)
+    assert len(outbox(client)) == sent
+
+    clock.advance(901)
+    started = forgot(client, username)
+    assert reset(client, started["session_id"], last_code(client)).status_code == 204
+    assert counts(app, username)["reset_failures"] == 0
+    assert login_status(client, username, NEW) == 200
 
 
 def test_the_new_password_follows_the_rules(client: FlaskClient) -> None:

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.api.test_passkeys import with_passkey
 from tests.api.test_password_reset import NEW, forgot, reset
 from tests.api.test_recovery_codes import codes_of, with_recovery
 from tests.api.test_refresh import query
@@ -143,6 +144,23 @@ def test_reset_password_warns_when_the_user_cannot_reset_alone(
     assert messages(result) == [
         f"warning: {username} cannot reset it alone: the phone number was never verified, "
         "so no reset code is sent to it"
+    ]
+
+
+def test_reset_password_knows_a_passkey_or_an_app_stands_in_for_recovery_codes(
+    cli: Cli, cli_env: dict[str, str], client: FlaskClient
+) -> None:
+    """With SFA_RESET_WITH_SMS_ONLY=off a reset needs a stronger proof: an account with
+    a passkey (and no recovery codes) has one, an account with the phone alone has none."""
+    cli_env["SFA_RESET_WITH_SMS_ONLY"] = "off"
+    with_key, _, _ = with_passkey(client)
+    phone_only = register(client)
+    sign_in(client, phone_only)
+
+    assert messages(cli("users", "reset-password", with_key)) == []
+    assert messages(cli("users", "reset-password", phone_only)) == [
+        f"warning: {phone_only} cannot reset it alone: SFA_RESET_WITH_SMS_ONLY=off needs a "
+        "recovery code and none is left"
     ]
 
 

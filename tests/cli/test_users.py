@@ -197,6 +197,32 @@ def test_unlock_clears_an_otp_lock(cli: Cli, client: FlaskClient, clock: FrozenC
     assert private_status(client, signed.access_token) == 200
 
 
+def test_unlock_clears_the_lock_wrong_reset_codes_put_on_resets(
+    cli: Cli, client: FlaskClient
+) -> None:
+    username = register(client)
+    full_sign_in(client, username)
+    for _ in range(2):  # ten wrong reset codes, asked for with the username alone
+        forgot = client.post("/auth/password/forgot", json={"username": username})
+        session_id, wrong = forgot.get_json()["session_id"], _wrong(last_code(client))
+        for _ in range(5):
+            body = {"session_id": session_id, "otp": wrong, "new_password": "a brand new horse"}
+            assert client.post("/auth/password/reset", json=body).status_code == 401
+    row = user_row(cli, username)
+    assert row["status"] == "active"  # sign-in is not locked: resets are
+    assert (row["otp_failures"], row["locked_until"]) == (0, None)
+    assert row["reset_failures"] == 10 and row["reset_locked_until"] is not None
+
+    result = cli("users", "unlock", username)
+    assert result.exit_code == 0, result.output
+    row = user_row(cli, username)
+    assert (row["reset_failures"], row["reset_locked_until"]) == (0, None)
+    sent = len(client.get("/dev/outbox", headers={"Accept": "application/json"}).get_json())
+    client.post("/auth/password/forgot", json={"username": username})
+    outbox = client.get("/dev/outbox", headers={"Accept": "application/json"}).get_json()
+    assert len(outbox) == sent + 1  # a reset code goes out again
+
+
 def test_delete_with_yes_removes_the_user_and_their_sessions(cli: Cli, client: FlaskClient) -> None:
     keep = register(client)
     keeper = full_sign_in(client, keep)

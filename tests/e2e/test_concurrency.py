@@ -34,10 +34,12 @@ class Answer:
 
 
 def _at_once(
-    server: Server, request: Callable[[requests.Session], requests.Response]
+    server: Server,
+    request: Callable[[requests.Session], requests.Response],
+    clients: int = CLIENTS,
 ) -> list[Answer]:
-    """Send ``request`` from CLIENTS threads released together; return every answer."""
-    barrier = threading.Barrier(CLIENTS)
+    """Send ``request`` from ``clients`` threads released together; return every answer."""
+    barrier = threading.Barrier(clients)
 
     def client(_: int) -> Answer:
         with requests.Session() as http:
@@ -45,9 +47,9 @@ def _at_once(
             response = request(http)
             return Answer(response.status_code, response.json() if response.content else {})
 
-    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        answers = list(pool.map(client, range(CLIENTS)))
-    assert len(answers) == CLIENTS
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        answers = list(pool.map(client, range(clients)))
+    assert len(answers) == clients
     errors = [a for a in answers if a.status >= 500]
     assert not errors, f"{errors}\nthe server's log ends with:\n{server.log()[-4000:]}"
     return answers

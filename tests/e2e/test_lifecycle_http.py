@@ -5,16 +5,22 @@ withstand: knowing only the username, or holding only a stolen access token."""
 
 from __future__ import annotations
 
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, unique_username
 from tests.e2e.conftest import (
     HTTP_TIMEOUT,
     Account,
+    Launch,
     Server,
+    Store,
     e164,
     login,
     outbox_code,
@@ -91,6 +97,13 @@ def forgot(http: requests.Session, server: Server, username: str) -> dict[str, A
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def healthz_seconds(http: requests.Session, server: Server) -> float:
+    began = time.monotonic()
+    response = http.get(server.url("/healthz"), timeout=HTTP_TIMEOUT)
+    assert response.status_code == 200, response.text
+    return time.monotonic() - began
 
 
 # -- each path, as its owner uses it ------------------------------------------------
@@ -247,10 +260,52 @@ def test_knowing_only_the_username_resets_nothing(server: Server, http: requests
         server.url("/dev/outbox"), headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
     ).json()
     assert [m["to"] for m in outbox if code in m["body"]] == [e164(account.phone)]
-    # Nothing changed for the owner (whose sign-in the wrong codes now delay a while,
-    # as wrong passwords would).
+    # Nothing changed for the owner, who signs in as ever: wrong reset codes neither
+    # delay the password nor count toward sign-in's code lock.
     assert token_works(http, server, token)
     assert server.store.query(stored, id=account.user_id) == before
+    assert signed_in(http, server, account)
+
+
+def test_knowing_only_the_username_locks_resets_never_sign_in(
+    server: Server, http: requests.Session
+) -> None:
+    account, token = new_account(http, server)
+    # Two resets asked for with the username alone, five wrong codes each: ten in a row
+    # reach the account's lock (SFA_OTP_ACCOUNT_MAX_FAILURES).
+    answers = []
+    for _ in range(2):
+        session_id = forgot(http, server, account.username)["session_id"]
+        code = outbox_code(http, server, account.phone)
+        for n in range(1, 6):
+            guess = f"{(int(code) + n) % 1_000_000:06d}"
+            answers.append(
+                call(
+                    http,
+                    server,
+                    "POST",
+                    "/auth/password/reset",
+                    session_id=session_id,
+                    otp=guess,
+                    new_password=NEW,
+                )
+            )
+    assert [problem_type(a, 401) for a in answers] == ["invalid-otp"] * 10
+    assert "Password resets are locked" in answers[-1].json()["detail"]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    [counts] = server.store.query(
+        "SELECT otp_failures, otp_locked_until, reset_failures FROM users WHERE id = :id",
+        id=account.user_id,
+    )
+    assert counts == {"otp_failures": 0, "otp_locked_until": None, "reset_failures": 10}
+
+    # The owner's sign-in is untouched: the password, then the SMS code.
+    assert token_works(http, server, token)
+    assert signed_in(http, server, account)
+    # Resets are what stopped: a new request gets the same answer and no code.
+    sent = len(messages_to(http, server, account.phone))
+    forgot(http, server, account.username)
+    assert len(messages_to(http, server, account.phone)) == sent
 
 
 @pytest.mark.parametrize(
@@ -279,3 +334,57 @@ def test_a_stolen_access_token_alone_changes_nothing(
     assert me["factors"] == ["sms"]
     assert login_status(http, server, account.username, NEW) == 401
     assert login_status(http, server, account.username, PASSWORD) == 200
+
+
+# -- the forgotten password's floor holds no thread -------------------------------
+
+FLOOR_SECONDS = 3.0
+FORGOT_CLIENTS = 64  # four times the server's threads (2 workers of 8)
+PROBES = 5
+
+
+def test_the_forgot_floor_holds_no_thread_from_other_requests(
+    fresh_store: Store, launch: Launch, http: requests.Session
+) -> None:
+    """Each /auth/password/forgot answers after the floor, but waits it out on the
+    server's event loop: 64 of them at once leave the threads free, so a /healthz sent
+    meanwhile answers long before any of them (held in threads, it would wait for the
+    first of them to end, a whole floor). The bound is a share of the floor, not a
+    time: a busy machine slows the real work, never by a floor's length."""
+    server = launch(fresh_store, {"SFA_RESET_ANSWER_SECONDS": str(FLOOR_SECONDS)})
+    for _ in range(3):
+        healthz_seconds(http, server)  # connections made, the workers warm
+    baseline = statistics.median(healthz_seconds(http, server) for _ in range(5))
+    barrier = threading.Barrier(FORGOT_CLIENTS + 1)
+
+    def ask(_: int) -> tuple[int, float, float]:
+        with requests.Session() as client:
+            barrier.wait(timeout=60)
+            began = time.monotonic()
+            response = client.post(
+                server.url("/auth/password/forgot"),
+                json={"username": unique_username("nobody")},
+                timeout=HTTP_TIMEOUT,
+            )
+            return response.status_code, began, time.monotonic()
+
+    with ThreadPoolExecutor(max_workers=FORGOT_CLIENTS) as pool:
+        asked = [pool.submit(ask, n) for n in range(FORGOT_CLIENTS)]
+        barrier.wait(timeout=60)
+        time.sleep(FLOOR_SECONDS / 6)  # every request sent, their work done or under way
+        # Clients of their own, as other users are; several, so that some reach each
+        # worker whichever got more of the burst.
+        probes = []
+        for _ in range(PROBES):
+            with requests.Session() as other:
+                probes.append(healthz_seconds(other, server))
+        healthz_done = time.monotonic()
+        answers = [f.result() for f in asked]
+
+    assert [status for status, _, _ in answers] == [202] * FORGOT_CLIENTS
+    assert min(done - began for _, began, done in answers) >= FLOOR_SECONDS  # the floor held
+    during = max(probes)
+    told = f"/healthz took up to {during:.3f} s during the burst, {baseline:.4f} s alone"
+    print(told)
+    assert during < FLOOR_SECONDS / 2, told
+    assert healthz_done < min(done for _, _, done in answers), told

@@ -1,6 +1,7 @@
 """Single use under races, through the real multi-worker server on both configurations:
 one reset code presented by 50 clients at once sets one password, and one recovery code
-presented by 50 clients at once signs in once (ASVS 15.4.2).
+presented by 50 clients at once signs in once (ASVS 15.4.2); a right code presented by
+several clients at once counts no failure for those that lost the race.
 
 The server allows the most tries the settings permit (10 per challenge, 100 failures
 per account), so that as many requests as possible pass every counter and race for the
@@ -15,9 +16,18 @@ import requests
 
 from secureflaskauth.domain.passwords import Argon2Parameters, PasswordHasher
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import HTTP_TIMEOUT, Launch, Server, Store, login, outbox_code
-from tests.e2e.test_concurrency import CLIENTS, _at_once
+from tests.e2e.conftest import (
+    HTTP_TIMEOUT,
+    Account,
+    Launch,
+    Server,
+    Store,
+    login,
+    outbox_code,
+)
+from tests.e2e.test_concurrency import CLIENTS, _at_once, _verify
 from tests.e2e.test_lifecycle_http import (
+    NEW,
     call,
     forgot,
     login_status,
@@ -127,3 +137,82 @@ def test_50_uses_at_once_of_one_recovery_code_sign_in_once(
     again = login(http, server, account)["session_id"]
     late = call(http, server, "POST", "/auth/verify-otp", session_id=again, recovery_code=code)
     assert problem_type(late, 401) == "invalid-otp"
+
+
+# Every client of a right-code race passes the sign-in's tries (10), so each takes a
+# try from the account's counts before its code is compared; the account's lock stays
+# at its default (10 in a row), so that counted losers could even reach it.
+RIGHT_CODE_CLIENTS = 10
+RIGHT_CODE_RACE = {"SFA_OTP_MAX_ATTEMPTS": "10", "SFA_RESET_ANSWER_SECONDS": "0"}
+
+
+@pytest.fixture
+def right_code_server(fresh_store: Store, launch: Launch) -> Server:
+    return launch(fresh_store, RIGHT_CODE_RACE)
+
+
+def assert_no_failure_counted(
+    server: Server, http: requests.Session, account: Account, password: str = PASSWORD
+) -> None:
+    """The account's failure counts are as before the race (none), and it signs in."""
+    [counts] = server.store.query(
+        "SELECT username_canonical, otp_failures, otp_locked_until, reset_failures,"
+        " reset_locked_until FROM users WHERE id = :id",
+        id=account.user_id,
+    )
+    assert {k: v for k, v in counts.items() if k != "username_canonical"} == {
+        "otp_failures": 0,
+        "otp_locked_until": None,
+        "reset_failures": 0,
+        "reset_locked_until": None,
+    }
+    failures = server.store.query(
+        "SELECT failures FROM login_failures WHERE key = :k", k=counts["username_canonical"]
+    )
+    assert failures == []
+    assert login_status(http, server, account.username, password) == 200  # no delay, no lock
+
+
+@pytest.mark.parametrize("race", range(3))  # the window is narrow: race more than once
+def test_a_right_sign_in_code_sent_at_once_counts_no_failure_for_the_losers(
+    right_code_server: Server, http: requests.Session, race: int
+) -> None:
+    server = right_code_server
+    account, _ = new_account(http, server)
+    session_id = login(http, server, account)["session_id"]
+    code = outbox_code(http, server, account.phone)
+
+    answers = _at_once(server, _verify(server, session_id, code), RIGHT_CODE_CLIENTS)
+
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {200: 1, 401: RIGHT_CODE_CLIENTS - 1}, statuses
+    lost = [a.body for a in answers if a.status == 401]
+    assert {b["type"].rsplit(":", 1)[-1] for b in lost} == {"sign-in-expired"}, lost
+    assert all("used" in b["detail"] for b in lost), lost
+    assert_no_failure_counted(server, http, account)
+
+
+@pytest.mark.parametrize("race", range(3))
+def test_a_right_reset_code_sent_at_once_counts_no_failure_for_the_losers(
+    right_code_server: Server, http: requests.Session, race: int
+) -> None:
+    server = right_code_server
+    account, _ = new_account(http, server)
+    started = forgot(http, server, account.username)
+    code = outbox_code(http, server, account.phone)
+
+    def request(client: requests.Session) -> requests.Response:
+        return client.post(
+            server.url("/auth/password/reset"),
+            json={"session_id": started["session_id"], "otp": code, "new_password": NEW},
+            timeout=HTTP_TIMEOUT,
+        )
+
+    answers = _at_once(server, request, RIGHT_CODE_CLIENTS)
+
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {204: 1, 401: RIGHT_CODE_CLIENTS - 1}, statuses
+    lost = [a.body for a in answers if a.status == 401]
+    assert {b["type"].rsplit(":", 1)[-1] for b in lost} == {"sign-in-expired"}, lost
+    assert all("used" in b["detail"] for b in lost), lost
+    assert_no_failure_counted(server, http, account, NEW)

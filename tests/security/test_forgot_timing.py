@@ -1,7 +1,8 @@
 """User enumeration by timing at POST /auth/password/forgot (checklist B-3, ASVS 6.3.8,
 WSTG-IDNT-04), against the real server with its own settings: an unknown username
 takes as long as a known one, whatever the account's state (a verified number, which
-gets a code; a number never verified, a disabled or a locked account, which get none).
+gets a code; a number never verified, a disabled account, or one whose resets wrong
+codes locked, which get none).
 
 The answer waits out a floor (SFA_RESET_ANSWER_SECONDS, 1 s by default) so that the
 time an SMS takes does not show. The control test runs the same measurement without
@@ -63,7 +64,9 @@ def _insert_accounts(store: Store, per_kind: int) -> dict[str, list[str]]:
                     "created_at": now,
                     "disabled": kind == "disabled",
                     "otp_failures": 0,
-                    "otp_locked_until": now + 86400 if kind == "locked" else None,
+                    # Locked by wrong reset codes, which stop its resets (not its sign-in).
+                    "reset_failures": 10 if kind == "locked" else 0,
+                    "reset_locked_until": now + 86400 if kind == "locked" else None,
                     "phone_verified_at": None if kind == "unverified" else now,
                 }
             )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import pytest
 
+from secureflaskauth.api.holding import HOLD_ANSWER
 from secureflaskauth.server.bridge import DRAIN_LIMIT_BYTES, WsgiBridge
 
 LIMIT = 1024
@@ -184,3 +186,49 @@ def test_a_content_length_must_be_one_number(lengths: list[bytes]) -> None:
     done = run(Exchange([b"x"]), [HOST, *((b"content-length", n) for n in lengths)])
     assert done.status == 400
     assert json.loads(done.body)["type"] == "urn:secureflaskauth:problem:bad-content-length"
+
+
+def test_an_answer_held_back_waits_on_the_loop_not_in_a_thread() -> None:
+    """The app of one thread asks (api/holding.py) for its answer to leave no earlier
+    than 0.5 s from now; a second request meanwhile gets the thread at once."""
+    hold_seconds = 0.5
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/held":
+            environ[HOLD_ANSWER](time.monotonic() + hold_seconds)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    bridge = WsgiBridge(app, threads=1, max_body_bytes=LIMIT)
+    answered: dict[str, float] = {}
+
+    async def one(path: str, began: float) -> None:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [HOST],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 5000),
+        }
+        exchange = Exchange()
+        await bridge(scope, exchange.receive, exchange.send)
+        assert (exchange.status, exchange.body) == (200, path.encode())
+        answered[path] = time.monotonic() - began
+
+    async def both() -> None:
+        began = time.monotonic()
+        held = asyncio.create_task(one("/held", began))
+        await asyncio.sleep(0.05)  # the held request has had the thread and given it back
+        await one("/other", began)
+        await held
+
+    asyncio.run(both())
+    assert answered["/held"] >= hold_seconds
+    assert answered["/other"] < hold_seconds / 2, answered

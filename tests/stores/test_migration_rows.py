@@ -63,6 +63,8 @@ def values(n: int) -> dict[str, dict[str, object]]:
             "phone_verified_at": at + 60,
             "password_reset_required": n == 2,
             "phone_changed_at": at + 120,
+            "reset_failures": n + 3,
+            "reset_locked_until": at + 1800,
         },
         "otp_challenges": {
             "id": f"challenge-{n}",

@@ -5,8 +5,15 @@ from __future__ import annotations
 from secureflaskauth import wiring
 from secureflaskauth.api.answers import NO_STORE, ok, problem, retry_after
 from secureflaskauth.api.auth import client_info
+from secureflaskauth.api.holding import answer_hold
 from secureflaskauth.api.operations import Routes
-from secureflaskauth.api.schemas import ForgotRequest, ResetRequest, ResetStartedResponse
+from secureflaskauth.api.passkeys import RequestOptions
+from secureflaskauth.api.schemas import (
+    ForgotRequest,
+    ResetOptionsRequest,
+    ResetRequest,
+    ResetStartedResponse,
+)
 from secureflaskauth.domain.reset import ResetNotFound
 from secureflaskauth.domain.tokens.claims import AccessClaims
 
@@ -31,7 +38,7 @@ routes = Routes("reset", __name__, url_prefix="/auth", tag="account")
     cache=NO_STORE,
 )
 def forgot(body: ForgotRequest) -> ResetStartedResponse:
-    started = wiring.current().reset.forgot(body.username, client_info())
+    started = wiring.current().reset.forgot(body.username, client_info(), hold=answer_hold())
     return ResetStartedResponse(
         message="If the account can be reset, a code was sent to its verified number.",
         session_id=started.session_id,
@@ -45,10 +52,12 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
     "/password/reset",
     summary="Set a new password with the reset code; every session ends",
     description=(
-        "The code counts like a sign-in code (tries, the account's code lock and its "
-        "failure delay). With SFA_RESET_WITH_SMS_ONLY=off a recovery code is needed too; "
-        "an account with an authenticator app always needs its code (`totp`) or a "
-        "recovery code. "
+        "Wrong codes count like a sign-in's (the reset's tries, the request limits) but "
+        "toward a lock of the account's resets of their own, never its sign-in. "
+        "An account with an authenticator app or a passkey always needs, besides the SMS "
+        "code, the app's code (`totp`), the passkey's assertion (`webauthn`, over the "
+        "options of POST /auth/password/reset/options) or a recovery code; with "
+        "SFA_RESET_WITH_SMS_ONLY=off every account needs one of them. "
         "Every session of the user ends, the account's failure counts start again and "
         "a notice goes to its number."
     ),
@@ -56,8 +65,9 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
     responses={
         204: ok("Password reset; sign in with the new one."),
         401: problem(
-            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when the "
-            "account's code sign-in is locked), or a reset that is over: expired, used, "
+            "Wrong code (`invalid-otp`, see attempts_remaining; with Retry-After when "
+            "wrong reset codes locked the account's resets), or a reset that is over: "
+            "expired, used, "
             "out of tries, or no code was sent (`sign-in-expired`).",
             retry_after,
         ),
@@ -67,13 +77,30 @@ def forgot(body: ForgotRequest) -> ResetStartedResponse:
 )
 def reset(body: ResetRequest) -> None:
     wiring.current().reset.reset(
-        body.session_id,
-        body.otp,
-        body.new_password,
-        client_info(),
-        recovery_code=body.recovery_code or None,
-        totp=body.totp or None,
+        body.session_id, body.otp, body.new_password, client_info(), body.proof()
     )
+
+
+@routes.route(
+    "POST",
+    "/password/reset/options",
+    summary="Request options for the passkey of a password reset",
+    description=(
+        "For an account with a passkey, whose reset needs its assertion (`webauthn`) or a "
+        "recovery code besides the SMS code. The options name no passkey (the browser "
+        "offers those it holds) and are given alike for every `session_id`, so they tell "
+        "nothing of the account; their challenge is bound to this reset, used once and "
+        "valid 2 minutes. Pass the answer to `navigator.credentials.get()` and the "
+        "result, as `webauthn`, to POST /auth/password/reset."
+    ),
+    body=ResetOptionsRequest,
+    responses={200: ok("Request options.", RequestOptions)},
+    throttled=True,
+    cache=NO_STORE,
+)
+def reset_options(body: ResetOptionsRequest) -> RequestOptions:
+    options = wiring.current().reset.passkey_options(body.session_id, client_info())
+    return RequestOptions.model_validate(options)
 
 
 @routes.route(

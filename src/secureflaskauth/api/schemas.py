@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from secureflaskauth.api.proof import StepUpFields
 from secureflaskauth.domain import usernames
 from secureflaskauth.domain.passwords import policy as password_policy
+from secureflaskauth.domain.resetproof import ResetProof
 from secureflaskauth.domain.sessions import TokenPair
 from secureflaskauth.domain.signin import ChallengeState
 
@@ -344,16 +345,37 @@ class ResetRequest(BaseModel):
     )
     recovery_code: str = Field(
         default="",
-        description="One of the account's recovery codes: required when "
-        "SFA_RESET_WITH_SMS_ONLY is off, and for an account with an authenticator app "
-        "unless `totp` is given; used up when given.",
+        description="One of the account's recovery codes, used up: for an account with "
+        "an authenticator app or a passkey in place of `totp` or `webauthn`, and when "
+        "SFA_RESET_WITH_SMS_ONLY is off for one with neither.",
         json_schema_extra={"example": "7kq2-m9xd"},
     )
     totp: str = Field(
         default="",
-        description="The authenticator app's current code: required for an account "
-        "with one, unless `recovery_code` is given.",
+        description="The authenticator app's current code: for an account with one, "
+        "this, `webauthn` (when it has a passkey too) or `recovery_code` is required.",
         json_schema_extra={"pattern": "^[0-9]{6}$", "example": "654321"},
+    )
+    webauthn: dict[str, Any] | None = Field(
+        default=None,
+        description="A passkey's assertion (the JSON form of the browser's "
+        "PublicKeyCredential) over the options of POST /auth/password/reset/options for "
+        "this `session_id`: for an account with a passkey, this or `recovery_code` (or "
+        "`totp` when it has an app too) is required.",
+    )
+
+    def proof(self) -> ResetProof:
+        return ResetProof(
+            recovery_code=self.recovery_code or None,
+            totp=self.totp or None,
+            webauthn=self.webauthn,
+        )
+
+
+class ResetOptionsRequest(BaseModel):
+    model_config = _STRICT
+    session_id: str = Field(
+        max_length=128, description="The session_id /auth/password/forgot answered."
     )
 
 

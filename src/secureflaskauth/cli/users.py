@@ -9,7 +9,8 @@ import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
 from secureflaskauth.domain import phones, usernames
-from secureflaskauth.domain.models import User
+from secureflaskauth.domain.factors import stronger
+from secureflaskauth.domain.models import RESET, User
 from secureflaskauth.wiring import Wiring
 
 
@@ -63,6 +64,9 @@ def _row(user: User, now: float, delay: LoginDelay) -> dict[str, object]:
         "phone_verified_at": iso(user.phone_verified_at),
         "otp_failures": user.otp_failures,
         "locked_until": iso(user.otp_locked_until) if locked else None,
+        # Wrong password-reset codes: they stop resets only, never sign-in.
+        "reset_failures": user.reset_failures,
+        "reset_locked_until": iso(user.locked_until(RESET, now)),
         "login_failures": delay.failures,
         "login_delayed_until": iso(delay.delayed_until),
         "login_disabled": delay.disabled,
@@ -143,11 +147,11 @@ def users_enable(user: str) -> None:
 @users.command("unlock")
 @click.argument("user")
 def users_unlock(user: str) -> None:
-    """Clear the user's failure counts, delays and locks (also the one after 100 failures)."""
+    """Clear the user's failure counts, delays and locks (also the one after 100 failures),
+    those of password resets too."""
     w = load_wiring()
     found = find_user(w, user)
-    w.users.reset_otp_failures(found.id)
-    w.guard.succeeded(found.username_canonical)
+    w.signin.tries.clear(found)
     _admin(w, "unlock", found)
     click.echo(f"unlocked {found.username}")
 
@@ -185,7 +189,14 @@ def _cannot_reset_alone(w: Wiring, user: User) -> str | None:
         return "the account is disabled (users enable)"
     if not user.phone_verified:
         return "the phone number was never verified, so no reset code is sent to it"
-    if w.settings.reset_with_sms_only == "off" and not w.accounts.recovery.remaining(user.id):
+    if w.signin.tries.resets_stopped(user, w.clock.now()):
+        return "wrong reset codes stopped its resets for now (users unlock)"
+    # With "off" a stronger proof is needed: a recovery code, or an app or a passkey.
+    if (
+        w.settings.reset_with_sms_only == "off"
+        and not w.accounts.recovery.remaining(user.id)
+        and not stronger(w.factors.store.for_user(user.id))
+    ):
         return "SFA_RESET_WITH_SMS_ONLY=off needs a recovery code and none is left"
     return None
 

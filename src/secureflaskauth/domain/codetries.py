@@ -16,6 +16,15 @@ In the order they are taken:
    right code resets it.
 
 A new code (a login or a resend) resets none of them (NIST SP 800-63B-4 3.1.3).
+
+A password reset's codes, which anyone who knows a username may ask for, pass 1 and 2
+like the others, but 3 and 4 only as a count of their own: the account's consecutive
+wrong reset codes (UserStore, its RESET lock). Reaching SFA_OTP_ACCOUNT_MAX_FAILURES
+locks further resets for SFA_OTP_ACCOUNT_LOCK_SECONDS, and past
+SFA_LOCKOUT_DISABLE_AFTER resets stop until an administrator unlocks the account. So
+guessing at reset codes is held to what guessing at sign-in codes is (NIST SP
+800-63B-4 3.2.2 and 4.2), while a stranger's wrong guesses lock neither the owner's
+sign-in (by code, app or passkey) nor delay the password.
 """
 
 from __future__ import annotations
@@ -26,7 +35,15 @@ from dataclasses import dataclass
 
 from secureflaskauth.domain.errors import ChallengeFailed, SignInExpired
 from secureflaskauth.domain.lockout import AccountGuard
-from secureflaskauth.domain.models import Challenge, Client, OtpClaim, User
+from secureflaskauth.domain.models import (
+    RESET,
+    SIGN_IN,
+    Challenge,
+    Client,
+    OtpClaim,
+    User,
+    code_lock,
+)
 from secureflaskauth.domain.otp import OtpPolicy
 from secureflaskauth.domain.ports import ChallengeStore, UserStore
 from secureflaskauth.domain.ratelimit import Throttle
@@ -47,9 +64,19 @@ def expired_sign_in() -> SignInExpired:
     )
 
 
-def account_locked(locked_until: float | None, now: float) -> ChallengeFailed:
+def already_used() -> SignInExpired:
+    """For a request whose code was right but used a moment before by another one."""
+    return SignInExpired(
+        "This code was right, but another request used it a moment before: this one "
+        "changed nothing.",
+        extra=dict(NO_TRIES_LEFT),
+    )
+
+
+def account_locked(locked_until: float | None, now: float, lock: str = SIGN_IN) -> ChallengeFailed:
+    what = "Password resets are" if lock == RESET else "Sign-in is"
     return ChallengeFailed(
-        "Too many wrong codes for this account. Sign-in is locked for a while.",
+        f"Too many wrong codes for this account. {what} locked for a while.",
         extra=dict(NO_TRIES_LEFT),
         retry_after=math.ceil(locked_until - now) if locked_until else None,
     )
@@ -92,6 +119,8 @@ class WrongCodePolicy:
         )
         if taken is None:
             raise expired_sign_in()
+        if code_lock(challenge.purpose) == RESET:
+            return CodeTry(taken, self._reset_try(challenge, user, now))
         return CodeTry(taken, self._account_try(user, now))
 
     def take_account(self, user: User, now: float) -> OtpClaim:
@@ -104,20 +133,54 @@ class WrongCodePolicy:
         if self.guard.failed(user.username_canonical) > self.guard.policy.disable_after:
             self.challenges.kill_all_for_user(user.id)
             raise expired_sign_in()
-        account = self.users.claim_otp_attempt(
-            user.id,
-            now=now,
-            threshold=self.otp.account_max_failures,
-            lock_seconds=self.otp.account_lock_seconds,
-        )
+        account = self._claim(user, now, SIGN_IN)
         if not account.allowed:
             self.challenges.kill_all_for_user(user.id)
             raise account_locked(account.locked_until, now)
         return account
 
-    def right(self, user: User) -> None:
-        """The code was right: the username's and the account's counts start again."""
+    def _reset_try(self, challenge: Challenge, user: User, now: float) -> OtpClaim:
+        """A reset's try, from the account's count of wrong reset codes alone: a lock
+        there ends this reset, never the account's sign-ins."""
+        account = self._claim(user, now, RESET)
+        if not account.allowed:
+            self.challenges.kill(challenge.id)
+            raise account_locked(account.locked_until, now, RESET)
+        if account.failures > self.guard.policy.disable_after:
+            # NIST SP 800-63B-4 3.2.2: no more than this many in a row; `users unlock`.
+            self.challenges.kill(challenge.id)
+            raise expired_sign_in()
+        return account
+
+    def _claim(self, user: User, now: float, lock: str) -> OtpClaim:
+        return self.users.claim_otp_attempt(
+            user.id,
+            now=now,
+            threshold=self.otp.account_max_failures,
+            lock_seconds=self.otp.account_lock_seconds,
+            lock=lock,
+        )
+
+    def resets_stopped(self, user: User, now: float) -> bool:
+        """Whether wrong reset codes stop the account's resets now: locked for a while,
+        or past the most failures in a row (until an administrator unlocks it)."""
+        if user.locked_until(RESET, now) is not None:
+            return True
+        return user.reset_failures >= self.guard.policy.disable_after
+
+    def right(self, user: User, lock: str = SIGN_IN) -> None:
+        """The code was right: the counts its try was taken from start again (a
+        reset's own; else the account's and the username's)."""
+        if lock == RESET:
+            self.users.reset_otp_failures(user.id, (RESET,))
+            return
         self.users.reset_otp_failures(user.id)
+        self.guard.succeeded(user.username_canonical)
+
+    def clear(self, user: User) -> None:
+        """Every failure count of the account starts again (a new password set by a
+        reset, an administrator's unlock)."""
+        self.users.reset_otp_failures(user.id, (SIGN_IN, RESET))
         self.guard.succeeded(user.username_canonical)
 
     def tries_left(self, attempt: CodeTry) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import iso_utc
-from secureflaskauth.domain.models import Client, HeldReset, User
+from secureflaskauth.domain.models import RESET, SIGN_IN, Client, HeldReset, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import (
     ChallengeStore,
@@ -75,7 +75,7 @@ class HeldResets:
             return user
         self.revocations.publish(done.in_force)
         self.challenges.kill_all_for_user(user.id)
-        self.users.reset_otp_failures(user.id)
+        self.users.reset_otp_failures(user.id, (SIGN_IN, RESET))
         self.audit.client_event(
             "password_reset",
             "completed",

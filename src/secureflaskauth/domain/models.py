@@ -23,6 +23,9 @@ class User:
     phone_e164: str
     created_at: float
     disabled: bool = False
+    # Consecutive wrong codes of sign-ins (and step-ups, phone changes) and the lock
+    # they reached; those of password resets are counted apart (``reset_*``), so that
+    # a stranger who asks for resets cannot lock the owner's sign-in (codetries.py).
     otp_failures: int = 0
     otp_locked_until: float | None = None
     # When a code sent to the number for this account was first verified; None while
@@ -35,17 +38,24 @@ class User:
     password_reset_required: bool = False
     # When the number was last replaced (phonechange.py); None if it never was
     phone_changed_at: float | None = None
+    reset_failures: int = 0
+    reset_locked_until: float | None = None
 
     @property
     def phone_verified(self) -> bool:
         return self.phone_verified_at is not None
 
+    def locked_until(self, lock: str, now: float) -> float | None:
+        """When the code lock ``lock`` (SIGN_IN or RESET) ends, if it is in force at ``now``."""
+        until = self.reset_locked_until if lock == RESET else self.otp_locked_until
+        return until if until is not None and until > now else None
+
 
 @dataclass(frozen=True, slots=True)
 class OtpClaim:
-    """One code try taken for an account: ``allowed`` is False while its code sign-in
-    is locked (until ``locked_until``); ``failures`` counts this try; ``locked_until``
-    is set when this try reached the lock."""
+    """One code try taken for an account: ``allowed`` is False while the code lock it
+    was taken from is in force (until ``locked_until``); ``failures`` counts this try;
+    ``locked_until`` is set when this try reached the lock."""
 
     allowed: bool
     failures: int
@@ -53,6 +63,13 @@ class OtpClaim:
 
 
 SIGN_IN = "sign-in"  # the purpose of a challenge that completes a sign-in
+RESET = "reset"  # the purpose of a challenge that completes a password reset
+
+
+def code_lock(purpose: str) -> str:
+    """The account's code lock a challenge's wrong codes count toward: a reset's its
+    own (RESET), every other kind the sign-in's (SIGN_IN)."""
+    return RESET if purpose == RESET else SIGN_IN
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,7 +155,7 @@ class PhoneChange:
         taken = attempt.challenge
         if not signin.code_matches(taken, code):
             signin.wrong_code(user, attempt, session_id, now, client)
-        signin.consume(taken, now)
+        signin.consume(user, attempt, now)
         signin.tries.right(user)
         assert taken.send_to is not None  # every phone change's challenge has one
         try:

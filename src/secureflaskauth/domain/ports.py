@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from secureflaskauth.domain.models import (
+    SIGN_IN,
     AuditEvent,
     AuthorizationCode,
     Challenge,
@@ -67,14 +68,17 @@ class UserStore(Protocol):
         ...
 
     def claim_otp_attempt(
-        self, user_id: str, *, now: float, threshold: int, lock_seconds: float
+        self, user_id: str, *, now: float, threshold: int, lock_seconds: float, lock: str = SIGN_IN
     ) -> OtpClaim:
-        """Atomically take one code try for the account before the code is compared:
-        refused while its code sign-in is locked; otherwise counted as a wrong code at
-        once (a right code resets the count), locking when ``threshold`` is reached."""
+        """Atomically take one code try for the account before the code is compared,
+        from its code lock ``lock`` (SIGN_IN, or RESET: the password reset's, counted
+        apart): refused while that lock is in force; otherwise counted as a wrong code
+        at once (a right code resets the count), locking when ``threshold`` is reached."""
         ...
 
-    def reset_otp_failures(self, user_id: str) -> None: ...
+    def reset_otp_failures(self, user_id: str, locks: Sequence[str] = (SIGN_IN,)) -> None:
+        """Clear the count and the lock of each of the account's code ``locks``."""
+        ...
 
     def mark_phone_verified(self, user_id: str, *, now: float, max_accounts: int = 0) -> bool:
         """Record the account's number as verified (if it was not); True if it was not.

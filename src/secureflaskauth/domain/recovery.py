@@ -122,7 +122,7 @@ class RecoverySignIn:
         stored = self.codes.matching(user.id, normalised)
         if stored is None:
             signin.wrong_code(user, attempt, session_id, now, client)
-        signin.consume(attempt.challenge, now)
+        signin.consume(user, attempt, now)
         if not self.codes.use(user.id, stored):
             raise expired_sign_in()  # another request used it first: single use
         signin.tries.right(user)

@@ -5,18 +5,21 @@
 sent: one shape, and a floor under its duration so that the time an SMS takes does
 not tell either. A code goes only to a number the account has verified, and only for
 an account that may sign in. The reset's code completes a reset only, never a
-sign-in, and counts like a sign-in code: the tries of the reset, the account's code
-lock and its failure delay.
+sign-in. Its wrong guesses are throttled like a sign-in code's (the tries of the
+reset, the requests per IP and per account) but count toward a lock of their own:
+the account's wrong reset codes lock further resets, never sign-in, so that someone
+who knows only a username cannot lock its owner out (codetries.py). A reset done
+clears every failure count of the account.
 
-With SFA_RESET_WITH_SMS_ONLY=off the SMS code alone is not enough: one of the
-account's recovery codes is needed too (a SIM swap alone then resets nothing), and
-an account without recovery codes cannot reset its password by itself. With
-``delayed`` a reset by the SMS code alone is held (heldresets.py); one with a
-recovery code too takes effect at once.
+With SFA_RESET_WITH_SMS_ONLY=off the SMS code alone is not enough: a stronger proof
+is needed too, one of the account's recovery codes, its authenticator app's code or
+its passkey (a SIM swap alone then resets nothing), and an account with none of them
+cannot reset its password by itself. With ``delayed`` a reset by the SMS code alone
+is held (heldresets.py); one with a stronger proof too takes effect at once.
 
-An account with an authenticator app always needs its code (``totp``) or a recovery
-code besides the SMS code, and an account with a passkey a recovery code, whatever the
-setting: the SMS alone never takes over an account that has a stronger factor.
+An account with an authenticator app or a passkey always needs one of them (or a
+recovery code) besides the SMS code, whatever the setting: the SMS alone never takes
+over an account that has a stronger factor (resetproof.py).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from secureflaskauth.domain import otp, recovery, usernames
+from secureflaskauth.domain import otp, usernames
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import expired_sign_in
 from secureflaskauth.domain.errors import (
@@ -34,26 +38,27 @@ from secureflaskauth.domain.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from secureflaskauth.domain.factors import TOTP
-from secureflaskauth.domain.factors.check import TotpCheck
+from secureflaskauth.domain.factors import TOTP, WEBAUTHN
 from secureflaskauth.domain.heldresets import HeldResets
-from secureflaskauth.domain.models import Client, User
+from secureflaskauth.domain.models import RESET, Client, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.passwords import PasswordHasher, PasswordPolicy
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.ports import RevocationList
 from secureflaskauth.domain.recovery import RecoveryCodes
+from secureflaskauth.domain.resetproof import (
+    RECOVERY_CODE,
+    WRONG,
+    AppCheck,
+    PasskeyCheck,
+    ResetFactors,
+    ResetProof,
+)
 from secureflaskauth.domain.sessions import Sessions
 from secureflaskauth.domain.signin import SignIn
 
-PURPOSE = "reset"
-_STRONGER_NEEDED = (
-    "Required: this account has an authenticator app; give its code (or a recovery code) "
-    "with the SMS code."
-)
-_PASSKEY_NEEDS_RECOVERY_CODE = (
-    "Required: this account has a passkey; give one of its recovery codes with the SMS code."
-)
+PURPOSE = RESET
+NO_PROOF = ResetProof()
 RESET_MODES = ("on", "delayed", "off")
 
 
@@ -88,7 +93,8 @@ class PasswordReset:
         notices: Notices,
         audit: Audit,
         held: HeldResets | None = None,
-        totp: TotpCheck | None = None,
+        totp: AppCheck | None = None,
+        passkeys: PasskeyCheck | None = None,
         sms_only: str = "on",
         answer_seconds: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
@@ -107,7 +113,9 @@ class PasswordReset:
         self.audit = audit
         self.sms_only = sms_only
         self.held = held
-        self.totp = totp
+        self.factors = ResetFactors(
+            recovery=recovery, totp=totp, passkeys=passkeys, sms_only=sms_only
+        )
         if sms_only == "delayed" and held is None:
             raise ValueError("a delayed reset needs the held resets")
         self.answer_seconds = answer_seconds
@@ -116,8 +124,15 @@ class PasswordReset:
 
     # -- the code -----------------------------------------------------------------
 
-    def forgot(self, username: str, client: Client) -> ResetStarted:
-        """Send a reset code if the account may have one; answer alike either way."""
+    def forgot(
+        self, username: str, client: Client, *, hold: Callable[[float], None] | None = None
+    ) -> ResetStarted:
+        """Send a reset code if the account may have one; answer alike either way.
+
+        The answer may leave no earlier than ``answer_seconds`` after the start:
+        ``hold``, when given, is told that moment (in ``monotonic`` seconds) and keeps
+        the answer back itself (the server's event loop, without a thread); else this
+        thread waits it out here."""
         started = self._monotonic()
         throttle = self.signin.throttle
         throttle.check(f"forgot:ip:{client.ip}", throttle.limits.login_ip, per_ip=True)
@@ -136,15 +151,19 @@ class PasswordReset:
         answer = sent or self._decoy()
         # The same duration whether or not an SMS went out (as long as sending one
         # takes less than the floor).
-        self._sleep(max(0.0, started + self.answer_seconds - self._monotonic()))
+        answer_at = started + self.answer_seconds
+        if hold is not None:
+            hold(answer_at)
+        else:
+            self._sleep(max(0.0, answer_at - self._monotonic()))
         return answer
 
     def _send_code(self, user: User, client: Client) -> ResetStarted | None:
         now = self.signin.clock.now()
         if user.disabled or not user.phone_verified or self.signin.pending.expired(user):
             return None  # a code goes only to a number this account has verified
-        if user.otp_locked_until is not None and user.otp_locked_until > now:
-            return None
+        if self.signin.tries.resets_stopped(user, now):
+            return None  # too many wrong reset codes: none is sent until the lock ends
         try:
             state = self.signin.start_challenge(user, now, client, purpose=PURPOSE)
         except (TooManyRequests, SmsDeliveryFailed):
@@ -168,17 +187,13 @@ class PasswordReset:
         code: str,
         new_password: str,
         client: Client,
-        *,
-        recovery_code: str | None = None,
-        totp: str | None = None,
+        proof: ResetProof = NO_PROOF,
     ) -> int:
-        """Set a new password with the code (and a recovery code or the authenticator
-        app's code where needed); every session of the user ends. Returns the sessions
-        ended."""
+        """Set a new password with the code (and, where needed, a stronger proof:
+        resetproof.py); every session of the user ends. Returns the sessions ended."""
         signin = self.signin
         signin.tries.admit(client)
-        normalised = recovery.normalise(recovery_code) if recovery_code is not None else None
-        self._check_form(code, recovery_code, normalised, totp)
+        self.factors.check_form(code, proof)
         challenge = signin.live_challenge(session_id, PURPOSE)
         user = self.users.by_id(challenge.user_id)
         if user is None:
@@ -190,54 +205,33 @@ class PasswordReset:
         if found:
             raise ValidationFailed({"new_password": found})
         user, attempt, now = signin.take_try(session_id, PURPOSE)
-        taken = attempt.challenge
-        if not signin.code_matches(taken, code):
+        if not signin.code_matches(attempt.challenge, code):
             signin.wrong_code(user, attempt, session_id, now, client)
-        stored: str | None = None
-        if normalised is not None:
-            stored = self.recovery.matching(user.id, normalised)
-            if stored is None:
-                signin.wrong_code(user, attempt, session_id, now, client)
-        elif totp is not None:
-            if self.totp is None or not self.totp.use(user.id, totp, now):
-                signin.wrong_code(user, attempt, session_id, now, client)
-        elif self.totp is not None and (needed := self.totp.stronger(user.id)):
-            # Said only to whoever holds the SMS code: the try stays counted.
-            if TOTP in needed:
-                raise ValidationFailed({"totp": [_STRONGER_NEEDED]})
-            # A passkey cannot be presented to this JSON endpoint: its recovery codes
-            # stand in for it, so the SMS alone never takes over the account.
-            raise ValidationFailed({"recovery_code": [_PASSKEY_NEEDS_RECOVERY_CODE]})
-        signin.consume(taken, now)
-        if stored is not None and not self.recovery.use(user.id, stored):
+        # Said only to whoever holds the SMS code (the try stays counted): what else the
+        # account needs, and whether what was given is right.
+        proven = self.factors.check(user, proof, attempt.challenge.id, now, client)
+        if proven is None:
+            wrong = WRONG[proof.given()[0]]
+            signin.wrong_code(user, attempt, session_id, now, client, wrong=wrong)
+        signin.consume(user, attempt, now)
+        if proven.recovery_hash is not None and not self.recovery.use(
+            user.id, proven.recovery_hash
+        ):
             raise expired_sign_in()  # used a moment ago by another request
-        stronger = stored is not None or totp is not None
-        if self.held is not None and self.sms_only == "delayed" and not stronger:
+        if self.held is not None and self.sms_only == "delayed" and proven.factor is None:
             # The SMS code alone: held, so the owner can cancel it (heldresets.py).
-            signin.tries.right(user)
+            signin.tries.right(user, RESET)
             self.held.hold(user, self.hasher.hash(new_password), client)
             return 0
-        factor = "recovery_code" if stored is not None else "totp" if totp is not None else None
-        return self._set_password(user, new_password, now, client, factor)
+        return self._set_password(user, new_password, now, client, proven.factor)
 
-    def _check_form(
-        self, code: str, recovery_code: str | None, normalised: str | None, totp: str | None
-    ) -> None:
-        """The form's own mistakes, before any try is taken."""
-        errors: dict[str, list[str]] = {}
-        if not otp.looks_like_code(code):
-            errors["otp"] = ["Must be exactly 6 digits."]
-        if recovery_code is not None and normalised is None:
-            errors["recovery_code"] = [recovery.MALFORMED]
-        elif recovery_code is None and totp is None and self.sms_only == "off":
-            errors["recovery_code"] = ["Required: the SMS code alone cannot reset a password."]
-        if totp is not None and not otp.looks_like_code(totp):
-            errors["totp"] = ["Must be the 6-digit code of the authenticator app."]
-        if totp is not None and recovery_code is not None:
-            both = "Give totp or recovery_code, not both."
-            errors.setdefault("totp", []).append(both)
-        if errors:
-            raise ValidationFailed(errors)
+    def passkey_options(self, session_id: str, client: Client) -> dict[str, Any]:
+        """Request options for the passkey of the reset ``session_id`` (resetproof.py),
+        the same for every session id; counted like a code's try per IP."""
+        self.signin.tries.admit(client)
+        if self.factors.passkeys is None:
+            raise ValidationFailed({"session_id": ["Passkeys are not available here."]})
+        return self.factors.passkeys.reset_options(session_id)
 
     def _set_password(
         self, user: User, new_password: str, now: float, client: Client, factor: str | None
@@ -254,8 +248,8 @@ class PasswordReset:
             raise expired_sign_in()
         self.revocations.publish(done.in_force)
         self.signin.challenges.kill_all_for_user(user.id)
-        # The account's failure counts (codes and passwords) start again.
-        self.signin.tries.right(user)
+        # The account's failure counts (sign-in and reset codes, passwords) start again.
+        self.signin.tries.clear(user)
         self.audit.client_event(
             "password_reset",
             "success",
@@ -264,8 +258,9 @@ class PasswordReset:
             username=user.username,
             detail={
                 "sessions_ended": done.ended,
-                "recovery_code": factor == "recovery_code",
-                "totp": factor == "totp",
+                "recovery_code": factor == RECOVERY_CODE,
+                "totp": factor == TOTP,
+                "webauthn": factor == WEBAUTHN,
             },
         )
         self.notices.send(user, "password_reset", client)

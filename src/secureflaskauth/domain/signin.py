@@ -16,6 +16,7 @@ from secureflaskauth.domain.codetries import (
     CodeTry,
     WrongCodePolicy,
     account_locked,
+    already_used,
     expired_sign_in,
 )
 from secureflaskauth.domain.errors import (
@@ -29,7 +30,7 @@ from secureflaskauth.domain.errors import (
     ValidationFailed,
 )
 from secureflaskauth.domain.lockout import AccountGuard, Claim
-from secureflaskauth.domain.models import Challenge, Client, User
+from secureflaskauth.domain.models import RESET, Challenge, Client, User, code_lock
 from secureflaskauth.domain.passwords import PasswordHasher
 from secureflaskauth.domain.passwords.policy import normalise as normalise_password
 from secureflaskauth.domain.pending import PendingAccounts
@@ -300,7 +301,7 @@ class SignIn:
         taken = attempt.challenge
         if not self.code_matches(taken, code):
             self.wrong_code(user, attempt, session_id, now, client)
-        self.consume(taken, now)
+        self.consume(user, attempt, now)
         self.tries.right(user)
         # The code reached this number for this account: the number is verified.
         self.verify_number(user, now, client)
@@ -330,7 +331,7 @@ class SignIn:
             raise expired_sign_in()
         if purpose == "sign-in" and user.password_reset_required:
             raise expired_sign_in()  # required after this sign-in's password step
-        if user.otp_locked_until is not None and user.otp_locked_until > now:
+        if user.locked_until(code_lock(purpose), now) is not None:
             self.challenges.kill(challenge.id)
             raise expired_sign_in()
         return user, self.tries.take(challenge, user, now), now
@@ -339,10 +340,15 @@ class SignIn:
         """Whether ``code`` is the challenge's code (constant time)."""
         return otp.code_matches(self._otp_key, challenge.id, code, challenge.code_hash)
 
-    def consume(self, challenge: Challenge, now: float) -> None:
-        """Use the challenge up; expired for every request but one."""
-        if not self.challenges.consume(challenge.id, code_hash=challenge.code_hash, now=now):
-            raise expired_sign_in()  # another request used it first: single use
+    def consume(self, user: User, attempt: CodeTry, now: float) -> None:
+        """Use the challenge up, once every check passed: for one request only. The
+        others had it right too but lost the race (a double submit): their try was no
+        failure, so it is given back, and they are told the code was used."""
+        taken = attempt.challenge
+        if self.challenges.consume(taken.id, code_hash=taken.code_hash, now=now):
+            return
+        self.tries.right(user, code_lock(taken.purpose))
+        raise already_used()
 
     def open_session(
         self,
@@ -396,16 +402,21 @@ class SignIn:
             detail={"attempts_remaining": state.attempts_remaining, "failures": failures},
         )
         if locked_until is not None:
-            # NIST SP 800-63B-4 3.1.3: a new code does not reset the count; lock the account.
-            self.challenges.kill_all_for_user(user.id)
+            # NIST SP 800-63B-4 3.1.3: a new code does not reset the count; lock the
+            # account's sign-ins, or (wrong reset codes) its resets alone.
+            lock = code_lock(attempt.challenge.purpose)
+            if lock == RESET:
+                self.challenges.kill(attempt.challenge.id)
+            else:
+                self.challenges.kill_all_for_user(user.id)
             self.audit.client_event(
                 "locked",
                 "locked",
                 client,
                 user_id=user.id,
-                detail={"until": round(locked_until), "failures": failures},
+                detail={"until": round(locked_until), "failures": failures, "lock": lock},
             )
-            raise account_locked(locked_until, now)
+            raise account_locked(locked_until, now, lock)
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
             raise ChallengeFailed(

@@ -6,7 +6,9 @@ every worker. Here the server's event loop reads the request line and headers, a
 this bridge reads the body into memory, bounded in size (SFA_MAX_BODY_BYTES) and in
 time (``BODY_TIMEOUT_SECONDS``). Only then does the request get one of the worker's
 SFA_THREADS threads, which runs the app and hands its whole answer back in one go.
-A slow or silent client costs a socket and a few kilobytes, never a thread.
+A slow or silent client costs a socket and a few kilobytes, never a thread. An answer
+the app wants held back until a moment (api/holding.py: the floor under the duration
+of /auth/password/forgot) waits on the event loop after its thread is free again.
 
 Written here rather than taken from a2wsgi's WSGIMiddleware (whose environ builder
 it uses): that one starts the app before the body is in, and crosses between the
@@ -20,6 +22,7 @@ import asyncio
 import io
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from a2wsgi.wsgi import build_environ
 
 from secureflaskauth.api.answers import NO_STORE
 from secureflaskauth.api.errors import PROBLEM_JSON, problem_document
+from secureflaskauth.api.holding import HOLD_ANSWER
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -62,6 +66,23 @@ class _Body:
     data: bytes | None
     size: int
     complete: bool
+
+
+class _Held:
+    """The latest moment the app asked its answer to be held back until (api/holding.py)."""
+
+    def __init__(self) -> None:
+        self.not_before = 0.0
+
+    def until(self, moment: float) -> None:
+        """Called from the app's thread, before its answer is handed back."""
+        self.not_before = max(self.not_before, moment)
+
+    async def wait(self) -> None:
+        # Against time.monotonic(), the clock the app gave the moment in; the loop may
+        # wake a little early (uvloop counts whole milliseconds): wait again then.
+        while (delay := self.not_before - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
 
 
 class WsgiBridge:
@@ -115,10 +136,13 @@ class WsgiBridge:
         environ: dict[str, Any] = dict(
             build_environ(cast(Any, scope), cast(Any, io.BytesIO(body.data or b"")))
         )
+        held = _Held()
+        environ[HOLD_ANSWER] = held.until
         loop = asyncio.get_running_loop()
         status, response_headers, content = await loop.run_in_executor(
             self._threads, self._call, environ
         )
+        await held.wait()
         if not body.complete:
             # The unread rest of the body must not be taken for the next request.
             response_headers.append((b"connection", b"close"))

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from secureflaskauth.domain.errors import ConfigurationError
+from secureflaskauth.settings.pages import PagesSettings
 from secureflaskauth.settings.sections import (
     Argon2Settings,
     JwtSettings,
@@ -154,6 +155,7 @@ class Settings(BaseSettings):
     jwt: JwtSettings = JwtSettings()
     sessions: SessionSettings = SessionSettings()
     webauthn: WebAuthnSettings = WebAuthnSettings()
+    pages: PagesSettings = PagesSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -192,6 +194,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def product_name(self) -> str:
+        """The name the hosted pages show: SFA_PRODUCT_NAME, else SFA_APP_NAME."""
+        return self.pages.product_name or self.app_name
 
     @property
     def allowed_sms_regions(self) -> frozenset[str]:

@@ -356,6 +356,7 @@ def build(
             audit=audit,
             held=held,
             totp=totp,
+            passkeys=passkeys.passkey_step_up,
             sms_only=settings.reset_with_sms_only,
             answer_seconds=settings.reset_answer_seconds,
         ),

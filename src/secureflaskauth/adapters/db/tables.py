@@ -40,6 +40,9 @@ users = Table(
     Column("password_reset_required", Boolean, nullable=False, server_default=false()),
     # When the number was last replaced (a phone change or an operator's): the cooldown
     Column("phone_changed_at", Float, nullable=True),
+    # Wrong password-reset codes, counted apart from sign-in's (domain/codetries.py)
+    Column("reset_failures", Integer, nullable=False, server_default="0"),
+    Column("reset_locked_until", Float, nullable=True),
     Index("ix_users_username_skeleton", "username_skeleton", unique=True),
     # Counting the verified accounts that hold a number (SFA_MAX_ACCOUNTS_PER_NUMBER)
     Index("ix_users_phone_e164", "phone_e164"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Row, case, insert, or_, select, update
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Column, Engine, Row, case, insert, or_, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +23,7 @@ from secureflaskauth.adapters.db.tables import (
     users,
 )
 from secureflaskauth.domain.errors import UsernameTaken
-from secureflaskauth.domain.models import EndedSessions, OtpClaim, Revocation, User
+from secureflaskauth.domain.models import RESET, SIGN_IN, EndedSessions, OtpClaim, Revocation, User
 
 
 def _user(row: Row[tuple[object, ...]]) -> User:
@@ -39,7 +42,17 @@ def _user(row: Row[tuple[object, ...]]) -> User:
         username_skeleton=m["username_skeleton"],
         password_reset_required=bool(m["password_reset_required"]),
         phone_changed_at=m["phone_changed_at"],
+        reset_failures=m["reset_failures"],
+        reset_locked_until=m["reset_locked_until"],
     )
+
+
+def _lock_columns(lock: str) -> tuple[Column[int], Column[float]]:
+    """The count and the end of the account's code lock ``lock``."""
+    c = users.c
+    if lock == RESET:
+        return c.reset_failures, c.reset_locked_until
+    return c.otp_failures, c.otp_locked_until
 
 
 class SqlUserStore:
@@ -119,34 +132,36 @@ class SqlUserStore:
 
     @fail_closed
     def claim_otp_attempt(
-        self, user_id: str, *, now: float, threshold: int, lock_seconds: float
+        self, user_id: str, *, now: float, threshold: int, lock_seconds: float, lock: str = SIGN_IN
     ) -> OtpClaim:
         # One conditional statement: concurrent tries cannot all pass the lock check.
-        c = users.c
-        new_count = c.otp_failures + 1
+        failures, locked_until = _lock_columns(lock)
+        new_count = failures + 1
         stmt = (
             update(users)
-            .where(c.id == user_id, or_(c.otp_locked_until.is_(None), c.otp_locked_until <= now))
+            .where(users.c.id == user_id, or_(locked_until.is_(None), locked_until <= now))
             .values(
-                otp_failures=new_count,
-                otp_locked_until=case(
-                    (new_count >= threshold, now + lock_seconds), else_=c.otp_locked_until
-                ),
+                {
+                    failures: new_count,
+                    locked_until: case(
+                        (new_count >= threshold, now + lock_seconds), else_=locked_until
+                    ),
+                }
             )
-            .returning(c.otp_failures, c.otp_locked_until)
+            .returning(failures, locked_until)
         )
         with self._engine.begin() as conn:
             row = conn.execute(stmt).first()
             if row is None:
                 found = conn.execute(
-                    select(c.otp_failures, c.otp_locked_until).where(c.id == user_id)
+                    select(failures, locked_until).where(users.c.id == user_id)
                 ).first()
-                failures, locked_until = found if found else (0, None)
-                return OtpClaim(False, int(failures), locked_until)
-        failures, locked_until = row
-        if locked_until is not None and locked_until <= now:
-            locked_until = None
-        return OtpClaim(True, int(failures), locked_until)
+                count, until = found if found else (0, None)
+                return OtpClaim(False, int(count), until)
+        count, until = row
+        if until is not None and until <= now:
+            until = None
+        return OtpClaim(True, int(count), until)
 
     @fail_closed
     def mark_phone_verified(self, user_id: str, *, now: float, max_accounts: int = 0) -> bool:
@@ -221,13 +236,13 @@ class SqlUserStore:
         return len(deleted)
 
     @fail_closed
-    def reset_otp_failures(self, user_id: str) -> None:
+    def reset_otp_failures(self, user_id: str, locks: Sequence[str] = (SIGN_IN,)) -> None:
+        cleared: dict[Column[Any], object] = {}
+        for lock in locks:
+            failures, locked_until = _lock_columns(lock)
+            cleared |= {failures: 0, locked_until: None}
         with self._engine.begin() as conn:
-            conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(otp_failures=0, otp_locked_until=None)
-            )
+            conn.execute(update(users).where(users.c.id == user_id).values(cleared))
 
     @fail_closed
     def all(self) -> list[User]:

@@ -106,7 +106,7 @@ class PasskeySignIn:
         except Refused as refused:
             self._audit(user, client, str(refused))
             signin.wrong_code(user, attempt, session_id, now, client, wrong=_REFUSED)
-        signin.consume(attempt.challenge, now)
+        signin.consume(user, attempt, now)
         signin.tries.right(user)
         return signin.open_session(
             user,

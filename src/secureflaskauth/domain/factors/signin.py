@@ -62,7 +62,7 @@ class SecondStep:
         user, attempt, now = signin.take_try(session_id)
         if not self.totp.use(user.id, code, now):
             signin.wrong_code(user, attempt, session_id, now, client)
-        signin.consume(attempt.challenge, now)
+        signin.consume(user, attempt, now)
         signin.tries.right(user)
         return signin.open_session(
             user,
