@@ -4,31 +4,30 @@ example app (examples/oidc_app, authlib's Flask client), signs in through the se
 offline against the service's JWKS) and signs out (RP-initiated logout). The three run
 on local ports; every request the browser makes goes to one of them.
 
-The person signed in to the service in this browser before (its sign-in cookie, as the
-hosted sign-in sets it). Skipped, with the reason, when Playwright or chromium is not
-installed (a failure under SFA_REQUIRE_SERVICES=1)."""
+The person signs in on the service's hosted sign-in page (password, then the code from
+the development outbox) in the middle of it. Skipped, with the reason, when Playwright
+or chromium is not installed (a failure under SFA_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
 import pytest
 from examples.oidc_app.api import create_api
 from examples.oidc_app.app import create_app as create_example_app
-from flask import Flask, Response
+from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from secureflaskauth.app import create_app
 from secureflaskauth.settings import Settings
-from secureflaskauth.web.browser import COOKIE, start_signin
+from secureflaskauth.web.browser import COOKIE
 from secureflaskauth.wiring import EXTENSION, Wiring
-from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, free_port, register, sign_in
+from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, PASSWORD, free_port, last_code, register
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 20_000
@@ -55,7 +54,7 @@ class Setup:
     example: Running
     api: Running
     username: str
-    cookie: str
+    code: Callable[[], str]
 
 
 @pytest.fixture
@@ -87,16 +86,9 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
         ),
         app_port,
     )
-    # The person signs in to the service (the JSON API), and this browser holds the
-    # sign-in's cookie.
-    client = service_app.test_client()
+    client = service_app.test_client()  # the JSON API: registration and the outbox
     username = register(client)
-    sid = jwt.decode(sign_in(client, username), options={"verify_signature": False})["sid"]
-    with service_app.test_request_context("/"):
-        response = Response()
-        start_signin(response, sid)
-        cookie = response.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
-    yield Setup(service, example, api, username, cookie)
+    yield Setup(service, example, api, username, lambda: last_code(client))
     for running in (example, api, service):
         running.server.shutdown()
         running.thread.join(timeout=10)
@@ -105,19 +97,6 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 @pytest.fixture
 def page(setup: Setup, browser: Any) -> Iterator[Any]:
     context = browser.new_context()
-    context.add_cookies(
-        [
-            {
-                "name": COOKIE,
-                "value": setup.cookie,
-                "domain": "localhost",
-                "path": "/",
-                "secure": True,
-                "httpOnly": True,
-                "sameSite": "Lax",
-            }
-        ]
-    )
     try:
         opened = context.new_page()
         opened.set_default_timeout(TIMEOUT_MS)
@@ -144,8 +123,15 @@ def test_the_example_app_signs_in_calls_its_api_and_signs_out(setup: Setup, page
     page.goto(setup.example.origin + "/")
     assert "Signed out" in page.content()
     page.click("text=Sign in")
-    # Through /oauth/authorize (signed in already) and the app's /callback, which
-    # exchanged the code and checked the ID token: back on the app, signed in.
+    # /oauth/authorize sends the person, not signed in, to the hosted sign-in.
+    page.wait_for_url(setup.service.origin + "/signin?*")
+    page.get_by_label("Username").fill(setup.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Code").fill(setup.code())
+    page.get_by_role("button", name="Sign in").click()
+    # Back through /oauth/authorize and the app's /callback, which exchanged the code
+    # and checked the ID token: on the app, signed in.
     page.wait_for_url(setup.example.origin + "/")
     assert f"Hello {setup.username}" in page.inner_text("body")
     visited = [urlsplit(url).path for url in requested]
