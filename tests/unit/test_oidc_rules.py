@@ -12,7 +12,7 @@ import pytest
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.models import OAuthClient, User
 from secureflaskauth.domain.oidc.claims import acr_of, user_claims
-from secureflaskauth.domain.oidc.clients import check_redirect_uri
+from secureflaskauth.domain.oidc.clients import _client_id, check_redirect_uri
 from secureflaskauth.domain.oidc.errors import InvalidClientSettings
 from secureflaskauth.domain.oidc.idtokens import IdTokens, half_hash
 from secureflaskauth.domain.oidc.reauth import MARK_SECONDS, ReauthMarks
@@ -140,3 +140,7 @@ def test_the_claims_of_each_scope() -> None:
         "phone_number": "+972508464336",
         "phone_number_verified": False,
     }
+
+
+def test_client_ids_never_start_with_a_dash() -> None:
+    assert not any(_client_id().startswith("-") for _ in range(2000))

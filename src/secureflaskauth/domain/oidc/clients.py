@@ -29,6 +29,14 @@ class Registered:
     secret: str | None
 
 
+def _client_id() -> str:
+    """128 random bits, URL-safe, never starting with "-" (a command line would read
+    such an id as an option)."""
+    while (client_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return client_id
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -99,7 +107,7 @@ class Clients:
             )
         secret = None if public else secrets.token_urlsafe(32)  # 256 bits
         client = OAuthClient(
-            client_id=secrets.token_urlsafe(16),
+            client_id=_client_id(),
             name=name,
             secret_hash=None if secret is None else self._hash(secret),
             redirect_uris=tuple(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris)),
