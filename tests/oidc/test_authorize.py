@@ -237,6 +237,7 @@ def test_other_errors_go_back_to_the_client_with_the_state(
     answer = redirected(browser.get(authorize_url(confidential, challenge, **params)))
     assert answer["error"] == error, answer
     assert answer["state"] == STATE
+    assert answer["iss"] == ISSUER  # RFC 9207, on errors too
 
 
 def test_a_nonce_is_not_accepted_twice(browser: Browser, confidential: RegisteredClient) -> None:

@@ -54,9 +54,18 @@ def _sign_in(next_url: str, *, again: bool) -> Response:
     return Response(status=302, headers={"Location": location})
 
 
+def _back_to_client(error: OAuth2Error) -> Response:
+    """An error redirect to the client, naming the issuer as a code's does (RFC 9207 2)."""
+    response = protocol_error(error)
+    location = response.headers["Location"]
+    issuer = urlencode({"iss": wiring.current().oidc.id_tokens.issuer})
+    response.headers["Location"] = f"{location}{'&' if '?' in location else '?'}{issuer}"
+    return response
+
+
 def _refused(error: OAuth2Error) -> Response:
     if error.redirect_uri:
-        return protocol_error(error)
+        return _back_to_client(error)
     return error_page(
         400,
         "This sign-in link is not valid",
@@ -102,7 +111,7 @@ def authorize(signin: SignedIn | None) -> Response:
         if "none" in prompts:  # Core 3.1.2.6: no page may be shown
             required = LoginRequiredError(redirect_uri=grant.redirect_uri)
             required.state = request.values.get("state")
-            return protocol_error(required)
+            return _back_to_client(required)
         mark = w.oidc.reauth.mark(client_id)
         return _sign_in(_request_url([(PARAMETER, mark)]), again=True)
     try:
