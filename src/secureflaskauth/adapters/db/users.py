@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, Row, case, insert, or_, select, update
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +24,7 @@ from secureflaskauth.domain.errors import UsernameTaken
 from secureflaskauth.domain.models import EndedSessions, OtpClaim, Revocation, User
 
 
-def _user(row: Row[tuple[object, ...]]) -> User:
+def user_from_row(row: Row[Any]) -> User:
     m = row._mapping
     return User(
         id=m["id"],
@@ -75,13 +77,13 @@ class SqlUserStore:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username_canonical == canonical)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     @fail_closed
     def by_id(self, user_id: str) -> User | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.id == user_id)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     @fail_closed
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
@@ -229,10 +231,14 @@ class SqlUserStore:
             )
 
     @fail_closed
-    def all(self) -> list[User]:
+    def by_phone(self, e164: str) -> list[User]:
+        if "\x00" in e164:
+            return []
         with self._engine.connect() as conn:
-            rows = conn.execute(select(users).order_by(users.c.created_at)).all()
-        return [_user(r) for r in rows]
+            rows = conn.execute(
+                select(users).where(users.c.phone_e164 == e164).order_by(users.c.created_at)
+            ).all()
+        return [user_from_row(r) for r in rows]
 
     @fail_closed
     def set_disabled(self, user_id: str, disabled: bool) -> bool:
