@@ -61,13 +61,13 @@ def sessions_list(
         created_since=since,
     )
     now = w.clock.now()
-    columns = COLUMNS if found else ["id", "user", *COLUMNS[1:]]
+    columns = COLUMNS if found else ["id", "username", *COLUMNS[1:]]
 
     def row(listed: ListedSession) -> dict[str, object]:
         s = listed.session
         shown: dict[str, object] = {"id": s.id}
         if found is None:
-            shown.update({"user": listed.username, "user_id": s.user_id})
+            shown.update({"username": listed.username, "user_id": s.user_id})
         state = directory.session_state(s, now)
         ended = s.revoked_reason or "revoked" if state == directory.SESSION_REVOKED else state
         return shown | {

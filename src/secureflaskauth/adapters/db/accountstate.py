@@ -73,7 +73,7 @@ def state(
 
 def flagged(
     users: FromClause, failures: FromClause, policy: LockoutPolicy, now: float
-) -> CompoundSelect[tuple[str]]:
+) -> CompoundSelect[str]:
     """The ids of every account that may be locked or delayed, and a few more: code
     sign-in locked (a partial index holds the locks), or a failure row that stops
     sign-in or was written recently enough to delay it (indexes on both columns).

@@ -112,9 +112,11 @@ class SqlSessionDirectory:
         def counted(*where: ColumnElement[bool]) -> Any:
             return select(func.count()).select_from(sessions).where(*where).scalar_subquery()
 
+        # Each from a partial index alone (an index-only scan): the revoked ones, the
+        # others, and the others' active ones (a range of expiry times).
         return select(
-            counted().label("total"),
             counted(in_state(directory.SESSION_REVOKED, now)).label("revoked"),
+            counted(sessions.c.revoked_at.is_(None)).label("unrevoked"),
             counted(in_state(directory.SESSION_ACTIVE, now)).label("active"),
         )
 
@@ -122,10 +124,11 @@ class SqlSessionDirectory:
     def count(self, *, now: float) -> dict[str, int]:
         with self._engine.connect() as conn:
             found = conn.execute(self.count_statement(now)).one()._mapping
-        total, revoked, active = int(found["total"]), int(found["revoked"]), int(found["active"])
+        revoked, unrevoked = int(found["revoked"]), int(found["unrevoked"])
+        active = int(found["active"])
         return {
             directory.SESSION_ACTIVE: active,
             directory.SESSION_REVOKED: revoked,
-            directory.SESSION_EXPIRED: total - revoked - active,
-            "total": total,
+            directory.SESSION_EXPIRED: unrevoked - active,
+            "total": revoked + unrevoked,
         }

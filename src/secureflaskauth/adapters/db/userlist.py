@@ -3,14 +3,17 @@ from an index (migration 0016 makes them; tests/cli/test_listing_plans.py checks
 plans PostgreSQL picks with a realistic table).
 
 Oldest first, keyed by (created_at, id); with a username prefix, in username order,
-keyed by the canonical username. A whole listing is read BATCH rows at a time: one
-query through a server-side cursor on PostgreSQL, and on SQLite one short query per
+keyed by the canonical username. The SQL finds the accounts that may be in the state
+asked for, through an index; the domain's rule keeps those that are. A page reads
+on until it has its rows (or the end); a whole listing is read BATCH rows at a time:
+through one server-side cursor on PostgreSQL, and on SQLite one short query per
 batch (keyset), so that no read transaction stays open for the whole listing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, Select, func, not_, select, tuple_
@@ -70,22 +73,26 @@ class SqlUserDirectory:
         if query.created_since is not None:
             stmt = stmt.where(users.c.created_at >= query.created_since)
         if query.state is not None:
-            stmt = stmt.where(*self._in_state(query.state, now))
+            stmt = stmt.where(*self._candidates(query.state, now))
         return stmt if limit is None else stmt.limit(limit)
 
-    def _in_state(self, state: str, now: float) -> list[ColumnElement[bool]]:
-        """The state's rule, with the terms that let an index find its rows: the
-        partial indexes of disabled and of unverified accounts, the main one for
-        active accounts (most of them), the few flagged ones for locks and delays."""
-        f = login_failures
-        exact = sql_state.state(users, f, self._policy, now) == state
+    def _candidates(self, state: str, now: float) -> list[ColumnElement[bool]]:
+        """The accounts that may be in the state, found through an index: the partial
+        indexes of disabled and of unverified accounts, the main one for the others
+        (most of them: active), and for locks and delays the few flagged accounts.
+        The state itself is then the domain's rule (``state_of``): a lock or a
+        delay is time and policy arithmetic a planner cannot estimate."""
         if state == states.DISABLED:
-            return [users.c.disabled]  # first in the rule: nothing else to check
+            return [users.c.disabled]
         if state == states.PENDING:
-            return [users.c.phone_verified_at.is_(None), not_(users.c.disabled), exact]
+            return [users.c.phone_verified_at.is_(None), not_(users.c.disabled)]
         if state == states.ACTIVE:
-            return [users.c.phone_verified_at.is_not(None), not_(users.c.disabled), exact]
-        return [users.c.id.in_(sql_state.flagged(users, f, self._policy, now)), exact]
+            return [users.c.phone_verified_at.is_not(None), not_(users.c.disabled)]
+        return [users.c.id.in_(sql_state.flagged(users, login_failures, self._policy, now))]
+
+    def state_of(self, listed: ListedUser, now: float) -> str:
+        delay = states.login_delay(self._policy, listed.failures, now)
+        return states.account_state(listed.user, delay, now)
 
     @staticmethod
     def _listed(row: Row[Any]) -> ListedUser:
@@ -113,36 +120,51 @@ class SqlUserDirectory:
         self, query: UserQuery, *, after: str | None, limit: int, now: float
     ) -> Page[ListedUser]:
         order = self.order(query)
-        stmt = self.statement(query, after=self._after(order, after), limit=limit + 1, now=now)
-        with self._engine.connect() as conn:
-            rows = [self._listed(r) for r in conn.execute(stmt)]
+        # The few flagged accounts are read whole and sorted: one query for them all.
+        flagged = query.state in (states.LOCKED, states.DELAYED)
+        first = max(limit + 1, BATCH) if flagged else limit + 1
+        batches = self._batches(query, order, self._after(order, after), now, first)
+        rows = list(islice(self._matching(batches, query.state, now), limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         return Page(rows, cursors.encode(order, self._key(order, rows[-1])) if more else None)
 
     def every(self, query: UserQuery, *, after: str | None, now: float) -> Iterator[ListedUser]:
         order = self.order(query)
-        return self._every(query, order, self._after(order, after), now)  # the cursor checked now
-
-    def _every(
-        self, query: UserQuery, order: str, key: cursors.Key | None, now: float
-    ) -> Iterator[ListedUser]:
+        key = self._after(order, after)  # a bad cursor raises now, not at the first row
         if self._postgres:
-            stmt = self.statement(query, after=key, limit=None, now=now)
-            with failing_closed(), self._engine.connect() as conn:
-                # yield_per: psycopg's server-side cursor, BATCH rows at a time
-                result = conn.execution_options(yield_per=BATCH).execute(stmt)
-                for rows in result.partitions():
-                    yield from (self._listed(r) for r in rows)
-            return
+            return self._matching(self._streamed(query, key, now), query.state, now)
+        return self._matching(self._batches(query, order, key, now, BATCH), query.state, now)
+
+    def _matching(
+        self, batches: Iterator[list[ListedUser]], state: str | None, now: float
+    ) -> Iterator[ListedUser]:
+        for batch in batches:
+            yield from (r for r in batch if state is None or self.state_of(r, now) == state)
+
+    def _batches(
+        self, query: UserQuery, order: str, key: cursors.Key | None, now: float, size: int
+    ) -> Iterator[list[ListedUser]]:
+        """The candidate rows, ``size`` first, then BATCH at a time, each batch a
+        short query of its own (keyset): no read stays open between batches."""
         while True:
-            stmt = self.statement(query, after=key, limit=BATCH, now=now)
+            stmt = self.statement(query, after=key, limit=size, now=now)
             with failing_closed(), self._engine.connect() as conn:
                 batch = [self._listed(r) for r in conn.execute(stmt)]
-            yield from batch
-            if len(batch) < BATCH:
+            yield batch
+            if len(batch) < size:
                 return
-            key = self._key(order, batch[-1])
+            key, size = self._key(order, batch[-1]), max(size, BATCH)
+
+    def _streamed(
+        self, query: UserQuery, key: cursors.Key | None, now: float
+    ) -> Iterator[list[ListedUser]]:
+        """The candidate rows through one server-side cursor, BATCH at a time."""
+        stmt = self.statement(query, after=key, limit=None, now=now)
+        with failing_closed(), self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=BATCH).execute(stmt)
+            for rows in result.partitions():
+                yield [self._listed(r) for r in rows]
 
     def count_statements(self, now: float) -> tuple[Select[Any], Select[Any]]:
         """The counts every state needs: whole-table and partial-index counts, and the
