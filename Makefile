@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean
+.PHONY: run cli test lint typecheck deps lock unit bench bench-scale bench-admin clean
 
 # Every package at the version and hash uv.lock pins (uv itself pinned here): the
 # service with the sns extra, and the dev group of pyproject.toml for the tests.
@@ -57,6 +57,11 @@ bench: $(STAMP)
 # about 20 minutes with its 10-minute memory soak.
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+
+# The administration commands on a million users (a database of its own, dropped
+# after); about 10 minutes, most of it writing the users.
+bench-admin: $(STAMP)
+	$(BIN)/python -m bench.admin $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
