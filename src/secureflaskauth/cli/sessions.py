@@ -20,6 +20,7 @@ from secureflaskauth.cli.paging import (
 )
 from secureflaskauth.domain import directory
 from secureflaskauth.domain.directory import ListedSession, SessionQuery
+from secureflaskauth.domain.ports import SessionDirectory
 
 ANY = "any"
 COLUMNS = ["id", "state", "created_at", "last_used_at", "ip", "user_agent"]
@@ -69,7 +70,7 @@ def sessions_list(
         if found is None:
             shown.update({"username": listed.username, "user_id": s.user_id})
         state = directory.session_state(s, now)
-        ended = s.revoked_reason or "revoked" if state == directory.SESSION_REVOKED else state
+        ended = (s.revoked_reason or "revoked") if state == directory.SESSION_REVOKED else state
         return shown | {
             "state": ended,
             "created_at": iso(s.created_at),
@@ -78,7 +79,7 @@ def sessions_list(
             "user_agent": s.user_agent,
         }
 
-    store = SqlSessionDirectory(w.engine)
+    store: SessionDirectory = SqlSessionDirectory(w.engine)
     if every:
         emit_every(
             fetch(lambda: store.every(query, after=after, now=now)), row, columns, as_json=as_json

@@ -1,7 +1,8 @@
-"""domain/accountstate.py in SQL: an account's state from its row and its username's
-row of ``login_failures`` (outer-joined: absent when it has no failures), with the
-same comparisons in the same order, so a filter or a count finds exactly the accounts
-that a listing shows in that state.
+"""domain/accountstate.py in SQL, for the counts: an account's state from its row and
+its username's row of ``login_failures`` (outer-joined: absent when it has no
+failures), with the same comparisons in the same order, so that a count finds
+exactly the accounts a listing shows in that state (listings apply the domain's rule
+itself to the rows an index finds: userlist.py).
 
 The failure key of an account is its canonical username (AccountGuard counts per
 canonical username; counters.storable_key keeps keys up to 200 characters as they
