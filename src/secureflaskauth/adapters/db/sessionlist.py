@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Engine, Row, Select, and_, func, not_, sel
 
 from secureflaskauth.adapters.db import cursors
 from secureflaskauth.adapters.db.errors import fail_closed, failing_closed
-from secureflaskauth.adapters.db.sessions import session_from_row
+from secureflaskauth.adapters.db.sessions import session_of_row
 from secureflaskauth.adapters.db.tables import sessions, users
 from secureflaskauth.domain import directory
 from secureflaskauth.domain.directory import ListedSession, Page, SessionQuery
@@ -62,7 +62,7 @@ class SqlSessionDirectory:
 
     @staticmethod
     def _listed(row: Row[Any]) -> ListedSession:
-        return ListedSession(session_from_row(row), str(row._mapping["username"]))
+        return ListedSession(session_of_row(row), str(row._mapping["username"]))
 
     @staticmethod
     def _key(listed: ListedSession) -> cursors.Key:

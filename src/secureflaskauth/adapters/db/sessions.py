@@ -22,7 +22,7 @@ class _AccountGone(Exception):
     """Rolls back a session whose account was disabled or deleted meanwhile."""
 
 
-def session_from_row(row: Row[Any]) -> Session:
+def session_of_row(row: Row[tuple[object, ...]]) -> Session:
     m = row._mapping
     return Session(
         id=m["id"],
@@ -104,7 +104,7 @@ class SqlSessionStore:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(select(sessions).where(sessions.c.id == session_id)).first()
-        return session_from_row(row) if row else None
+        return session_of_row(row) if row else None
 
     @fail_closed
     def for_user(self, user_id: str) -> list[Session]:
@@ -114,7 +114,7 @@ class SqlSessionStore:
                 .where(sessions.c.user_id == user_id)
                 .order_by(sessions.c.created_at.desc())
             ).all()
-        return [session_from_row(r) for r in rows]
+        return [session_of_row(r) for r in rows]
 
     @fail_closed
     def touch(self, session_id: str, now: float) -> None:
@@ -145,8 +145,9 @@ class SqlSessionStore:
         self, user_id: str, *, now: float, reason: str, until: float
     ) -> list[Session]:
         with self._engine.begin() as conn:
-            rows = conn.execute(end_sessions_of(user_id, now, reason)).all()
-            ended = [session_from_row(r) for r in rows]
+            ended = [
+                session_of_row(r) for r in conn.execute(end_sessions_of(user_id, now, reason)).all()
+            ]
             revocations.record(conn, [Revocation(s.id, until) for s in ended], now=now)
         return ended
 
