@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck deps lock unit bench bench-scale bench-admin clean
+.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean
 
 # Every package at the version and hash uv.lock pins (uv itself pinned here): the
 # service with the sns extra, and the dev group of pyproject.toml for the tests.
@@ -60,6 +60,7 @@ bench-scale: $(STAMP)
 
 # The administration commands on a million users (a database of its own, dropped
 # after); about 10 minutes, most of it writing the users.
+.PHONY: bench-admin
 bench-admin: $(STAMP)
 	$(BIN)/python -m bench.admin $(BENCH_ARGS)
 
