@@ -70,5 +70,11 @@ bench: $(STAMP)
 bench-scale: $(STAMP)
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
+# The administration commands on a million users (a database of its own, dropped
+# after); about 10 minutes, most of it writing the users.
+.PHONY: bench-admin
+bench-admin: $(STAMP)
+	$(BIN)/python -m bench.admin $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

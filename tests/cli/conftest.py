@@ -82,6 +82,13 @@ def cli_json(cli: Cli, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
+def cli_json_lines(cli: Cli, *args: str) -> list[Any]:
+    """Run a whole listing (--all --json): one JSON object a line."""
+    result = cli(*args, "--all", "--json")
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
 def table(result: Result) -> tuple[list[str], list[list[str]]]:
     """A table printed for people: the header's column names and each row's cells."""
     lines = [line for line in result.stdout.splitlines() if line.strip()]

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
-from secureflaskauth.cli.users import find_user
+from secureflaskauth.cli.lookup import find_user
 from secureflaskauth.domain.models import AuditEvent
 
 

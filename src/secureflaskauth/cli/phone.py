@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from secureflaskauth.cli.context import load_wiring
+from secureflaskauth.cli.lookup import find_user
 from secureflaskauth.domain import phones
 from secureflaskauth.domain.errors import ValidationFailed
 from secureflaskauth.domain.models import Client
@@ -19,8 +20,6 @@ OPERATOR = Client(ip="", user_agent="secureflaskauth cli")
 def users_set_phone(user: str, number: str) -> None:
     """Replace USER's phone number with NUMBER (verified: check the person's identity
     first), end every session of theirs and send a notice to the old number."""
-    from secureflaskauth.cli.users import find_user  # the group that holds this command
-
     w = load_wiring()
     found = find_user(w, user)
     try:

@@ -1,11 +1,29 @@
-"""``secureflaskauth sessions``: list and revoke sessions."""
+"""``secureflaskauth sessions``: list (a page at a time), count and revoke sessions."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from secureflaskauth.adapters.db.sessionlist import SqlSessionDirectory
 from secureflaskauth.cli.context import emit_rows, iso, load_wiring
-from secureflaskauth.cli.users import find_user
+from secureflaskauth.cli.lookup import find_user
+from secureflaskauth.cli.paging import (
+    check_paging,
+    emit_every,
+    emit_page,
+    fetch,
+    options_given,
+    paging_options,
+    parse_since,
+)
+from secureflaskauth.domain import directory
+from secureflaskauth.domain.directory import ListedSession, SessionQuery
+from secureflaskauth.domain.ports import SessionDirectory
+
+ANY = "any"
+COLUMNS = ["id", "state", "created_at", "last_used_at", "ip", "user_agent"]
 
 
 @click.group()
@@ -14,27 +32,88 @@ def sessions() -> None:
 
 
 @sessions.command("list")
-@click.option("--user", "user", required=True, help="Username or user id.")
-@click.option("--all", "show_all", is_flag=True, help="Include ended sessions.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def sessions_list(user: str, show_all: bool, as_json: bool) -> None:
-    """The user's sessions, newest first."""
+@click.option("--user", "user", help="Only this user's (username or user id).")
+@click.option(
+    "--status",
+    type=click.Choice([*directory.SESSION_STATES, ANY]),
+    help="Only sessions in this state (default: active, or any with --all).",
+)
+@click.option("--created-since", help="Only sessions started at or after this ISO 8601 time.")
+@paging_options
+def sessions_list(
+    user: str | None,
+    status: str | None,
+    created_since: str | None,
+    limit: int | None,
+    after: str | None,
+    every: bool,
+    as_json: bool,
+) -> None:
+    """Sessions, newest first, a page at a time (the command for the next page follows
+    on stderr): the active ones, or with --all every one, ended ones too."""
+    size = check_paging(limit, every)
+    since = parse_since(created_since)
     w = load_wiring()
-    found = find_user(w, user)
+    found = find_user(w, user) if user is not None else None
+    state = status or (ANY if every else directory.SESSION_ACTIVE)
+    query = SessionQuery(
+        user_id=found.id if found else None,
+        state=None if state == ANY else state,
+        created_since=since,
+    )
     now = w.clock.now()
-    rows = [
-        {
-            "id": s.id,
-            "state": "active" if s.is_active(now) else (s.revoked_reason or "expired"),
+    columns = COLUMNS if found else ["id", "username", *COLUMNS[1:]]
+
+    def row(listed: ListedSession) -> dict[str, object]:
+        s = listed.session
+        shown: dict[str, object] = {"id": s.id}
+        if found is None:
+            shown.update({"username": listed.username, "user_id": s.user_id})
+        state = directory.session_state(s, now)
+        ended = (s.revoked_reason or "revoked") if state == directory.SESSION_REVOKED else state
+        return shown | {
+            "state": ended,
             "created_at": iso(s.created_at),
             "last_used_at": iso(s.last_used_at),
             "ip": s.ip,
             "user_agent": s.user_agent,
         }
-        for s in w.sessions.store.for_user(found.id)
-        if show_all or s.is_active(now)
+
+    store: SessionDirectory = SqlSessionDirectory(w.engine)
+    if every:
+        emit_every(
+            fetch(lambda: store.every(query, after=after, now=now)), row, columns, as_json=as_json
+        )
+        return
+    page = fetch(lambda: store.page(query, after=after, limit=size, now=now))
+    command = [
+        "sessions",
+        "list",
+        *options_given(
+            [
+                ("--user", user),
+                ("--status", status),
+                ("--created-since", created_since),
+                ("--limit", limit),
+                ("--json", as_json),
+            ]
+        ),
     ]
-    emit_rows(rows, ["id", "state", "created_at", "last_used_at", "ip", "user_agent"], as_json)
+    emit_page(page, row, columns, as_json=as_json, command=command)
+
+
+@sessions.command("count")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sessions_count(as_json: bool) -> None:
+    """The number of sessions in each state, and in all."""
+    w = load_wiring()
+    counts = SqlSessionDirectory(w.engine).count(now=w.clock.now())
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    emit_rows(
+        [{"state": k, "sessions": v} for k, v in counts.items()], ["state", "sessions"], False
+    )
 
 
 @sessions.command("revoke")

@@ -1,77 +1,18 @@
-"""``secureflaskauth users``: list, show, disable, enable, unlock, delete, reset-password,
-recovery-codes revoke, import, set-phone."""
+"""``secureflaskauth users``: list, count, show, disable, enable, unlock, delete,
+reset-password, recovery-codes revoke, import, set-phone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import click
 
-from secureflaskauth.cli.context import emit_rows, iso, load_wiring
-from secureflaskauth.domain import phones, usernames
+from secureflaskauth.cli.context import load_wiring
+from secureflaskauth.cli.lookup import find_user, login_delay
+from secureflaskauth.domain.accountstate import LoginDelay
 from secureflaskauth.domain.factors import stronger
-from secureflaskauth.domain.models import RESET, User
+from secureflaskauth.domain.models import User
 from secureflaskauth.wiring import Wiring
 
-
-def find_user(w: Wiring, ident: str) -> User:
-    """A user by id or by username (any case or width)."""
-    user = w.users.by_id(ident) if len(ident) == 36 else None
-    user = user or w.users.by_canonical_username(usernames.canonical(ident))
-    if user is None:
-        raise click.ClickException(f"no such user: {ident}")
-    return user
-
-
-@dataclass(frozen=True)
-class LoginDelay:
-    """The brute-force state of a username as sign-in sees it (AccountGuard.check):
-    consecutive failures, the delay in force, and the stop after too many."""
-
-    failures: int
-    delayed_until: float | None
-    disabled: bool
-
-
-def login_delay(w: Wiring, user: User, now: float) -> LoginDelay:
-    """Read only: what AccountGuard would decide for this user's next attempt now."""
-    policy = w.guard.policy
-    failures, last_failure_at, _ = w.guard.store.get(user.username_canonical) or (0, 0.0, 0)
-    if failures >= policy.disable_after:
-        return LoginDelay(failures, None, disabled=True)
-    if now - last_failure_at >= policy.quiet_reset_seconds:
-        return LoginDelay(0, None, disabled=False)  # forgotten after a quiet period
-    until = last_failure_at + policy.delay(failures)
-    return LoginDelay(failures, until if until > now else None, disabled=False)
-
-
-def _row(user: User, now: float, delay: LoginDelay) -> dict[str, object]:
-    locked = user.otp_locked_until is not None and user.otp_locked_until > now
-    if user.disabled:
-        status = "disabled"
-    elif locked or delay.disabled:
-        status = "locked"
-    elif delay.delayed_until is not None:
-        status = "delayed"
-    else:
-        status = "active" if user.phone_verified else "pending"
-    return {
-        "id": user.id,
-        "username": user.username,
-        "phone": phones.mask(user.phone_e164),
-        "created_at": iso(user.created_at),
-        "status": status,
-        "phone_verified_at": iso(user.phone_verified_at),
-        "otp_failures": user.otp_failures,
-        "locked_until": iso(user.otp_locked_until) if locked else None,
-        # Wrong password-reset codes: they stop resets only, never sign-in.
-        "reset_failures": user.reset_failures,
-        "reset_locked_until": iso(user.locked_until(RESET, now)),
-        "login_failures": delay.failures,
-        "login_delayed_until": iso(delay.delayed_until),
-        "login_disabled": delay.disabled,
-        "password_reset_required": user.password_reset_required,
-    }
+__all__ = ["LoginDelay", "find_user", "login_delay", "users"]
 
 
 def _admin(w: Wiring, action: str, user: User) -> None:
@@ -87,41 +28,6 @@ def _admin(w: Wiring, action: str, user: User) -> None:
 @click.group()
 def users() -> None:
     """User administration."""
-
-
-@users.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def users_list(as_json: bool) -> None:
-    """Every user, oldest first."""
-    w = load_wiring()
-    now = w.clock.now()
-    emit_rows(
-        [_row(u, now, login_delay(w, u, now)) for u in w.users.all()],
-        ["id", "username", "phone", "status", "created_at"],
-        as_json,
-    )
-
-
-@users.command("show")
-@click.argument("user")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def users_show(user: str, as_json: bool) -> None:
-    """One user (by username or id), with their active sessions and the sign-in delay
-    or stop that failed attempts put in force."""
-    w = load_wiring()
-    found = find_user(w, user)
-    now = w.clock.now()
-    row = _row(found, now, login_delay(w, found, now))
-    row["active_sessions"] = len(w.sessions.active_for_user(found.id))
-    row["recovery_codes"] = w.accounts.recovery.remaining(found.id)
-    if as_json:
-        import json
-
-        click.echo(json.dumps(row, indent=2))
-        return
-    width = max(len(key) for key in row) + 2
-    for key, value in row.items():
-        click.echo(f"{key + ':':<{width}}{'-' if value is None else value}")
 
 
 @users.command("disable")
@@ -147,8 +53,7 @@ def users_enable(user: str) -> None:
 @users.command("unlock")
 @click.argument("user")
 def users_unlock(user: str) -> None:
-    """Clear the user's failure counts, delays and locks (also the one after 100 failures),
-    those of password resets too."""
+    """Clear the user's failure counts, delays and locks (also the one after 100 failures)."""
     w = load_wiring()
     found = find_user(w, user)
     w.signin.tries.clear(found)
@@ -219,6 +124,8 @@ def recovery_codes_revoke(user: str) -> None:
 
 from secureflaskauth.cli.importing import users_import  # noqa: E402
 from secureflaskauth.cli.phone import users_set_phone  # noqa: E402
+from secureflaskauth.cli.userlist import users_count, users_list  # noqa: E402
+from secureflaskauth.cli.usershow import users_show  # noqa: E402
 
-users.add_command(users_import)
-users.add_command(users_set_phone)
+for command in (users_list, users_count, users_show, users_import, users_set_phone):
+    users.add_command(command)

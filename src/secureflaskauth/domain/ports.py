@@ -12,9 +12,16 @@ Writing those by hand would be worse.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from secureflaskauth.domain.directory import (
+    ListedSession,
+    ListedUser,
+    Page,
+    SessionQuery,
+    UserQuery,
+)
 from secureflaskauth.domain.models import (
     SIGN_IN,
     AuditEvent,
@@ -117,8 +124,8 @@ class UserStore(Protocol):
         verified their number; return how many."""
         ...
 
-    def all(self) -> list[User]:
-        """Every user, oldest first."""
+    def by_phone(self, e164: str) -> list[User]:
+        """The accounts that hold the number (verified or not), oldest first."""
         ...
 
     def set_disabled(self, user_id: str, disabled: bool) -> bool:
@@ -416,6 +423,41 @@ class CodeStore(Protocol):
 
     def purge(self, *, expired_before: float) -> int:
         """Delete the codes that expired before then; how many."""
+        ...
+
+
+class UserDirectory(Protocol):
+    """Accounts for administration, from indexes: never every row at once."""
+
+    def page(
+        self, query: UserQuery, *, after: str | None, limit: int, now: float
+    ) -> Page[ListedUser]:
+        """Up to ``limit`` accounts after the cursor ``after`` (None: from the first);
+        raises InvalidCursor for a cursor no page of this order gave."""
+        ...
+
+    def every(self, query: UserQuery, *, after: str | None, now: float) -> Iterator[ListedUser]:
+        """Every account after ``after``, read in batches: memory stays bounded."""
+        ...
+
+    def count(self, *, now: float) -> dict[str, int]:
+        """The number of accounts in each of accountstate.STATES, and "total"."""
+        ...
+
+
+class SessionDirectory(Protocol):
+    """Sessions for administration, newest first, from indexes."""
+
+    def page(
+        self, query: SessionQuery, *, after: str | None, limit: int, now: float
+    ) -> Page[ListedSession]: ...
+
+    def every(
+        self, query: SessionQuery, *, after: str | None, now: float
+    ) -> Iterator[ListedSession]: ...
+
+    def count(self, *, now: float) -> dict[str, int]:
+        """The number of sessions in each of directory.SESSION_STATES, and "total"."""
         ...
 
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, delete, or_, select
+from sqlalchemy import Connection, Engine, Select, delete, or_, select
 
 from secureflaskauth.adapters.db.engine import insert_for
 from secureflaskauth.adapters.db.errors import failing_closed
@@ -96,18 +96,25 @@ class SqlRevocationArchive:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @staticmethod
+    def query(now: float, since: float | None) -> Select[str, float]:
+        """The revocations in force, written at ``since`` or later unless None (the
+        index on revoked_at finds them: tests/cli/test_listing_plans.py)."""
+        t = revoked_sessions
+        query = select(t.c.session_id, t.c.until).where(t.c.until > now)
+        if since is None:
+            return query
+        # 0: written by a version before revoked_at (during a rolling upgrade), which
+        # leaves the column to its default; such rows run out within the access-token
+        # lifetime, so reading them again each time stays cheap.
+        return query.where(or_(t.c.revoked_at >= since, t.c.revoked_at == 0))
+
     def batches(
         self, now: float, since: float | None
     ) -> Generator[list[tuple[str, float]], None, None]:
         """The revocations in force (written at ``since`` or later unless None), at
         most READ_BATCH at a time: only the batch being read is held in memory."""
-        t = revoked_sessions
-        query = select(t.c.session_id, t.c.until).where(t.c.until > now)
-        if since is not None:
-            # 0: written by a version before revoked_at (during a rolling upgrade),
-            # which leaves the column to its default; such rows run out within the
-            # access-token lifetime, so reading them again each time stays cheap.
-            query = query.where(or_(t.c.revoked_at >= since, t.c.revoked_at == 0))
+        query = self.query(now, since)
         with failing_closed(), self._engine.connect() as conn:
             # yield_per: a server-side cursor where the driver has one (psycopg), else
             # fetchmany; either way no list of every row.

@@ -46,12 +46,36 @@ users = Table(
     Index("ix_users_username_skeleton", "username_skeleton", unique=True),
     # Counting the verified accounts that hold a number (SFA_MAX_ACCOUNTS_PER_NUMBER)
     Index("ix_users_phone_e164", "phone_e164"),
+    # Administration (migration 0020): every listing's order and filter has an index
+    # (adapters/db/userlist.py). Oldest first:
+    Index("ix_users_created_at_id", "created_at", "id"),
+    # Pending accounts: their listing, count and purge
     Index(
         "ix_users_pending_created_at",
         "created_at",
+        "id",
         postgresql_where=text("phone_verified_at IS NULL"),
         sqlite_where=text("phone_verified_at IS NULL"),
     ),
+    Index(
+        "ix_users_disabled_created_at",
+        "created_at",
+        "id",
+        postgresql_where=text("disabled"),
+        sqlite_where=text("disabled = 1"),  # as SQLAlchemy writes the condition there
+    ),
+    # Code sign-in locks (the few rows ever locked and not unlocked since)
+    Index(
+        "ix_users_otp_locked_until",
+        "otp_locked_until",
+        postgresql_where=text("otp_locked_until IS NOT NULL"),
+        sqlite_where=text("otp_locked_until IS NOT NULL"),
+    ),
+)
+# Username prefixes in code-point order whatever the database's collation (SQLite's
+# BINARY order is already that: the unique index serves there).
+Index("ix_users_username_canonical_c", users.c.username_canonical.collate("C")).ddl_if(
+    dialect="postgresql"
 )
 
 challenges = Table(
@@ -175,7 +199,24 @@ sessions = Table(
     # granted; NULL for the API's own sign-ins.
     Column("client_id", String(64), nullable=True),
     Column("scope", String(255), nullable=True),
-    Index("ix_sessions_user_id", "user_id"),
+    # A user's sessions, newest first; every session newest first (sessionlist.py)
+    Index("ix_sessions_user_id_created_at", "user_id", "created_at", "id"),
+    Index("ix_sessions_created_at_id", "created_at", "id"),
+    # Counting the revoked ones, and the active ones (Session.is_active) from the index
+    Index(
+        "ix_sessions_revoked_at",
+        "revoked_at",
+        postgresql_where=text("revoked_at IS NOT NULL"),
+        sqlite_where=text("revoked_at IS NOT NULL"),
+    ),
+    Index(
+        "ix_sessions_unrevoked_expiry",
+        "expires_at",
+        "last_used_at",
+        "idle_timeout",
+        postgresql_where=text("revoked_at IS NULL"),
+        sqlite_where=text("revoked_at IS NULL"),
+    ),
     Index("ix_sessions_client_id", "client_id"),
 )
 
@@ -236,6 +277,9 @@ login_failures = Table(
     Column("last_failure_at", Float, nullable=False),
     # Claimed attempts whose password is still being checked (AccountGuard.claim)
     Column("in_flight", Integer, nullable=False, server_default="0"),
+    # The accounts whose sign-in is stopped or delayed (adapters/db/accountstate.py)
+    Index("ix_login_failures_failures", "failures"),
+    Index("ix_login_failures_last_failure_at", "last_failure_at"),
 )
 
 health_probes = Table(

@@ -26,7 +26,7 @@ from secureflaskauth.domain.errors import UsernameTaken
 from secureflaskauth.domain.models import RESET, SIGN_IN, EndedSessions, OtpClaim, Revocation, User
 
 
-def _user(row: Row[tuple[object, ...]]) -> User:
+def user_from_row(row: Row[Any]) -> User:
     m = row._mapping
     return User(
         id=m["id"],
@@ -89,13 +89,13 @@ class SqlUserStore:
             return None
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.username_canonical == canonical)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     @fail_closed
     def by_id(self, user_id: str) -> User | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.id == user_id)).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     @fail_closed
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
@@ -245,10 +245,14 @@ class SqlUserStore:
             conn.execute(update(users).where(users.c.id == user_id).values(cleared))
 
     @fail_closed
-    def all(self) -> list[User]:
+    def by_phone(self, e164: str) -> list[User]:
+        if "\x00" in e164:
+            return []
         with self._engine.connect() as conn:
-            rows = conn.execute(select(users).order_by(users.c.created_at)).all()
-        return [_user(r) for r in rows]
+            rows = conn.execute(
+                select(users).where(users.c.phone_e164 == e164).order_by(users.c.created_at)
+            ).all()
+        return [user_from_row(r) for r in rows]
 
     @fail_closed
     def set_disabled(self, user_id: str, disabled: bool) -> bool:

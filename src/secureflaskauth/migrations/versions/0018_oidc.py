@@ -3,7 +3,7 @@ exchanged (hashes only), and on each session the client it was issued to and the
 scopes granted (both NULL for the API's own sign-ins).
 
 Revision ID: 0018
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
