@@ -2,7 +2,7 @@
 exchanged (hashes only), and on each session the client it was issued to and the
 scopes granted (both NULL for the API's own sign-ins).
 
-Revision ID: 0018
+Revision ID: 0021
 Revises: 0020
 Create Date: 2026-11-30
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None
