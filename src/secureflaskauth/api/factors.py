@@ -97,14 +97,18 @@ def add_totp(claims: AccessClaims, body: ConfirmRequest) -> TotpEnrolmentRespons
     parts = wiring.current()
     user = parts.own_account.user(claims.sub)
     pending = parts.totp_enrolment.start(user, body.password, client_info(), body.proof())
-    # Made here, with no network: the QR code is only a picture of the URI.
-    qr = segno.make(pending.otpauth_uri, error="m").svg_inline(scale=4, omitsize=True)
     return TotpEnrolmentResponse(
         factor_id=pending.factor_id,
         secret=pending.secret,
         otpauth_uri=pending.otpauth_uri,
-        qr_svg=qr,
+        qr_svg=qr_svg(pending.otpauth_uri),
     )
+
+
+def qr_svg(uri: str) -> str:
+    """``uri`` as a QR code, an inline SVG element (no size: the page sets it). Made
+    here, with no network: the QR code is only a picture of the URI."""
+    return str(segno.make(uri, error="m").svg_inline(scale=4, omitsize=True))
 
 
 @routes.route(

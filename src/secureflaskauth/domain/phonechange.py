@@ -45,6 +45,17 @@ from secureflaskauth.domain.signin import ChallengeState, SignIn
 PURPOSE = "phone-change"
 
 
+class ChangedRecently(TooManyRequests):
+    """The number was changed less than SFA_PHONE_CHANGE_COOLDOWN_SECONDS ago (the
+    API's 429 ``too-many-requests``, told apart for the pages' words)."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(
+            "The phone number was changed recently; it can be changed again later.",
+            retry_after=math.ceil(wait),
+        )
+
+
 @dataclass(frozen=True)
 class OperatorChange:
     """What ``users set-phone`` did: the new number (E.164), the sessions ended, and
@@ -134,10 +145,7 @@ class PhoneChange:
             return
         wait = user.phone_changed_at + self.cooldown_seconds - now
         if wait > 0:
-            raise TooManyRequests(
-                "The phone number was changed recently; it can be changed again later.",
-                retry_after=math.ceil(wait),
-            )
+            raise ChangedRecently(wait)
 
     def verify(self, user: User, keep_sid: str, session_id: str, code: str, client: Client) -> int:
         """Complete the change with the code sent to the new number: it replaces the old

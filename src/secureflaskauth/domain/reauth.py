@@ -47,7 +47,8 @@ from secureflaskauth.domain.ports import ChallengeStore, Clock, FactorStore
 
 NO_STEP_UP = "password"  # what confirmed an action of an account with no stronger factor
 RECOVERY_CODE = "recovery_code"
-_NEEDED = {
+# The answers about a proof missing, not needed or given twice (the pages word them).
+NEEDED = {
     WEBAUTHN: (
         "Required: this account has a passkey; give its assertion over a challenge from "
         "POST /auth/webauthn/step-up (or one of its recovery codes in recovery_code)."
@@ -57,7 +58,8 @@ _NEEDED = {
         "of its recovery codes in recovery_code)."
     ),
 }
-_NOT_NEEDED = (
+ONE_OF = "Give one of totp, webauthn and recovery_code."
+NOT_NEEDED = (
     "Not needed: this account has no authenticator app or passkey; the password alone "
     "confirms this."
 )
@@ -189,13 +191,13 @@ class StepUp:
         needed, given = self.needed(user), proof.given()
         if needed is None:
             if given:
-                raise ValidationFailed({given[0]: [_NOT_NEEDED]})
+                raise ValidationFailed({given[0]: [NOT_NEEDED]})
             return NO_STEP_UP
         if not given:
-            raise ValidationFailed({needed: [_NEEDED[needed]]})
+            raise ValidationFailed({needed: [NEEDED[needed]]})
         kind = given[0]
         if kind not in (needed, RECOVERY_CODE):
-            raise ValidationFailed({kind: [_NEEDED[needed]]})
+            raise ValidationFailed({kind: [NEEDED[needed]]})
         self.tries.admit(client)
         now = self.clock.now()
         account = self.tries.take_account(user, now)  # taken before the proof is checked
@@ -207,8 +209,7 @@ class StepUp:
     def _check_form(self, proof: Proof) -> None:
         given = proof.given()
         if len(given) > 1:
-            message = "Give one of totp, webauthn and recovery_code."
-            raise ValidationFailed({name: [message] for name in given})
+            raise ValidationFailed({name: [ONE_OF] for name in given})
         if proof.totp is not None and not otp.looks_like_code(proof.totp):
             raise ValidationFailed({TOTP: ["Must be the 6-digit code of the authenticator app."]})
         if proof.recovery_code is not None and recovery.normalise(proof.recovery_code) is None:
