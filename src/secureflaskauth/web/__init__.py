@@ -7,13 +7,34 @@ from __future__ import annotations
 from flask import Flask
 
 from secureflaskauth.settings import Settings
-from secureflaskauth.web import account, forgot, i18n, security, signin, signup
+from secureflaskauth.web import (
+    account,
+    authenticator,
+    deletion,
+    devices,
+    forgot,
+    i18n,
+    passkey_signin,
+    passkeys,
+    password,
+    phone,
+    recoverycodes,
+    removal,
+    security,
+    signin,
+    signup,
+    stepup,
+)
 from secureflaskauth.web.pages import blueprint
 from secureflaskauth.wiring import otp_key
 from secureflaskauth.wiring.keys import derived_key
 
 __all__ = ["install"]
-_ROUTES = (account, forgot, signin, signup)  # each adds its routes to the blueprint
+_ROUTES = (  # each adds its routes to the blueprint
+    *(signup, signin, passkey_signin, forgot),
+    *(account, devices, password, phone, stepup),
+    *(authenticator, passkeys, recoverycodes, removal, deletion),
+)
 
 
 def install(app: Flask, settings: Settings) -> None:

@@ -79,6 +79,12 @@ def end_signin(response: flask.Response) -> None:
     """End the browser's sign-in (its session, everywhere it is checked) and clear the
     cookie."""
     _end_current(wiring.current())
+    forget_signin(response)
+
+
+def forget_signin(response: flask.Response) -> None:
+    """Clear the cookie of a sign-in that ended already (its account deleted): nothing
+    more is done or recorded for it."""
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Lax")
     setattr(g, _CACHE, None)
 

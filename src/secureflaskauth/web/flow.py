@@ -16,7 +16,9 @@ from flask import session
 from secureflaskauth import wiring
 from secureflaskauth.domain.signin import ChallengeState
 
-_SIGNIN, _RESET = "signin", "reset"
+_SIGNIN, _RESET, _PHONE = "signin", "reset", "phone"
+# The second steps the pages offer: a code (SMS or app), or a passkey (with JavaScript).
+SECOND_STEPS = ("webauthn", "totp", "sms")
 
 
 def now() -> float:
@@ -36,7 +38,7 @@ def seconds_until(at: float | None) -> int | None:
 class PendingSignIn:
     challenge: str  # the challenge's session id
     next: str  # a same-origin path (redirects.safe_next)
-    method: str  # the code asked for now: "sms" or "totp"
+    method: str  # what is asked for now: "sms", "totp" (codes) or "webauthn" (a passkey)
     methods: tuple[str, ...]
     sent_to: str | None  # the masked number a code went to; None: no SMS yet
     resend_at: float | None  # when a new SMS may be asked for; None: no more
@@ -44,7 +46,7 @@ class PendingSignIn:
 
     @classmethod
     def of(cls, state: ChallengeState, next_path: str, *, signup: bool = False) -> PendingSignIn:
-        usable = tuple(m for m in state.methods if m in ("sms", "totp"))
+        usable = tuple(m for m in state.methods if m in SECOND_STEPS)
         method = state.method if state.method in usable else (usable or ("sms",))[0]
         return cls(
             challenge=state.session_id,
@@ -79,6 +81,28 @@ class PendingReset:
         return replace(self, resend_at=_resend_at(resend_after), resends=self.resends + int(resent))
 
 
+@dataclass(frozen=True)
+class PendingPhone:
+    """A new number waiting for the code sent to it (the account's own change)."""
+
+    challenge: str
+    user_id: str  # the account that asked: another one's sign-in never continues it
+    sent_to: str  # the new number, masked
+    resend_at: float | None
+
+    @classmethod
+    def of(cls, state: ChallengeState, user_id: str) -> PendingPhone:
+        return cls(
+            challenge=state.session_id,
+            user_id=user_id,
+            sent_to=state.sent_to or "",
+            resend_at=_resend_at(state.resend_after),
+        )
+
+    def wait(self, resend_after: int | None) -> PendingPhone:
+        return replace(self, resend_at=_resend_at(resend_after))
+
+
 def _load(key: str) -> dict[str, Any] | None:
     value = session.get(key)
     return value if isinstance(value, dict) else None
@@ -102,8 +126,19 @@ def reset() -> PendingReset | None:
         return None
 
 
-def keep(pending: PendingSignIn | PendingReset) -> None:
-    session[_SIGNIN if isinstance(pending, PendingSignIn) else _RESET] = asdict(pending)
+def phone(user_id: str) -> PendingPhone | None:
+    """The phone change under way in this browser, when it is ``user_id``'s."""
+    data = _load(_PHONE)
+    try:
+        found = None if data is None else PendingPhone(**data)
+    except TypeError:
+        return None
+    return found if found is not None and found.user_id == user_id else None
+
+
+def keep(pending: PendingSignIn | PendingReset | PendingPhone) -> None:
+    key = {PendingSignIn: _SIGNIN, PendingReset: _RESET, PendingPhone: _PHONE}[type(pending)]
+    session[key] = asdict(pending)
 
 
 def forget_signin() -> None:
@@ -112,3 +147,7 @@ def forget_signin() -> None:
 
 def forget_reset() -> None:
     session.pop(_RESET, None)
+
+
+def forget_phone() -> None:
+    session.pop(_PHONE, None)

@@ -19,7 +19,15 @@ LANGUAGES = {"en": ("English", "ltr"), "he": ("עברית", "rtl")}
 COOKIE = "__Host-sfa-lang"
 _YEAR = 365 * 86400
 # Forms whose answer is another path's page: the switch links to that page.
-_PAGE_OF = {"/signin/resend": "/signin/code", "/forgot/resend": "/forgot/reset"}
+_PAGE_OF = {
+    "/signin/resend": "/signin/code",
+    "/signin/passkey": "/signin",
+    "/signin/code/passkey": "/signin/code",
+    "/forgot/resend": "/forgot/reset",
+    "/account/app/confirm": "/account/app",
+    "/account/passkeys": "/account/passkeys/new",
+    "/account/phone/resend": "/account/phone/verify",
+}
 
 
 def select() -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from secureflaskauth.domain import recovery, usernames
 from secureflaskauth.domain.errors import ChallengeFailed, DomainError, SignInExpired
 from secureflaskauth.domain.factors import TOTP
+from secureflaskauth.domain.factors.passkey_enrolment import MAX_PASSKEYS
 from secureflaskauth.domain.resetproof import NEEDED
 from secureflaskauth.web.text import gettext, lazy_gettext, ngettext
 
@@ -59,6 +60,18 @@ FIELD_MESSAGES: Mapping[str, Any] = {
         "Must be a mobile number that can receive SMS."
     ),
     "Must be exactly 6 digits.": lazy_gettext("Must be exactly 6 digits."),
+    "Must be the 6-digit code the authenticator app shows.": lazy_gettext(
+        "Must be the 6-digit code the authenticator app shows."
+    ),
+    "Wrong code: check that the device's clock is right and give the code shown now.": (
+        lazy_gettext(
+            "Wrong code: check that the device's clock is right and give the code shown now."
+        )
+    ),
+    "This is already the account's number.": lazy_gettext("This is already the account's number."),
+    f"The account has {MAX_PASSKEYS} passkeys: remove one first.": lazy_gettext(
+        "The account has 20 passkeys: remove one first."
+    ),
     "Must be the 6-digit code of the authenticator app.": lazy_gettext(
         "Must be the 6-digit code of the authenticator app."
     ),
@@ -105,11 +118,13 @@ def field_message(message: str) -> str:
 
 
 def duration(seconds: int) -> str:
-    """A wait, as a person says it: seconds up to two minutes, then minutes."""
+    """A wait, as a person says it: seconds up to two minutes, minutes up to two hours,
+    then hours (each rounded up: never a wait shorter than it is)."""
     if seconds < 120:
         return ngettext("%(num)d second", "%(num)d seconds", max(1, seconds))
-    minutes = (seconds + 59) // 60
-    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    if seconds < 7200:
+        return ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))
+    return ngettext("%(num)d hour", "%(num)d hours", -(-seconds // 3600))
 
 
 def wrong_code(error: ChallengeFailed) -> str:
@@ -152,14 +167,18 @@ _BY_SLUG: Mapping[str, Any] = {
         "Please use another number."
     ),
     "username-taken": lazy_gettext("That username is already taken."),
+    "wrong-password": lazy_gettext("The password is not right."),
+    "session-not-found": lazy_gettext("That device was signed out already."),
+    "factor-not-found": lazy_gettext("That sign-in method was removed already."),
+    "passkey-refused": lazy_gettext("Your passkey was not accepted. Please try again."),
 }
 
 
 def refusal(error: DomainError) -> str:
     """What a person reads when the service refuses a step (any DomainError but a
     field's): the same meaning as the API's problem, in the page's language."""
-    if isinstance(error, ChallengeFailed):
-        return wrong_code(error)
+    if isinstance(error, ChallengeFailed) and error.slug not in _BY_SLUG:
+        return wrong_code(error)  # a code's tries (a passkey alone has none)
     if error.slug == "sms-not-sent":  # one answer for every SMS cap, as the API's
         return gettext(
             "No code can be sent by SMS right now. Please try again in %(wait)s.",

@@ -1,6 +1,6 @@
 """The pages' blueprint: what every page shares (its context, its headers, the CSRF
-check of its forms, its error pages); the routes are in signin.py, signup.py,
-forgot.py, account.py and assets.py."""
+check of its forms, its error pages); the routes are in the modules named after
+their pages (signin.py, account.py, phone.py...) and assets.py."""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def code() -> Response:
     if pending is None:
         return start_again()
     asked = request.args.get("method")
-    if asked in ("sms", "totp") and asked in pending.methods and asked != pending.method:
+    if asked in flow.SECOND_STEPS and asked in pending.methods and asked != pending.method:
         pending = replace(pending, method=asked)
         flow.keep(pending)
     return code_page(pending, Form(first="code"))
@@ -107,9 +107,11 @@ def code_check() -> Response:
         return start_again()
     form = Form(values=submitted("code"), first="code")
     typed = "".join(form.values["code"].split())  # "123 456" is 123456
+    # A code typed while a passkey is asked for: the domain says whose it can be.
+    method = pending.method if pending.method in ("sms", "totp") else None
     try:
         signed_in = wiring.current().second_step.verify(
-            pending.challenge, typed, client_info(), pending.method
+            pending.challenge, typed, client_info(), method
         )
     except ChallengeFailed as error:
         if over(error):
@@ -117,15 +119,15 @@ def code_check() -> Response:
         return code_page(pending, form.refused(error, CODE_FIELDS, at="code"))
     except DomainError as error:
         return code_page(pending, form.refused(error, CODE_FIELDS))
-    return finish(pending, signed_in)
+    return finish(pending.next, signed_in)
 
 
-def finish(pending: PendingSignIn, signed_in: SignedIn) -> Response:
+def finish(next_path: str | None, signed_in: SignedIn) -> Response:
     """The sign-in is complete: the browser is signed in, and goes where it was going.
     The pre-session ends with it (a new CSRF token from now on: nothing of the session
     before the sign-in carries over)."""
     session.clear()
-    response = continue_to(after_signin(pending.next))
+    response = continue_to(after_signin(next_path))
     start_signin(response, signed_in.tokens.session_id)
     return response
 
@@ -189,7 +191,7 @@ def recovery_check() -> Response:
     except DomainError as error:
         form.refused(error, {"recovery_code": "recovery_code"})
         return page("recovery.html", form, title=gettext("Use a recovery code"))
-    response = finish(pending, signed_in)
+    response = finish(pending.next, signed_in)
     flash(
         ngettext(
             "That recovery code is used up. You have %(num)d left.",

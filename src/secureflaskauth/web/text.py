@@ -3,6 +3,7 @@ The names are gettext's, so ``pybabel extract`` finds the messages where they ar
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import flask_babel
@@ -19,3 +20,11 @@ def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
 def lazy_gettext(message: str) -> Any:
     """A message translated when it is shown (at import time no language is chosen)."""
     return flask_babel.lazy_gettext(message)
+
+
+def when(timestamp: float) -> str:
+    """A moment (unix seconds) as the page's language writes a date, and the time in
+    UTC: "Dec 3, 2026, 14:05 UTC"."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    day = flask_babel.format_date(moment, "medium")
+    return f"{day}, {flask_babel.format_time(moment, 'HH:mm')} UTC"
