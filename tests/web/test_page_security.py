@@ -27,6 +27,29 @@ FORMS = {
     "/forgot/reset": "reset",
     "/forgot/resend": "reset",
     "/signout": "account",
+    "/signin/passkey/options": "/signin",
+    "/signin/passkey": "/signin",
+    "/signin/code/passkey/options": "code",
+    "/signin/code/passkey": "code",
+    **dict.fromkeys(
+        [
+            "/account/password",
+            "/account/phone",
+            "/account/phone/verify",
+            "/account/phone/resend",
+            "/account/recovery-codes",
+            "/account/app",
+            "/account/app/confirm",
+            "/account/passkeys/new",
+            "/account/passkeys",
+            "/account/factors/recovery_codes/remove",
+            "/account/delete",
+            "/account/sessions/end-others",
+            "/account/sessions/x/end",
+            "/account/step-up",
+        ],
+        "account",
+    ),
 }
 _NONCE = re.compile(r"script-src 'nonce-([A-Za-z0-9_-]+)';")
 
