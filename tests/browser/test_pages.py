@@ -10,162 +10,42 @@ under SFA_REQUIRE_SERVICES=1)."""
 
 from __future__ import annotations
 
-import re
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pyotp
 import pytest
-from werkzeug.serving import make_server
 
-from secureflaskauth.app import create_app
-from secureflaskauth.settings import Settings
-from tests.conftest import (
-    CHEAP_ARGON2,
-    GENEROUS_LIMITS,
-    PASSWORD,
-    PHONE,
-    free_port,
-    unique_username,
+from tests.browser.site import (
+    DESKTOP_SIZE,
+    PHONE_SIZE,
+    Service,
+    Watched,
+    check_page,
+    running,
+    watch,
 )
+from tests.conftest import PASSWORD, PHONE, unique_username
 
 pytestmark = pytest.mark.browser
-TIMEOUT_MS = 20_000
-PHONE_SIZE = {"width": 390, "height": 844}
-_CODE = re.compile(r"code: (\d{6})")
-# Every CSP violation the page sees, kept for the test to read.
-WATCH_CSP = """
-window.__violations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
-
-
-@dataclass
-class Service:
-    origin: str  # http://localhost:<port>
-    http: httpx.Client
-
-    def sent(self) -> int:
-        """How many SMS the outbox holds."""
-        return len(self.http.get("/dev/outbox", headers={"Accept": "application/json"}).json())
-
-    def code(self) -> str:
-        """The code of the newest SMS in the outbox."""
-        messages = self.http.get("/dev/outbox", headers={"Accept": "application/json"}).json()
-        found = _CODE.search(messages[0]["body"])
-        assert found, messages[0]
-        return found.group(1)
-
-    def account(self, *, verified: bool = True) -> str:
-        username = unique_username("browser")
-        body = {"username": username, "password": PASSWORD, "phone_number": PHONE}
-        assert self.http.post("/auth/register", json=body).status_code == 201
-        if verified:
-            self.token(username)
-        return username
-
-    def token(self, username: str) -> str:
-        login = self.http.post("/auth/login", json={"username": username, "password": PASSWORD})
-        assert login.status_code == 200, login.text
-        verified = self.http.post(
-            "/auth/verify-otp", json={"session_id": login.json()["session_id"], "otp": self.code()}
-        )
-        assert verified.status_code == 200, verified.text
-        token: str = verified.json()["access_token"]
-        return token
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    directory: Path = tmp_path_factory.mktemp("pages")
-    port = free_port()
-    settings = Settings(
-        port=port,
-        database_url=f"sqlite:///{directory / 'pages.db'}",
-        var_dir=directory / "var",
-        sms_echo=False,
-        log_level="WARNING",
-        reset_answer_seconds=0,
-        otp_resend_cooldown_seconds=4,  # short enough to see the countdown end
-        **CHEAP_ARGON2,
-        **GENEROUS_LIMITS,
-    )
-    server = make_server("127.0.0.1", port, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-        yield Service(f"http://localhost:{port}", http)
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@dataclass
-class Watched:
-    """A page, and what it did that a test must see none of."""
-
-    page: Any
-    origin: str
-    foreign: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.origin + path)
-
-    def clean(self) -> None:
-        """No request off the origin, no console error, no CSP violation so far."""
-        violations = self.page.evaluate("() => window.__violations")
-        assert (self.foreign, self.errors, violations) == ([], [], [])
+    # A short wait for a new code: short enough to see the countdown end.
+    with running(tmp_path_factory.mktemp("pages"), otp_resend_cooldown_seconds=4) as started:
+        yield started
 
 
 @pytest.fixture(params=["desktop", "phone"])
 def watched(request: pytest.FixtureRequest, service: Service, browser: Any) -> Iterator[Watched]:
-    size = PHONE_SIZE if request.param == "phone" else {"width": 1280, "height": 800}
+    size = PHONE_SIZE if request.param == "phone" else DESKTOP_SIZE
     context = browser.new_context(viewport=size, locale="en-US")
-    context.add_init_script(WATCH_CSP)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    seen = Watched(page, service.origin)
-
-    def on_request(req: Any) -> None:
-        if req.url.startswith(("http:", "https:", "ws:", "wss:")) and not req.url.startswith(
-            service.origin + "/"
-        ):
-            seen.foreign.append(req.url)
-
-    page.on("request", on_request)
-    page.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: seen.errors.append(str(e)))
     try:
-        yield seen
+        yield watch(context, service.origin)
     finally:
         context.close()
-
-
-def check_page(watched: Watched) -> None:
-    """What every page must be: clean, accessible, no horizontal scroll."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    page = watched.page
-    watched.clean()
-    width = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert width[0] <= width[1], (page.url, width)
-    results = Axe().run(page)
-    serious = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == [], (page.url, serious)
-    watched.clean()
 
 
 def test_sign_up_with_the_code_from_the_outbox(service: Service, watched: Watched) -> None:
@@ -222,7 +102,7 @@ def test_sign_in_with_an_sms_code_then_sign_out(service: Service, watched: Watch
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/account")
     assert f"signed in as \u2068{username}\u2069" in page.inner_text("main")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_url("**/signin")
     assert "You are signed out." in page.inner_text("main")
     watched.goto("/account")
