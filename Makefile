@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean translations
+.PHONY: run cli test lint typecheck deps lock unit bench bench-scale clean translations screenshots
 
 # Every package at the version and hash uv.lock pins (uv itself pinned here): the
 # service with the sns extra, and the dev group of pyproject.toml for the tests.
@@ -61,6 +61,10 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i $(WEB)/translations/messages.pot -d $(WEB)/translations \
 	  --no-wrap --no-fuzzy-matching
 	$(BIN)/pybabel compile -d $(WEB)/translations --statistics
+
+# The README's pictures of the pages (docs/screenshots), taken in chromium.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

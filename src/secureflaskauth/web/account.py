@@ -15,6 +15,7 @@ from secureflaskauth.domain.factors import RECOVERY_CODES, TOTP, WEBAUTHN
 from secureflaskauth.domain.factors.account import FactorInfo
 from secureflaskauth.domain.models import Session
 from secureflaskauth.web.browser import end_signin
+from secureflaskauth.web.messages import isolated, ltr
 from secureflaskauth.web.owner import Owner, signed_in_only
 from secureflaskauth.web.pages import blueprint, page
 from secureflaskauth.web.redirects import see_other
@@ -36,15 +37,19 @@ _SAFARI = re.compile(r"Version/[\d.]+ .*Safari/")
 
 
 def device(user_agent: str) -> str:
-    """What a session's user agent says of the device: "Firefox on Windows", or the
-    user agent itself (cut short) when it is no browser's."""
+    """What a session's user agent says of the device, in the page's language:
+    "Firefox on Windows", or the user agent itself (cut short) when it is no
+    browser's. Names of browsers and systems are kept left to right in Hebrew."""
     browser = next((name for token, name in _BROWSERS if token in user_agent), None)
     if browser is None and _SAFARI.search(user_agent):
         browser = "Safari"
     system = next((name for token, name in _SYSTEMS if token in user_agent), None)
     if browser and system:
-        return gettext("%(browser)s on %(system)s", browser=browser, system=system)
-    return (browser or user_agent[:60].strip()) or gettext("Unknown device")
+        return gettext("%(browser)s on %(system)s", browser=ltr(browser), system=ltr(system))
+    if browser:
+        return ltr(browser)
+    found = user_agent[:60].strip()
+    return isolated(found) if found else gettext("Unknown device")
 
 
 @dataclass(frozen=True)

@@ -27,4 +27,5 @@ def when(timestamp: float) -> str:
     UTC: "Dec 3, 2026, 14:05 UTC"."""
     moment = datetime.fromtimestamp(timestamp, UTC)
     day = flask_babel.format_date(moment, "medium")
-    return f"{day}, {flask_babel.format_time(moment, 'HH:mm')} UTC"
+    # The time kept left to right in a Hebrew sentence (UAX #9 left-to-right isolate).
+    return f"{day}, \u2066{flask_babel.format_time(moment, 'HH:mm')} UTC\u2069"
