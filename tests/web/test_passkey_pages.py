@@ -176,6 +176,9 @@ def test_a_passkey_alone_that_is_not_accepted_is_said(app: Flask) -> None:
     refused = stranger.post("/signin/passkey", {"credential": json.dumps(credential)})
     assert refused.status_code == 401
     assert alert_of(refused) == "Your passkey was not accepted. Please try again."
+    garbage = stranger.post("/signin/passkey", {"credential": '{"id": 1}'})
+    assert garbage.status_code == 422
+    assert alert_of(garbage) == "Your passkey's answer could not be read. Please try again."
     assert not is_signed_in(stranger)
 
 

@@ -14,7 +14,10 @@ from flask import Response, jsonify, request
 
 from secureflaskauth.domain.errors import DomainError, ValidationFailed
 from secureflaskauth.web.messages import refusal
-from secureflaskauth.web.text import gettext
+from secureflaskauth.web.text import gettext, lazy_gettext
+
+# What a person reads when the browser's answer is no credential at all.
+UNREADABLE = lazy_gettext("Your passkey's answer could not be read. Please try again.")
 
 
 def options(make: Callable[[], Mapping[str, Any]]) -> Response:

@@ -12,7 +12,7 @@ from flask import Response, request
 from secureflaskauth import wiring
 from secureflaskauth.api.auth import client_info
 from secureflaskauth.domain.codetries import expired_sign_in
-from secureflaskauth.domain.errors import ChallengeFailed, DomainError
+from secureflaskauth.domain.errors import ChallengeFailed, DomainError, ValidationFailed
 from secureflaskauth.web import ceremonies, flow
 from secureflaskauth.web.flow import PendingSignIn
 from secureflaskauth.web.pages import Form, blueprint, page
@@ -36,6 +36,8 @@ def passkey_alone() -> Response:
         )
     except DomainError as error:
         form = Form(first="username").refused(error)
+        if isinstance(error, ValidationFailed):
+            form.alert = str(ceremonies.UNREADABLE)
         return page("signin.html", form, title=gettext("Sign in"), next=next_path, reauth=False)
     return finish(next_path, signed_in)
 
@@ -74,5 +76,8 @@ def passkey_second_step() -> Response:
             )
         return code_page(pending, form)
     except DomainError as error:
-        return code_page(pending, Form(first="code").refused(error))
+        form = Form(first="code").refused(error)
+        if isinstance(error, ValidationFailed):
+            form.alert = str(ceremonies.UNREADABLE)
+        return code_page(pending, form)
     return finish(pending.next, signed_in)

@@ -46,7 +46,6 @@ _WRONG: Mapping[str, Any] = {
     WEBAUTHN: lazy_gettext("Your passkey was not accepted. Please try again."),
     RECOVERY_CODE: lazy_gettext("That recovery code is not right, or was used already."),
 }
-_UNREADABLE = lazy_gettext("Your passkey's answer could not be read. Please try again.")
 
 
 def needed(user: User) -> str | None:
@@ -92,7 +91,7 @@ def _words(name: str, messages: list[str]) -> list[str]:
         return messages
     said = [_SAID.get(m) for m in messages]
     if name == WEBAUTHN:
-        return [str(s if s is not None else _UNREADABLE) for s in said]
+        return [str(s if s is not None else ceremonies.UNREADABLE) for s in said]
     return [str(s) if s is not None else m for s, m in zip(said, messages, strict=True)]
 
 
