@@ -50,9 +50,11 @@ class Service:
         ).json()
         return messages
 
-    def sent(self) -> int:
-        """How many SMS the outbox holds."""
-        return len(self.outbox())
+    def last(self) -> dict[str, Any] | None:
+        """The newest SMS (the outbox lists the newest 50: counting them would stop
+        seeing new ones)."""
+        messages = self.outbox()
+        return messages[0] if messages else None
 
     def code(self) -> str:
         """The code of the newest SMS in the outbox."""
