@@ -57,19 +57,24 @@ def test_redirect_uris_refused(uri: str) -> None:
         check_redirect_uri(uri)
 
 
-def test_a_reauth_mark_is_fresh_ten_minutes_for_its_client_only() -> None:
+def test_a_reauth_mark_is_fresh_ten_minutes_for_its_client_and_request_only() -> None:
     clock = FrozenClock(1_800_000_000.0)
     marks = ReauthMarks(b"k" * 32, clock.now)
-    mark = marks.mark("client-a")
-    assert marks.asked_at(mark, "client-a") == 1_800_000_000
-    assert marks.asked_at(mark, "client-b") is None
+    request = [("state", "s1"), ("nonce", "n1"), ("prompt", "login")]
+    mark = marks.mark("client-a", request)
+    assert marks.asked_at(mark, "client-a", request) == 1_800_000_000
+    assert marks.asked_at(mark, "client-a", list(reversed(request))) == 1_800_000_000
+    assert marks.asked_at(mark, "client-b", request) is None
+    for other in (request[1:], [*request[:1], ("nonce", "n2"), *request[2:]], [("state", "s1n")]):
+        assert marks.asked_at(mark, "client-a", other) is None  # another request
     at, _, mac = mark.partition(".")
-    assert marks.asked_at(f"{int(at) - 100}.{mac}", "client-a") is None  # time edited
-    assert marks.asked_at("0." + "0" * 32, "client-a") is None
-    assert marks.asked_at("", "client-a") is None
-    assert ReauthMarks(b"x" * 32, clock.now).asked_at(mark, "client-a") is None  # other key
+    assert marks.asked_at(f"{int(at) - 100}.{mac}", "client-a", request) is None  # time edited
+    assert marks.asked_at("0." + "0" * 32, "client-a", request) is None
+    assert marks.asked_at("", "client-a", request) is None
+    other_key = ReauthMarks(b"x" * 32, clock.now)
+    assert other_key.asked_at(mark, "client-a", request) is None
     clock.advance(MARK_SECONDS + 1)
-    assert marks.asked_at(mark, "client-a") is None
+    assert marks.asked_at(mark, "client-a", request) is None
 
 
 @pytest.mark.parametrize(("alg", "hasher"), [("EdDSA", hashlib.sha512), ("RS256", hashlib.sha256)])

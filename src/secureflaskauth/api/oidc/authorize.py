@@ -41,11 +41,14 @@ class SignedIn(Protocol):
     def amr(self) -> tuple[str, ...]: ...
 
 
+def _params() -> list[tuple[str, str]]:
+    """This authorization request's parameters (a POST's form too), without a mark."""
+    return [(k, v) for k, vs in request.values.lists() if k != PARAMETER for v in vs]
+
+
 def _request_url(extra: Sequence[tuple[str, str]] = ()) -> str:
-    """This authorization request as a relative GET URL (a POST's form too), without an
-    earlier mark, with ``extra`` added."""
-    params = [(k, v) for k, v in request.values.items(multi=True) if k != PARAMETER]
-    return f"{AUTHORIZE}?{urlencode([*params, *extra])}"
+    """This authorization request as a relative GET URL, with ``extra`` added."""
+    return f"{AUTHORIZE}?{urlencode([*_params(), *extra])}"
 
 
 def _sign_in(next_url: str, *, again: bool) -> Response:
@@ -104,15 +107,19 @@ def authorize(signin: SignedIn | None) -> Response:
     if signin is None:
         return _sign_in(_request_url(), again=False)
     w = wiring.current()
-    asked_at = w.oidc.reauth.asked_at(request.values.get(PARAMETER, ""), client_id)
+    params = _params()
+    asked_at = w.oidc.reauth.asked_at(request.values.get(PARAMETER, ""), client_id, params)
+    # Only the sign-in proves itself fresh: completed after this very request asked for it.
     fresh = asked_at is not None and signin.auth_time >= asked_at
-    too_old = max_age is not None and w.clock.now() - signin.auth_time > max_age
-    if ("login" in prompts or too_old) and not fresh:
+    # max_age: the sign-in's age when the request was made (when it asked, with a mark).
+    asked = asked_at if fresh and asked_at is not None else w.clock.now()
+    too_old = max_age is not None and asked - signin.auth_time > max_age
+    if ("login" in prompts and not fresh) or too_old:
         if "none" in prompts:  # Core 3.1.2.6: no page may be shown
             required = LoginRequiredError(redirect_uri=grant.redirect_uri)
             required.state = request.values.get("state")
             return _back_to_client(required)
-        mark = w.oidc.reauth.mark(client_id)
+        mark = w.oidc.reauth.mark(client_id, params)
         return _sign_in(_request_url([(PARAMETER, mark)]), again=True)
     try:
         response: Response = server().create_authorization_response(grant=grant, grant_user=signin)
