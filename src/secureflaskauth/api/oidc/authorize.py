@@ -20,12 +20,12 @@ from authlib.oidc.core.errors import LoginRequiredError
 from flask import Response, request
 
 from secureflaskauth import wiring
+from secureflaskauth.api.oidc import parameters
 from secureflaskauth.api.oidc.discovery import AUTHORIZE
 from secureflaskauth.api.oidc.server import bad_input, error_page, protocol_error, server
 from secureflaskauth.domain.oidc.reauth import PARAMETER
 
 SIGN_IN = "/signin"
-_MAX_PARAMETER = 2000
 
 
 class SignedIn(Protocol):
@@ -93,8 +93,9 @@ def _max_age(grant_redirect: str) -> int | None:
 
 def authorize(signin: SignedIn | None) -> Response:
     """Answer an authorization request for the browser signed in as ``signin``."""
-    if any(len(v) > _MAX_PARAMETER for v in request.values.values()):
-        return _refused(bad_input("a parameter too long"))
+    refused = parameters.refusal(request.values)
+    if refused is not None:
+        return _refused(refused)
     try:
         grant = server().get_consent_grant(end_user=signin)
         max_age = _max_age(grant.redirect_uri)
