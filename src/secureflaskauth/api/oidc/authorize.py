@@ -16,16 +16,23 @@ from urllib.parse import quote, urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oidc.core.errors import LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from flask import Response, request
 
 from secureflaskauth import wiring
 from secureflaskauth.api.oidc import parameters
 from secureflaskauth.api.oidc.discovery import AUTHORIZE
 from secureflaskauth.api.oidc.server import bad_input, error_page, protocol_error, server
+from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.oidc.reauth import PARAMETER
 
 SIGN_IN = "/signin"
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
 
 
 class SignedIn(Protocol):
@@ -91,6 +98,39 @@ def _max_age(grant_redirect: str) -> int | None:
     return int(text)
 
 
+def _unsupported(redirect_uri: str) -> None:
+    """What the service does not do, refused rather than ignored (Core 6.1, 6.2, 3.1.2.1):
+    request objects, prompt values it does not know, and consent, which it has no
+    screen for (its clients are the operator's own)."""
+    state = request.values.get("state")
+    error: OAuth2Error | None = None
+    prompts = set(request.values.get("prompt", "").split())
+    if "request" in request.values:
+        error = RequestNotSupportedError()
+    elif "request_uri" in request.values:
+        error = RequestURINotSupportedError()
+    elif not prompts <= PROMPTS:
+        error = InvalidRequestError("prompt holds a value the service does not know.")
+    elif "consent" in prompts:
+        error = ConsentRequiredError()
+    if error is not None:
+        error.redirect_uri = redirect_uri
+        error.state = state
+        raise error
+
+
+def _hint_names(user_id: str) -> bool:
+    """Whether the request's id_token_hint, if any, is a valid ID token of this service
+    naming ``user_id`` (Core 3.1.2.1)."""
+    token = request.values.get("id_token_hint")
+    if token is None:
+        return True
+    try:
+        return wiring.current().oidc.id_tokens.read_hint(token).subject == user_id
+    except InvalidToken:
+        return False
+
+
 def authorize(signin: SignedIn | None) -> Response:
     """Answer an authorization request for the browser signed in as ``signin``."""
     refused = parameters.refusal(request.values)
@@ -99,26 +139,30 @@ def authorize(signin: SignedIn | None) -> Response:
     try:
         grant = server().get_consent_grant(end_user=signin)
         max_age = _max_age(grant.redirect_uri)
+        _unsupported(grant.redirect_uri)
     except OAuth2Error as error:
         return _refused(error)
     except ValueError as exc:  # input authlib's error text may not hold
         return _refused(bad_input(type(exc).__name__))
     client_id = grant.request.client.get_client_id()
     prompts = set(request.values.get("prompt", "").split())
-    if signin is None:
-        return _sign_in(_request_url(), again=False)
     w = wiring.current()
     params = _params()
+    if signin is None:  # marked, so that this sign-in counts as a fresh one
+        mark = w.oidc.reauth.mark(client_id, params)
+        return _sign_in(_request_url([(PARAMETER, mark)]), again=False)
     asked_at = w.oidc.reauth.asked_at(request.values.get(PARAMETER, ""), client_id, params)
     # Only the sign-in proves itself fresh: completed after this very request asked for it.
     fresh = asked_at is not None and signin.auth_time >= asked_at
     # max_age: the sign-in's age when the request was made (when it asked, with a mark).
     asked = asked_at if fresh and asked_at is not None else w.clock.now()
     too_old = max_age is not None and asked - signin.auth_time > max_age
-    if ("login" in prompts and not fresh) or too_old:
-        if "none" in prompts:  # Core 3.1.2.6: no page may be shown
-            required = LoginRequiredError(redirect_uri=grant.redirect_uri)
-            required.state = request.values.get("state")
+    other_person = not _hint_names(signin.user_id)
+    again = bool(prompts & {"login", "select_account"})
+    if (again and not fresh) or too_old or other_person:
+        if "none" in prompts or (other_person and fresh):  # Core 3.1.2.6: no page shown;
+            required = LoginRequiredError(redirect_uri=grant.redirect_uri)  # or signed in
+            required.state = request.values.get("state")  # again and still not the hint's
             return _back_to_client(required)
         mark = w.oidc.reauth.mark(client_id, params)
         return _sign_in(_request_url([(PARAMETER, mark)]), again=True)

@@ -68,7 +68,7 @@ def metadata() -> OpenIdConfiguration:
         code_challenge_methods_supported=["S256"],
         claims_supported=[*claims, *(c for c in ID_TOKEN_CLAIMS if c not in claims)],
         acr_values_supported=list(ACR_VALUES),
-        prompt_values_supported=["none", "login"],
+        prompt_values_supported=["none", "login", "select_account"],
         claims_parameter_supported=False,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,
