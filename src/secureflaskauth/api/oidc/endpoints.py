@@ -5,6 +5,8 @@ hence plain routes, described by discovery."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 from flask import Blueprint, Response, jsonify, request
 
 from secureflaskauth import wiring
@@ -48,11 +50,25 @@ def token() -> Response:
     # RFC 6749 3.2: no parameter more than once.
     if any(len(request.form.getlist(name)) > 1 for name in request.form):
         return protocol_error(bad_input("a repeated parameter"))
+    if _two_client_authentications():
+        return protocol_error(bad_input("two client authentication methods"))
     try:
         response: Response = server().create_token_response()
     except ValueError as exc:  # authlib refused to describe the input
         return protocol_error(bad_input(type(exc).__name__))
     return response
+
+
+def _two_client_authentications() -> bool:
+    """RFC 6749 2.3: one client authentication method per request. HTTP Basic with a
+    client_secret in the body, or with a body's client_id naming another client."""
+    basic = request.authorization
+    if basic is None or basic.type != "basic":
+        return False
+    if "client_secret" in request.form:
+        return True
+    client_id = request.form.get("client_id")
+    return client_id is not None and client_id != unquote_plus(basic.username or "")
 
 
 def _insufficient_scope() -> Response:
