@@ -97,6 +97,9 @@ def test_bad_registrations_are_one_line_errors(cli: Cli) -> None:
         "http://app.example.com/cb": "a redirect URI must be https",
         "https://app.example.com/cb#frag": "a redirect URI has no fragment",
         "/relative": "a redirect URI must be https",
+        "https://user:pw@app.example.com/cb": "no user name, password",
+        "https://app.example.com%2f@evil.example/": "no user name, password",
+        "https://app.example.com%2f.evil.example/": "no user name, password",
     }
     for uri, message in cases.items():
         result = cli("clients", "add", "App", "--redirect-uri", uri)

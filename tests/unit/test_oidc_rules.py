@@ -50,6 +50,12 @@ def test_redirect_uris_that_may_be_registered(uri: str) -> None:
         "https://app.example.com/cb with space",
         "https:///no-host",
         "https://app.example.com/" + "a" * 2000,
+        "https://user:pw@app.example.com/cb",
+        "https://@app.example.com/cb",
+        "https://app.example.com%2f@evil.example/",
+        "https://app.example.com%40evil.example/",
+        "https://app.example.com\\@evil.example/",
+        "http://user@localhost/cb",
     ],
 )
 def test_redirect_uris_refused(uri: str) -> None:

@@ -54,6 +54,11 @@ def check_redirect_uri(uri: str) -> str:
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
         raise InvalidClientSettings(f"a redirect URI has no fragment (RFC 6749 3.1.2): {uri}")
+    if any(c in parts.netloc for c in "@%\\"):
+        # userinfo, or an authority that reads differently once decoded (a.com%2f@b.com)
+        raise InvalidClientSettings(
+            f"a redirect URI has no user name, password or encoded characters in its host: {uri}"
+        )
     scheme = parts.scheme.lower()
     if scheme == "https" and parts.hostname:
         return uri
