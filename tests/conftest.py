@@ -18,6 +18,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,15 @@ class PostgresDatabases:
         return self.url(name)
 
     def drop_all(self) -> None:
-        with self.engine.connect() as conn:
-            for name in [*self.created, self.template]:
+        # Each DROP DATABASE waits for a checkpoint: several at once share one, where one
+        # after the other a run's few hundred databases would each wait for their own.
+        def drop(name: str) -> None:
+            with self.engine.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(drop, self.created))
+        drop(self.template)
         self.engine.dispose()
 
 
