@@ -19,6 +19,7 @@ from secureflaskauth.api.schemas import (
 )
 from secureflaskauth.domain.errors import ValidationFailed
 from secureflaskauth.domain.models import Client
+from secureflaskauth.domain.text import header_text, shorten
 from secureflaskauth.domain.tokens import AccessClaims
 
 routes = Routes("auth", __name__, url_prefix="/auth", tag="auth")
@@ -26,7 +27,8 @@ SMS_FAILED = problem("The SMS could not be sent (`sms-delivery-failed`).")
 
 
 def client_info() -> Client:
-    return Client(ip=request.remote_addr or "unknown", user_agent=request.user_agent.string[:256])
+    agent = shorten(header_text(request.user_agent.string), 256)
+    return Client(ip=request.remote_addr or "unknown", user_agent=agent)
 
 
 @routes.route(

@@ -63,7 +63,8 @@ class ChallengeResponse(BaseModel):
     )
     sent_to: str | None = Field(
         description="The masked phone number the code went to; null when no SMS was sent "
-        "(`method` is not `sms`)."
+        "(`method` is not `sms`) and for a password reset, whose answers tell nothing of "
+        "the account."
     )
     attempts_remaining: int = Field(description="Wrong codes still allowed for this sign-in.")
     method: str = Field(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from secureflaskauth.domain.errors import ChallengeFailed, SignInExpired
 from secureflaskauth.domain.lockout import AccountGuard
@@ -79,6 +80,34 @@ def account_locked(locked_until: float | None, now: float, lock: str = SIGN_IN) 
         f"Too many wrong codes for this account. {what} locked for a while.",
         extra=dict(NO_TRIES_LEFT),
         retry_after=math.ceil(locked_until - now) if locked_until else None,
+    )
+
+
+class TriesLeft(Protocol):
+    """What a challenge's state tells of it (signin.ChallengeState)."""
+
+    @property
+    def attempts_remaining(self) -> int: ...
+    @property
+    def expires_in(self) -> int: ...
+    @property
+    def resend_after(self) -> int | None: ...
+
+
+def wrong_code_answer(state: TriesLeft, wrong: str = "Wrong code.") -> ChallengeFailed:
+    """A wrong code's answer (``wrong`` says what was wrong): the tries left, or none."""
+    if state.attempts_remaining == 0:
+        return ChallengeFailed(
+            f"{wrong} No tries are left for this sign-in; please sign in again.",
+            extra=dict(NO_TRIES_LEFT),
+        )
+    return ChallengeFailed(
+        wrong,
+        extra={
+            "attempts_remaining": state.attempts_remaining,
+            "expires_in": state.expires_in,
+            "resend_after": state.resend_after,
+        },
     )
 
 

@@ -305,6 +305,10 @@ class Counters(Protocol):
         """The count of ``key`` in the window that starts at ``window`` (0 if none)."""
         ...
 
+    def latest(self, key: str) -> tuple[float, int] | None:
+        """The start of ``key``'s current window and its count there; None if none."""
+        ...
+
 
 class SmsSender(Protocol):
     def send(self, to_e164: str, body: str) -> None:

@@ -31,9 +31,10 @@ from typing import Any
 
 from secureflaskauth.domain import otp, usernames
 from secureflaskauth.domain.audit import Audit
-from secureflaskauth.domain.codetries import expired_sign_in
+from secureflaskauth.domain.codetries import expired_sign_in, wrong_code_answer
 from secureflaskauth.domain.errors import (
     DomainError,
+    SignInExpired,
     SmsDeliveryFailed,
     TooManyRequests,
     ValidationFailed,
@@ -171,10 +172,14 @@ class PasswordReset:
         return ResetStarted(state.session_id, state.expires_in, state.resend_after)
 
     def _decoy(self) -> ResetStarted:
-        """An answer like a sent code's, for a session id no code belongs to."""
+        """An answer like a sent code's, for a session id no code belongs to; what
+        follows with it is answered alike too (decoyresets.py)."""
         policy = self.signin.otp
+        session_id = otp.new_session_id()
+        if self.signin.decoys is not None:
+            self.signin.decoys.start(session_id)
         return ResetStarted(
-            session_id=otp.new_session_id(),
+            session_id=session_id,
             expires_in=policy.ttl_seconds,
             resend_after=policy.resend_cooldown_seconds if policy.max_resends > 0 else None,
         )
@@ -194,19 +199,23 @@ class PasswordReset:
         signin = self.signin
         signin.tries.admit(client)
         self.factors.check_form(code, proof)
-        challenge = signin.live_challenge(session_id, PURPOSE)
-        user = self.users.by_id(challenge.user_id)
-        if user is None:
-            raise expired_sign_in()
         new_password = normalise_password(new_password)
-        found = self.password_policy.problems(
-            new_password, username_canonical=user.username_canonical
-        )
-        if found:
-            raise ValidationFailed({"new_password": found})
+        # The rules that name no account first, so a weak password costs no try; the
+        # username only once the code is right, as a reset no code was sent for knows none.
+        self._check_password(new_password, "")
+        try:
+            signin.live_challenge(session_id, PURPOSE)
+        except SignInExpired:
+            self._decoy_try(session_id)
+            raise
         user, attempt, now = signin.take_try(session_id, PURPOSE)
         if not signin.code_matches(attempt.challenge, code):
             signin.wrong_code(user, attempt, session_id, now, client)
+        try:
+            self._check_password(new_password, user.username_canonical)
+        except ValidationFailed:
+            signin.tries.right(user, RESET)  # the code was right; its try stays taken
+            raise
         # Said only to whoever holds the SMS code (the try stays counted): what else the
         # account needs, and whether what was given is right.
         proven = self.factors.check(user, proof, attempt.challenge.id, now, client)
@@ -224,6 +233,24 @@ class PasswordReset:
             self.held.hold(user, self.hasher.hash(new_password), client)
             return 0
         return self._set_password(user, new_password, now, client, proven.factor)
+
+    def _check_password(self, password: str, username_canonical: str) -> None:
+        found = self.password_policy.problems(password, username_canonical=username_canonical)
+        if found:
+            raise ValidationFailed({"new_password": found})
+
+    def _decoy_try(self, session_id: str) -> None:
+        """A reset no code was sent for, answered as a live one whose code is wrong
+        (decoyresets.py); returns when ``session_id`` is none."""
+        decoys = self.signin.decoys
+        decoy = decoys.find(session_id) if decoys is not None else None
+        if decoys is None or decoy is None:
+            return
+        taken = decoys.take_try(decoy)
+        if taken is None:
+            raise expired_sign_in()
+        state = self.signin.challenge_state(session_id, taken)
+        raise wrong_code_answer(state)
 
     def passkey_options(self, session_id: str, client: Client) -> dict[str, Any]:
         """Request options for the passkey of the reset ``session_id`` (resetproof.py),

@@ -12,18 +12,19 @@ from typing import NoReturn, Protocol
 from secureflaskauth.domain import otp, phones, usernames
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.codetries import (
-    NO_TRIES_LEFT,
     CodeTry,
     WrongCodePolicy,
     account_locked,
     already_used,
     expired_sign_in,
+    wrong_code_answer,
 )
+from secureflaskauth.domain.decoyresets import DecoyResets
 from secureflaskauth.domain.errors import (
-    ChallengeFailed,
     InvalidCredentials,
     PasswordResetRequired,
     PhoneNumberUnavailable,
+    SignInExpired,
     SmsDeliveryFailed,
     SmsProviderError,
     TooManyRequests,
@@ -99,7 +100,9 @@ class SignIn:
         second_steps: SecondSteps | None = None,
         max_accounts_per_number: int = 0,
         tries: WrongCodePolicy | None = None,
+        decoys: DecoyResets | None = None,
     ) -> None:
+        self.decoys = decoys
         self.due_resets = due_resets
         self.second_steps = second_steps
         self.max_accounts_per_number = max_accounts_per_number
@@ -259,7 +262,7 @@ class SignIn:
         self,
         session_id: str,
         c: Challenge,
-        phone: str,
+        phone: str | None,
         now: float,
         methods: tuple[str, ...] = ("sms",),
     ) -> ChallengeState:
@@ -274,10 +277,14 @@ class SignIn:
             expires_in=max(0, math.floor(c.expires_at - now)),
             resend_after=resend_after,
             attempts_remaining=max(0, self.otp.max_attempts - c.attempts),
-            sent_to=phones.mask(phone) if sent else None,
+            sent_to=phones.mask(phone) if sent and phone else None,
             method="sms" if sent else methods[0],
             methods=methods,
         )
+
+    def challenge_state(self, session_id: str, challenge: Challenge) -> ChallengeState:
+        """What a client is told of ``challenge`` now (no number)."""
+        return self._state(session_id, challenge, None, self.clock.now())
 
     # -- code step --------------------------------------------------------
 
@@ -419,25 +426,17 @@ class SignIn:
             raise account_locked(locked_until, now, lock)
         if state.attempts_remaining == 0:
             self.audit.client_event("challenge_exhausted", "failure", client, user_id=user.id)
-            raise ChallengeFailed(
-                f"{wrong} No tries are left for this sign-in; please sign in again.",
-                extra=dict(NO_TRIES_LEFT),
-            )
-        raise ChallengeFailed(
-            wrong,
-            extra={
-                "attempts_remaining": state.attempts_remaining,
-                "expires_in": state.expires_in,
-                "resend_after": state.resend_after,
-            },
-        )
+        raise wrong_code_answer(state, wrong)
 
     # -- resend -----------------------------------------------------------
 
     def resend(self, session_id: str, client: Client) -> ChallengeState:
         """Send a new code for a live challenge; the previous code stops working."""
         self.throttle.check(f"resend:ip:{client.ip}", self.throttle.limits.resend_ip, per_ip=True)
-        challenge = self.live_challenge(session_id)
+        try:
+            challenge = self.live_challenge(session_id)
+        except SignInExpired:
+            return self._resend_decoy(session_id)
         self.throttle.check(f"resend:user:{challenge.user_id}", self.throttle.limits.resend_account)
         user = self.users.by_id(challenge.user_id)
         if user is None or user.disabled:
@@ -471,9 +470,26 @@ class SignIn:
             self.challenges.kill(updated.id)
             raise
         self._send(updated, user, code, client, resend=True)
-        # A reset's session id is handed to whoever asks: its answer tells no factor.
+        if updated.purpose == RESET:
+            # A reset's session id is handed to whoever asks: its answer tells neither a
+            # factor nor the number, as a reset no code was sent for cannot.
+            return self._state(session_id, updated, None, now)
         methods = self.methods(user) if updated.purpose == "sign-in" else ("sms",)
         return self._state(session_id, updated, phone, now, methods)
+
+    def _resend_decoy(self, session_id: str) -> ChallengeState:
+        """A new "code" for a reset no code was sent for (decoyresets.py): the answers
+        of a live reset's resend, and no SMS."""
+        decoy = self.decoys.find(session_id) if self.decoys is not None else None
+        now = self.clock.now()
+        if decoy is None or not decoy.is_alive(now, self.otp.max_attempts):
+            raise expired_sign_in()
+        self._check_resend_allowed(decoy, now)
+        assert self.decoys is not None
+        updated = self.decoys.resend(decoy, now)
+        if updated is None:  # lost a race with another resend, as a live one can
+            raise expired_sign_in()
+        return self._state(session_id, updated, None, now)
 
     def _check_resend_allowed(self, challenge: Challenge, now: float) -> None:
         # The challenge is still usable with the code already sent: say so.

@@ -14,6 +14,7 @@ from secureflaskauth import wiring
 from secureflaskauth.domain.factors import RECOVERY_CODES, TOTP, WEBAUTHN
 from secureflaskauth.domain.factors.account import FactorInfo
 from secureflaskauth.domain.models import Session
+from secureflaskauth.domain.text import shorten
 from secureflaskauth.web.browser import end_signin
 from secureflaskauth.web.messages import isolated, ltr
 from secureflaskauth.web.owner import Owner, signed_in_only
@@ -48,7 +49,7 @@ def device(user_agent: str) -> str:
         return gettext("%(browser)s on %(system)s", browser=ltr(browser), system=ltr(system))
     if browser:
         return ltr(browser)
-    found = user_agent[:60].strip()
+    found = shorten(user_agent, 60).strip()
     return isolated(found) if found else gettext("Unknown device")
 
 

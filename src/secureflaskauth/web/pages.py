@@ -29,10 +29,14 @@ blueprint.add_app_template_filter(ltr, "ltr")
 blueprint.add_app_template_filter(isolated, "isolated")
 
 
+# Fields that hold a one-time code or a recovery code: never shown again once refused.
+_SECRET_CODES = frozenset({"code", "totp", "recovery_code"})
+
+
 @dataclass
 class Form:
-    """A form as the person filled it: its values (passwords never kept), each field's
-    messages, and what is said about the whole form."""
+    """A form as the person filled it: its values (passwords never kept, codes not once
+    refused), each field's messages, and what is said about the whole form."""
 
     values: Mapping[str, str] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
@@ -70,7 +74,15 @@ class Form:
                 self.alert = gettext("Please correct the fields marked below.")
         else:
             self.alert = refusal(error)
+        self._drop_codes(error)
         return self
+
+    def _drop_codes(self, error: DomainError) -> None:
+        """A refusal clears every code typed (a wrong one, or one of a sign-in that is
+        over); a field's message clears that field's code alone, so the reset's SMS code
+        stays when only the new password or the app's code was missing."""
+        refused = set(self.errors) if isinstance(error, ValidationFailed) else _SECRET_CODES
+        self.values = {k: v for k, v in self.values.items() if k not in refused & _SECRET_CODES}
 
 
 def submitted(*names: str) -> dict[str, str]:

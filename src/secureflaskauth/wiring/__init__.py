@@ -29,6 +29,7 @@ from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.browser import BrowserSignIns
 from secureflaskauth.domain.clock import SystemClock
 from secureflaskauth.domain.codetries import WrongCodePolicy
+from secureflaskauth.domain.decoyresets import DecoyResets
 from secureflaskauth.domain.factors.account import AccountFactors
 from secureflaskauth.domain.factors.check import TotpCheck
 from secureflaskauth.domain.factors.enrolment import TotpEnrolment
@@ -263,6 +264,7 @@ def build(
         second_steps=factors,
         max_accounts_per_number=settings.max_accounts_per_number,
         tries=tries,
+        decoys=DecoyResets(counters=shared.counters, clock=clock, policy=otp_policy),
     )
     passkey_signin = PasskeySignIn(
         signin=signin, store=factor_store, challenges=passkeys.challenges, rp=passkeys.rp

@@ -64,3 +64,12 @@ class SqlCounters:
                 select(t.c.count).where(t.c.key == storable_key(key), t.c.window_start == window)
             ).scalar()
         return int(count or 0)
+
+    @fail_closed
+    def latest(self, key: str) -> tuple[float, int] | None:
+        t = rate_counters
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(t.c.window_start, t.c.count).where(t.c.key == storable_key(key))
+            ).first()
+        return None if row is None else (float(row[0]), int(row[1]))

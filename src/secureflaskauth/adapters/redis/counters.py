@@ -45,3 +45,10 @@ class RedisCounters:
         if isinstance(stored, bytes):
             stored = stored.decode()
         return int(count or 0) if stored == number(window) else 0
+
+    @fail_closed
+    def latest(self, key: str) -> tuple[float, int] | None:
+        stored, count = self._client.hmget(self._prefix + key_part(key), ["window", "count"])
+        if stored is None or count is None:
+            return None
+        return float(stored), int(count)

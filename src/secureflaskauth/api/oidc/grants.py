@@ -33,6 +33,7 @@ from secureflaskauth import wiring
 from secureflaskauth.domain.models import AuthorizationCode, OAuthClient
 from secureflaskauth.domain.oidc.claims import acr_of, granted
 from secureflaskauth.domain.sessions import InvalidRefreshToken, TokenPair
+from secureflaskauth.domain.text import header_text, shorten
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -117,7 +118,8 @@ def query_client(client_id: str | None) -> Client | None:
 
 
 def _client_info() -> tuple[str, str]:
-    return flask_request.remote_addr or "unknown", flask_request.user_agent.string[:256]
+    agent = shorten(header_text(flask_request.user_agent.string), 256)
+    return flask_request.remote_addr or "unknown", agent
 
 
 def token_response(pair: TokenPair, scope: str) -> dict[str, Any]:
