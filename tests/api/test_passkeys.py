@@ -5,6 +5,7 @@ count like wrong codes. On SQLite and on PostgreSQL with Redis."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Callable
@@ -367,11 +368,28 @@ def test_malformed_requests_are_422_not_500(client: FlaskClient) -> None:
             }
         },
         {"session_id": "x" * 500, "credential": {}},
+        # Client data nested deeper than any parser recurses: a refusal, not a crash.
+        {"credential": _deep_client_data()},
     ]
     for body in bodies:
         problem(client.post("/auth/webauthn/verify", json=body), 422)
+    reset = {"session_id": "x" * 43, "otp": "123456", "new_password": PASSWORD + "!"}
+    problem(
+        client.post("/auth/password/reset", json={**reset, "webauthn": _deep_client_data()}), 422
+    )
     problem(client.post("/auth/webauthn/options", json={"session_id": 5}), 422)
     problem(client.post("/auth/webauthn/options", json={"session_id": "unknown"}), 401)
+
+
+def _deep_client_data() -> dict[str, Any]:
+    nested = base64.urlsafe_b64encode(b"[" * 3000 + b"]" * 3000).decode().rstrip("=")
+    return {
+        "id": "AAAA",
+        "rawId": "AAAA",
+        "type": "public-key",
+        "response": {"clientDataJSON": nested, "authenticatorData": "AAAA", "signature": "AAAA"},
+        "clientExtensionResults": {},
+    }
 
 
 def test_a_challenge_lives_two_minutes(client: FlaskClient, clock: FrozenClock) -> None:

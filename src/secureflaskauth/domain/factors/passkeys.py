@@ -44,6 +44,8 @@ MALFORMED = (
     AttributeError,
     ArithmeticError,
     struct.error,
+    # JSON nested deeper than the parser recurses (client data is attacker-chosen)
+    RecursionError,
 )
 _TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
