@@ -40,7 +40,7 @@ def create_api(issuer: str, token_issuer: str, audience: str) -> Flask:
 
 if __name__ == "__main__":
     create_api(
-        os.environ.get("SFA_ISSUER", f"http://localhost:{os.environ.get('SFA_PORT', '5000')}"),
+        os.environ.get("SERVICE_URL", f"http://localhost:{os.environ.get('SFA_PORT', '5000')}"),
         os.environ.get("SFA_JWT_ISSUER", "secureflaskauth"),
         os.environ.get("SFA_JWT_AUDIENCE", "secureflaskauth"),
     ).run(port=8001)

@@ -67,7 +67,7 @@ def create_app(issuer: str, client_id: str, client_secret: str, api_url: str) ->
 
 if __name__ == "__main__":
     create_app(
-        os.environ.get("SFA_ISSUER", f"http://localhost:{os.environ.get('SFA_PORT', '5000')}"),
+        os.environ.get("SERVICE_URL", f"http://localhost:{os.environ.get('SFA_PORT', '5000')}"),
         os.environ["CLIENT_ID"],
         os.environ["CLIENT_SECRET"],
         os.environ.get("API_URL", "http://localhost:8001/hello"),
