@@ -280,3 +280,29 @@ def test_a_right_app_code_sent_at_once_counts_no_failure_for_the_losers(
     # The next time step's code (one step of drift is allowed): not the confirming one.
     body = {"session_id": session_id, "otp": app.at(now + 30), "method": "totp"}
     _race_second_step(server, http, account, body)
+
+
+def test_deletions_of_one_account_at_once_delete_it_once(
+    racing_server: Server, http: requests.Session
+) -> None:
+    server = racing_server
+    account, token = new_account(http, server)
+
+    def request(client: requests.Session) -> requests.Response:
+        return client.delete(
+            server.url("/auth/account"),
+            json={"password": PASSWORD},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=HTTP_TIMEOUT,
+        )
+
+    answers = _at_once(server, request, RIGHT_CODE_CLIENTS)
+
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {204: 1, 401: RIGHT_CODE_CLIENTS - 1}, statuses
+    events = server.store.query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE event = 'account_deleted' AND user_id = :id",
+        id=account.user_id,
+    )
+    assert events == [{"n": 1}]
+    assert server.store.query("SELECT id FROM users WHERE id = :id", id=account.user_id) == []
