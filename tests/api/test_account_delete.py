@@ -5,8 +5,12 @@ and the username is free again."""
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -147,3 +151,29 @@ def test_a_sign_in_waiting_for_its_code_cannot_complete(client: FlaskClient) -> 
 
     body = problem(client.post("/auth/verify-otp", json={"session_id": waiting, "otp": code}), 401)
     assert body["type"].endswith("sign-in-expired")
+
+
+@pytest.mark.parametrize("race", range(3))  # the window is narrow: race more than once
+def test_deletions_at_once_delete_once(app: Flask, client: FlaskClient, race: int) -> None:
+    username = register(client)
+    token = signed_in(client, username)["access_token"]
+    user_id = claims(token)["sub"]
+    gate = threading.Barrier(10)
+
+    def attempt(_: int) -> TestResponse:
+        own = app.test_client()
+        gate.wait(timeout=30)
+        return delete(own, token)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(attempt, range(10)))
+
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {204: 1, 401: 9}, statuses
+    events = query(
+        app,
+        "SELECT COUNT(*) AS n FROM audit_events WHERE event = 'account_deleted' AND user_id = :u",
+        u=user_id,
+    )
+    assert events == [{"n": 1}]
+    assert query(app, "SELECT * FROM users WHERE id = :u", u=user_id) == []

@@ -24,6 +24,7 @@ from tests.api.test_refresh import (
     signed_in,
     wiring_of,
 )
+from tests.api.test_totp import code_of, confirm, enrol
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, last_code, login, register, sign_in, unique_username
 from tests.helpers import problem
@@ -370,3 +371,32 @@ def test_delayed_with_a_recovery_code_the_reset_is_at_once(
 
     assert response.status_code == 204
     assert login_status(client, username, NEW) == 200
+
+
+def test_delayed_an_app_added_meanwhile_drops_the_reset(
+    make_app: Callable[..., Flask], clock: FrozenClock
+) -> None:
+    client = delayed_client(make_app)
+    app = client.application
+    username = register(client)
+    token = sign_in(client, username)
+    held_reset(client, username)
+    started = enrol(client, token).get_json()
+    assert (
+        confirm(client, token, started["factor_id"], code_of(started["secret"], clock)).status_code
+        == 204
+    )
+
+    clock.advance(HOLD + 1)
+    # The SMS code alone no longer resets this account: the held reset is not applied.
+    assert login_status(client, username, NEW) == 401
+    assert login_status(client, username, PASSWORD) == 200
+    assert login_status(client, username, NEW) == 401
+    assert any("cancelled" in m["body"] for m in outbox(client))
+    events = query(
+        app,
+        "SELECT outcome, detail FROM audit_events WHERE event = 'password_reset' ORDER BY id",
+    )
+    assert [e["outcome"] for e in events] == ["held", "cancelled"]
+    assert json.loads(events[-1]["detail"])["reason"] == "stronger_factor"
+    assert query(app, "SELECT COUNT(*) AS n FROM held_resets") == [{"n": 0}]

@@ -112,3 +112,22 @@ def test_a_store_failing_during_a_command_is_one_line(
     assert result.output.strip() == (
         "Error: the database is unavailable (OperationalError: database or disk is full)"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"users", b"show", b"\xff"],
+        [b"users", b"list", b"--search", b"\xff"],
+        [b"sessions", b"list", b"--user", b"ab\xffc"],
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_one_error_line(tmp_path: Path, args: list[bytes]) -> None:
+    script = Path(sys.executable).parent / "secureflaskauth"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SFA_")}
+    done = subprocess.run(
+        [os.fsencode(script), *args], env=environ, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 1, done.stderr
+    shown = args[-1].decode(errors="backslashreplace")
+    assert error_lines(done) == [f"Error: arguments must be UTF-8 text (got '{shown}')"]

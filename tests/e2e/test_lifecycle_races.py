@@ -9,8 +9,10 @@ code itself rather than being turned away before it."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
+import pyotp
 import pytest
 import requests
 
@@ -216,3 +218,91 @@ def test_a_right_reset_code_sent_at_once_counts_no_failure_for_the_losers(
     assert {b["type"].rsplit(":", 1)[-1] for b in lost} == {"sign-in-expired"}, lost
     assert all("used" in b["detail"] for b in lost), lost
     assert_no_failure_counted(server, http, account, NEW)
+
+
+def _race_second_step(
+    server: Server, http: requests.Session, account: Account, body: dict[str, str]
+) -> None:
+    """``body`` (a right code for the sign-in it names) sent by several clients at once:
+    one signs in, the others are told the code was used, and nothing is counted."""
+
+    def request(client: requests.Session) -> requests.Response:
+        return client.post(server.url("/auth/verify-otp"), json=body, timeout=HTTP_TIMEOUT)
+
+    answers = _at_once(server, request, RIGHT_CODE_CLIENTS)
+
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {200: 1, 401: RIGHT_CODE_CLIENTS - 1}, statuses
+    lost = [a.body for a in answers if a.status == 401]
+    assert {b["type"].rsplit(":", 1)[-1] for b in lost} == {"sign-in-expired"}, lost
+    failed = server.store.query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE event = 'otp_failed' AND user_id = :id",
+        id=account.user_id,
+    )
+    assert failed == [{"n": 0}]
+    assert_no_failure_counted(server, http, account)
+
+
+@pytest.mark.parametrize("race", range(3))
+def test_a_right_recovery_code_sent_at_once_counts_no_failure_for_the_losers(
+    right_code_server: Server, http: requests.Session, race: int
+) -> None:
+    server = right_code_server
+    account, token = new_account(http, server)
+    issued = call(http, server, "POST", "/auth/recovery-codes", token, password=PASSWORD)
+    assert issued.status_code == 200, issued.text
+    session_id = login(http, server, account)["session_id"]
+    body = {"session_id": session_id, "recovery_code": issued.json()["codes"][0]}
+    _race_second_step(server, http, account, body)
+
+
+@pytest.mark.parametrize("race", range(3))
+def test_a_right_app_code_sent_at_once_counts_no_failure_for_the_losers(
+    right_code_server: Server, http: requests.Session, race: int
+) -> None:
+    server = right_code_server
+    account, token = new_account(http, server)
+    started = call(http, server, "POST", "/auth/factors/totp", token, password=PASSWORD)
+    assert started.status_code == 200, started.text
+    app = pyotp.TOTP(started.json()["secret"])
+    now = time.time()
+    confirmed = call(
+        http,
+        server,
+        "POST",
+        "/auth/factors/totp/confirm",
+        token,
+        factor_id=started.json()["factor_id"],
+        code=app.at(now),
+    )
+    assert confirmed.status_code == 204, confirmed.text
+    session_id = login(http, server, account)["session_id"]
+    # The next time step's code (one step of drift is allowed): not the confirming one.
+    body = {"session_id": session_id, "otp": app.at(now + 30), "method": "totp"}
+    _race_second_step(server, http, account, body)
+
+
+def test_deletions_of_one_account_at_once_delete_it_once(
+    racing_server: Server, http: requests.Session
+) -> None:
+    server = racing_server
+    account, token = new_account(http, server)
+
+    def request(client: requests.Session) -> requests.Response:
+        return client.delete(
+            server.url("/auth/account"),
+            json={"password": PASSWORD},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=HTTP_TIMEOUT,
+        )
+
+    answers = _at_once(server, request, RIGHT_CODE_CLIENTS)
+
+    statuses = Counter(a.status for a in answers)
+    assert statuses == {204: 1, 401: RIGHT_CODE_CLIENTS - 1}, statuses
+    events = server.store.query(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE event = 'account_deleted' AND user_id = :id",
+        id=account.user_id,
+    )
+    assert events == [{"n": 1}]
+    assert server.store.query("SELECT id FROM users WHERE id = :id", id=account.user_id) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -14,7 +15,20 @@ from secureflaskauth.observability.logs import configure_logging
 
 
 class _Commands(click.Group):
-    """A store that fails in the middle of a command is one line, never a traceback."""
+    """A store that fails in the middle of a command is one line, never a traceback;
+    so is an argument that is not UTF-8 text."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Python hands bytes that are not UTF-8 over as lone surrogates, which no
+        # store, log or terminal can take: refuse them once, before any command runs.
+        for arg in args:
+            try:
+                arg.encode()
+            except UnicodeEncodeError:
+                shown = os.fsencode(arg).decode(errors="backslashreplace")
+                refused = f"arguments must be UTF-8 text (got '{shown}')"
+                raise click.ClickException(refused) from None
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

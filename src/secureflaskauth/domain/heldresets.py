@@ -5,18 +5,22 @@ notice: until ``effective_at`` every session and the old password keep working, 
 notice has gone to the number, and the owner can cancel it from any signed-in
 session. It takes effect at the first sign-in of the account after the hold (which
 is when the new password is first needed): the new password is set and every session
-ends, in one transaction. A password change by the owner meanwhile drops it.
+ends, in one transaction. A password change by the owner meanwhile drops it, and so
+does a factor stronger than the SMS added meanwhile (an app, a passkey): the account
+would no longer let the SMS code alone reset it, so the held reset is not applied.
 """
 
 from __future__ import annotations
 
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.clock import iso_utc
+from secureflaskauth.domain.factors import stronger
 from secureflaskauth.domain.models import RESET, SIGN_IN, Client, HeldReset, User
 from secureflaskauth.domain.notices import Notices
 from secureflaskauth.domain.ports import (
     ChallengeStore,
     Clock,
+    FactorStore,
     HeldResetStore,
     RevocationList,
     UserStore,
@@ -30,6 +34,7 @@ class HeldResets:
         *,
         store: HeldResetStore,
         users: UserStore,
+        factors: FactorStore,
         challenges: ChallengeStore,
         sessions: Sessions,
         revocations: RevocationList,
@@ -40,6 +45,7 @@ class HeldResets:
     ) -> None:
         self.store = store
         self.users = users
+        self.factors = factors
         self.challenges = challenges
         self.sessions = sessions
         self.revocations = revocations
@@ -68,6 +74,19 @@ class HeldResets:
         """Apply the user's reset if its hold is over (at a sign-in by ``client``);
         the user as stored after it."""
         if self.store.get(user.id) is None:
+            return user
+        if found := stronger(self.factors.for_user(user.id)):
+            # Held because the SMS code alone proved it; the account now has more.
+            if self.store.cancel(user.id):
+                self.audit.client_event(
+                    "password_reset",
+                    "cancelled",
+                    client,
+                    user_id=user.id,
+                    username=user.username,
+                    detail={"reason": "stronger_factor", "factor": found[0]},
+                )
+                self.notices.send(user, "password_reset_cancelled", client)
             return user
         now = self.clock.now()
         done = self.store.complete(user.id, now=now, until=self.sessions.revoked_until(now))

@@ -18,7 +18,7 @@ import secrets
 
 from secureflaskauth.domain import otp
 from secureflaskauth.domain.audit import Audit
-from secureflaskauth.domain.codetries import expired_sign_in
+from secureflaskauth.domain.codetries import already_used
 from secureflaskauth.domain.errors import ValidationFailed
 from secureflaskauth.domain.models import Client
 from secureflaskauth.domain.notices import Notices
@@ -121,10 +121,13 @@ class RecoverySignIn:
         user, attempt, now = signin.take_try(session_id)
         stored = self.codes.matching(user.id, normalised)
         if stored is None:
+            signin.lost_race(user, attempt)  # used by a request that completed this sign-in
             signin.wrong_code(user, attempt, session_id, now, client)
         signin.consume(user, attempt, now)
         if not self.codes.use(user.id, stored):
-            raise expired_sign_in()  # another request used it first: single use
+            # Another sign-in used it first (single use): right, but lost the race.
+            signin.tries.right(user)
+            raise already_used()
         signin.tries.right(user)
         signed_in = signin.open_session(
             user,

@@ -357,6 +357,18 @@ class SignIn:
         self.tries.right(user, code_lock(taken.purpose))
         raise already_used()
 
+    def lost_race(self, user: User, attempt: CodeTry) -> None:
+        """For a code that no longer matches because it was used a moment ago (a
+        recovery code, an app's time step): when another request completed this very
+        challenge meanwhile, the code was right and lost the race (a double submit),
+        so the try is given back and the client told it was used. A winner uses the
+        challenge before the code, so a code used by it finds the challenge used."""
+        taken = attempt.challenge
+        now_stored = self.challenges.get(taken.id)
+        if now_stored is not None and now_stored.used_at is not None:
+            self.tries.right(user, code_lock(taken.purpose))
+            raise already_used()
+
     def open_session(
         self,
         user: User,

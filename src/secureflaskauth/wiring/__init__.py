@@ -193,9 +193,11 @@ def build(
     code_key = otp_key(settings)
     notices = Notices(sms=sender, sms_guard=sms_guard, audit=audit, app_name=settings.app_name)
     recovery = RecoveryCodes(store=SqlRecoveryCodeStore(engine), key=code_key, clock=clock)
+    factor_store = SqlFactorStore(engine)
     held = HeldResets(
         store=SqlHeldResetStore(engine),
         users=users,
+        factors=factor_store,
         challenges=shared.challenges,
         sessions=sessions,
         revocations=shared.revocations,
@@ -205,7 +207,6 @@ def build(
         hold_seconds=settings.reset_hold_seconds,
     )
     password_check = PasswordCheck(hasher=hasher, guard=guard, audit=audit)
-    factor_store = SqlFactorStore(engine)
     totp = TotpCheck(store=factor_store, box=factor_box(settings, code_key))
     otp_policy = policies.otp_policy(settings.otp)
     tries = WrongCodePolicy(

@@ -295,8 +295,11 @@ class SqlUserStore:
 
     @fail_closed
     def delete(self, user_id: str, *, now: float, until: float) -> EndedSessions | None:
-        with self._engine.begin() as conn:
-            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+        with self._engine.connect() as conn, conn.begin() as tx:
+            # The row is locked first (PostgreSQL): of deletions at once, the others wait
+            # here and then find it gone, so exactly one deletes (SQLite: one writer).
+            found = select(users.c.id).where(users.c.id == user_id).with_for_update()
+            if conn.execute(found).first() is None:
                 return None
             ended = conn.execute(end_sessions_of(user_id, now, "user deleted")).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
@@ -307,5 +310,8 @@ class SqlUserStore:
                 conn.execute(sa_delete(by_session).where(by_session.c.session_id.in_(own_sessions)))
             for table in (challenges, sessions, recovery_codes, held_resets, factors):
                 conn.execute(sa_delete(table).where(table.c.user_id == user_id))
-            conn.execute(sa_delete(users).where(users.c.id == user_id))
+            gone = conn.execute(sa_delete(users).where(users.c.id == user_id)).rowcount
+            if gone != 1:  # deleted by another request meanwhile: that one reports it
+                tx.rollback()
+                return None
         return EndedSessions(len(ended), tuple(in_force))

@@ -31,14 +31,22 @@ class TotpCheck:
         assert factor.secret is not None
         return self.box.open(factor.secret, context(factor.id, factor.user_id))
 
+    def matching(self, user_id: str, code: str, now: float) -> tuple[Factor, int] | None:
+        """The active app and the time step within the drift window whose code is
+        ``code``, or None; nothing is used up (``advance`` does, once)."""
+        factor = self.active(user_id)
+        if factor is None:
+            return None
+        step = totp.matching_step(self.secret(factor), code, now)
+        return None if step is None else (factor, step)
+
+    def advance(self, factor: Factor, step: int, now: float) -> bool:
+        """Use ``step`` up (and every earlier one): True for exactly one request."""
+        return self.store.advance(factor.id, counter=step, now=now)
+
     def use(self, user_id: str, code: str, now: float) -> bool:
         """Whether ``code`` is the app's code within the drift window and its time step
         was not used before; a True uses that step up (and every earlier one), so of
         any number of requests presenting the code at once exactly one gets True."""
-        factor = self.active(user_id)
-        if factor is None:
-            return False
-        step = totp.matching_step(self.secret(factor), code, now)
-        if step is None:
-            return False
-        return self.store.advance(factor.id, counter=step, now=now)
+        found = self.matching(user_id, code, now)
+        return found is not None and self.advance(*found, now)

@@ -5,12 +5,14 @@ that started with a passkey, of an account with no app): 422 naming the methods.
 
 A TOTP code is a code like the SMS one for every limit (codetries.py): a try is
 taken from each counter before it is compared, and a wrong one, or one whose time
-step was used already (a replay), is a wrong code.
+step was used already (a replay), is a wrong code; a right one whose step another
+request of the same sign-in used a moment before lost a race, and counts nothing.
 """
 
 from __future__ import annotations
 
 from secureflaskauth.domain import otp
+from secureflaskauth.domain.codetries import already_used
 from secureflaskauth.domain.errors import SignInExpired, ValidationFailed
 from secureflaskauth.domain.factors import SMS, TOTP, TOTP_AMR
 from secureflaskauth.domain.factors.check import TotpCheck
@@ -60,9 +62,22 @@ class SecondStep:
         if not otp.looks_like_code(code):
             raise ValidationFailed({"otp": ["Must be exactly 6 digits."]})
         user, attempt, now = signin.take_try(session_id)
-        if not self.totp.use(user.id, code, now):
+        found = self.totp.matching(user.id, code, now)
+        if found is None:
             signin.wrong_code(user, attempt, session_id, now, client)
+        factor, step = found
+        if factor.counter is not None and step <= factor.counter:
+            # Its time step was used: by a request that completed this very sign-in a
+            # moment ago (right, lost the race), else a replay, a wrong code.
+            signin.lost_race(user, attempt)
+            signin.wrong_code(user, attempt, session_id, now, client)
+        # The sign-in is used up first, then the time step: of the requests of one
+        # sign-in only the one that used it up uses the step, so a loser finds it used.
         signin.consume(user, attempt, now)
+        if not self.totp.advance(factor, step, now):
+            # Used a moment ago by another sign-in of the account: right, lost the race.
+            signin.tries.right(user)
+            raise already_used()
         signin.tries.right(user)
         return signin.open_session(
             user,
