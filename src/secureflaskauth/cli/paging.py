@@ -93,6 +93,14 @@ def emit_page(
         click.echo(f"next page: {shlex.join(again)}", err=True)
 
 
+def emit_counts(counts: dict[str, int], key: str, noun: str, *, as_json: bool) -> None:
+    """Counts by state: one JSON object, or a table of ``key`` and ``noun`` columns."""
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    emit_rows([{key: k, noun: v} for k, v in counts.items()], [key, noun], False)
+
+
 def emit_every(
     rows: Iterator[T], row: Callable[[T], dict[str, Any]], columns: Sequence[str], *, as_json: bool
 ) -> None:

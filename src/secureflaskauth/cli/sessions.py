@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from secureflaskauth.adapters.db.sessionlist import SqlSessionDirectory
-from secureflaskauth.cli.context import emit_rows, iso, load_wiring
+from secureflaskauth.cli.context import iso, load_wiring
 from secureflaskauth.cli.lookup import find_user
 from secureflaskauth.cli.paging import (
     check_paging,
+    emit_counts,
     emit_every,
     emit_page,
     fetch,
@@ -108,12 +107,7 @@ def sessions_count(as_json: bool) -> None:
     """The number of sessions in each state, and in all."""
     w = load_wiring()
     counts = SqlSessionDirectory(w.engine).count(now=w.clock.now())
-    if as_json:
-        click.echo(json.dumps(counts))
-        return
-    emit_rows(
-        [{"state": k, "sessions": v} for k, v in counts.items()], ["state", "sessions"], False
-    )
+    emit_counts(counts, "state", "sessions", as_json=as_json)
 
 
 @sessions.command("revoke")

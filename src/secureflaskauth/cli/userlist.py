@@ -6,10 +6,11 @@ from __future__ import annotations
 import click
 
 from secureflaskauth.adapters.db.userlist import SqlUserDirectory
-from secureflaskauth.cli.context import emit_rows, load_wiring
+from secureflaskauth.cli.context import load_wiring
 from secureflaskauth.cli.lookup import listed_row
 from secureflaskauth.cli.paging import (
     check_paging,
+    emit_counts,
     emit_every,
     emit_page,
     fetch,
@@ -91,9 +92,4 @@ def users_count(as_json: bool) -> None:
     """The number of users in each state, and in all."""
     w = load_wiring()
     counts = directory(w).count(now=w.clock.now())
-    if as_json:
-        import json
-
-        click.echo(json.dumps(counts))
-        return
-    emit_rows([{"status": k, "users": v} for k, v in counts.items()], ["status", "users"], False)
+    emit_counts(counts, "status", "users", as_json=as_json)
