@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 
 from secureflaskauth.app import create_app
 from secureflaskauth.settings import Settings
+from tests.browser.site import add_authenticator
 from tests.conftest import (
     CHEAP_ARGON2,
     GENEROUS_LIMITS,
@@ -157,21 +158,7 @@ def page(service: Service, browser: Any) -> Iterator[Any]:
     try:
         opened = context.new_page()
         opened.set_default_timeout(TIMEOUT_MS)
-        cdp = context.new_cdp_session(opened)
-        cdp.send("WebAuthn.enable", {"enableUI": False})
-        cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )
+        add_authenticator(context, opened)
         opened.goto(f"{service.origin}/healthz")
         opened.evaluate(CEREMONIES)
         yield opened
