@@ -162,15 +162,26 @@ def delete_redis_keys(prefix: str, url: str = REDIS_URL) -> None:
 STORE_KINDS = ["sqlite", pytest.param("postgres+redis", marks=pytest.mark.postgres)]
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the head once per process, copied for each test (as the
+    PostgreSQL template is): the app's own upgrade on start then finds nothing to do."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=STORE_KINDS)
 def database_url(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     postgres_databases: PostgresDatabases | None,
     redis_available: bool,
+    sqlite_template: Path,
 ) -> str:
     """Each API test runs on SQLite alone and on PostgreSQL with Redis (``redis_settings``)."""
     if request.param == "sqlite":
+        shutil.copyfile(sqlite_template, tmp_path / "test.db")
         return f"sqlite:///{tmp_path / 'test.db'}"
     if postgres_databases is None:
         service_unavailable(f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()}")

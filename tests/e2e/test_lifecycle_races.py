@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pyotp
 import pytest
 import requests
 
 from secureflaskauth.domain.passwords import Argon2Parameters, PasswordHasher
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PostgresDatabases
 from tests.e2e.conftest import (
+    _KINDS,
     HTTP_TIMEOUT,
     Account,
-    Launch,
     Server,
-    Store,
+    _forget,
+    _new_store,
     login,
     outbox_code,
+    start_server,
 )
 from tests.e2e.test_concurrency import CLIENTS, _at_once, _verify
 from tests.e2e.test_lifecycle_http import (
@@ -48,9 +51,33 @@ GENEROUS = {
 }
 
 
-@pytest.fixture
-def racing_server(fresh_store: Store, launch: Launch) -> Server:
-    return launch(fresh_store, GENEROUS)
+def _shared_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
+    settings: dict[str, str],
+) -> Iterator[Server]:
+    """One server of the kind for the module's tests of these settings: each test races
+    on an account of its own, so they share it (a start costs seconds)."""
+    directory = tmp_path_factory.mktemp(f"races-{request.param}")
+    store = _new_store(request.param, directory, postgres_databases, redis_available)
+    running = start_server(store, directory, settings)
+    yield running
+    assert running.stop() == 0, running.log()
+    _forget(store)
+
+
+@pytest.fixture(scope="module", params=_KINDS)
+def racing_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
+) -> Iterator[Server]:
+    yield from _shared_server(
+        request, tmp_path_factory, postgres_databases, redis_available, GENEROUS
+    )
 
 
 def test_50_resets_at_once_with_one_code_set_one_password(
@@ -148,9 +175,16 @@ RIGHT_CODE_CLIENTS = 10
 RIGHT_CODE_RACE = {"SFA_OTP_MAX_ATTEMPTS": "10", "SFA_RESET_ANSWER_SECONDS": "0"}
 
 
-@pytest.fixture
-def right_code_server(fresh_store: Store, launch: Launch) -> Server:
-    return launch(fresh_store, RIGHT_CODE_RACE)
+@pytest.fixture(scope="module", params=_KINDS)
+def right_code_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
+) -> Iterator[Server]:
+    yield from _shared_server(
+        request, tmp_path_factory, postgres_databases, redis_available, RIGHT_CODE_RACE
+    )
 
 
 def assert_no_failure_counted(

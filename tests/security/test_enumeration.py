@@ -146,7 +146,7 @@ def test_verify_answers_are_the_same_for_unknown_and_spent_sign_ins(
 
 # -- E-2: the time they take --------------------------------------------------------
 
-TIMED_USERS = 200
+TIMED_USERS = 120
 WARM_UP = 4
 MAX_RELATIVE_DIFFERENCE = 0.10
 
@@ -202,7 +202,7 @@ def assert_production_hashing(server: TunedServer, http: requests.Session, name:
 @pytest.fixture
 def timing_server(tmp_path: Path) -> Iterator[tuple[TunedServer, list[str]]]:
     """A server on SQLite with the service's own (production) argon2 parameters,
-    per-IP limits off and 210 accounts already in its database."""
+    per-IP limits off and 124 accounts already in its database."""
     store = _new_store("sqlite", tmp_path, None, False)
     known = [f"timing.{i:03d}.{secrets.token_hex(3)}" for i in range(TIMED_USERS + WARM_UP)]
     _insert_users(store, known)

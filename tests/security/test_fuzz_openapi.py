@@ -61,7 +61,7 @@ CHECKS = [
     unsupported_method,
     ignored_auth,
 ]
-EXAMPLES = 55  # per mode (valid, invalid) and operation, after its coverage cases
+EXAMPLES = 25  # per mode (valid, invalid) and operation, after its coverage cases
 SESSION_ENDING_EXAMPLES = 15  # each needs a sign-in of its own
 MIN_REQUESTS = 1000
 JSON = "application/json"
