@@ -120,14 +120,16 @@ def bulk_users(conn: psycopg.Connection, count: int, password_hash: str, now: fl
 
 
 def bulk_sessions(conn: psycopg.Connection, now: float) -> None:
-    """Two sessions an account, over the last months; one in three revoked."""
+    """Two sessions an account, over the last months; the second of one account in
+    three revoked (a sixth of them). (Every account's creation time is a whole number of
+    minutes before the same moment, so it cannot pick the third: a hash of the id does.)"""
     conn.execute(
         "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
         " idle_timeout, ip, user_agent, amr, revoked_at, revoked_reason)"
         " SELECT md5(u.id || n), u.id, t, t, t + 2592000, 604800, '203.0.113.7',"
         " 'Mozilla/5.0 (X11; Linux x86_64)', 'pwd sms',"
-        " CASE WHEN n = 2 AND u.created_at::bigint %% 3 = 0 THEN t + 60 END,"
-        " CASE WHEN n = 2 AND u.created_at::bigint %% 3 = 0 THEN 'signed out' END"
+        " CASE WHEN n = 2 AND abs(hashtext(u.id)) %% 3 = 0 THEN t + 60 END,"
+        " CASE WHEN n = 2 AND abs(hashtext(u.id)) %% 3 = 0 THEN 'signed out' END"
         " FROM users u, generate_series(1, 2) n,"
         " LATERAL (SELECT %s - (u.created_at::bigint %% 10000000) - n * 3600 AS t) s",
         (now,),
