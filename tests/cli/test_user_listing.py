@@ -247,3 +247,29 @@ def test_a_cursor_of_another_order_is_refused(cli: Cli, w: Wiring, clock: Frozen
     assert "not a cursor of this listing" in result.stderr
     sessions = cli("sessions", "list", "--after", cursor)
     assert sessions.exit_code == 2
+
+
+def _forged(*values: object) -> str:
+    """A cursor as a client could make one: base64url of any JSON (json.dumps writes a
+    lone surrogate as its escape, which json.loads turns back into it)."""
+    import base64
+
+    raw = json.dumps(list(values)).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("text", ["\ud800", "\udfff", "a\x00b"])
+def test_a_forged_cursor_with_text_no_database_takes_is_refused(
+    cli: Cli, w: Wiring, clock: FrozenClock, text: str
+) -> None:
+    add_user(w, "forged.user", clock.now())
+    for command in (
+        ("users", "list", "--after", _forged("users-created", 1.0, text)),
+        ("users", "list", "--all", "--json", "--after", _forged("users-created", 1.0, text)),
+        ("users", "list", "--search", "f", "--after", _forged("users-name", text)),
+        ("sessions", "list", "--after", _forged("sessions-newest", 1.0, text)),
+    ):
+        result = cli(*command)
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert "not a cursor of this listing" in result.stderr, command
+        assert "Traceback" not in result.output + result.stderr

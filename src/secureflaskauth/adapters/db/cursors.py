@@ -39,8 +39,20 @@ def decode(cursor: str, order: str, kinds: tuple[type[float] | type[str], ...]) 
             if not math.isfinite(value):
                 raise InvalidCursor("not a cursor of this listing")
             key.append(float(value))
-        elif kind is str and isinstance(value, str) and "\x00" not in value:
+        elif kind is str and isinstance(value, str) and _storable(value):
             key.append(value)
         else:
             raise InvalidCursor("not a cursor of this listing")
     return tuple(key)
+
+
+def _storable(text: str) -> bool:
+    """Text a database can take: no NUL, and no lone surrogate (JSON's ``"\\ud800"``
+    decodes to one, which no UTF-8 encoder accepts)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
