@@ -11,8 +11,10 @@ The spec names the server, the raw requests to send and how to send them::
 ``connections`` keep-alive connections are spread over ``processes`` processes
 (asyncio in each). Every connection sends its next request as soon as the previous
 answer is in (closed loop), or, with ``"rate"``, at fixed times that do not wait for
-the server (open loop: each latency counts from the time its request was due, and
-every request due in the window is counted, even when answered after it).
+the server (open loop: each latency counts from the time its request was due, or,
+when its connection was free at that time, from when it was sent, so that the
+generator's own lateness is not charged to the server; every request due in the
+window is counted, even when answered after it).
 Connection ``i`` cycles through the list from request ``i``; answers that arrive
 during the warm-up are not counted. With ``consume`` each request is sent once
 (one-time codes): each process takes them from its own share, the first tenth of
@@ -157,6 +159,7 @@ async def _connection(
     # inside the window. The epsilon keeps one due exactly at the end outside.
     due = math.ceil((end - first) / interval - 1e-6) if interval else 0
     sent = 0
+    free_at = 0.0  # when this connection's previous answer arrived
     # Open loop: every request due before the end is sent, however late; a server
     # that has fallen behind gets the duration again (LATE_SECONDS at least) to catch
     # up, and what is still unsent then counts as an error, not as nothing.
@@ -178,13 +181,18 @@ async def _connection(
             if interval:
                 if (delay := next_at - time.monotonic()) > 0:
                     await asyncio.sleep(delay)
-                started = next_at
+                # A request the server's previous answer held up is charged from its due
+                # time (the wait the server caused). One whose connection was free when
+                # it fell due counts from when it left: this process's own lateness
+                # (its timer wakes up to a millisecond late, and it shares the cores
+                # with the server) is not the server's.
+                started = next_at if free_at > next_at else max(next_at, time.monotonic())
                 sent += 1
             else:
                 started = time.monotonic()
             writer.write(request)
             response = await _read_response(reader)
-            now = time.monotonic()
+            now = free_at = time.monotonic()
             samples.append((started, now, response.status))
             source.answered(now)
             if response.close:
