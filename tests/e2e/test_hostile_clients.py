@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from secureflaskauth.server.protocol import KEEPALIVE_REQUESTS
 from tests.e2e.conftest import HTTP_TIMEOUT, Launch, Server, Store, register
 
 pytestmark = pytest.mark.e2e
@@ -225,3 +226,19 @@ def test_the_servers_own_refusals_are_problem_json(
 ) -> None:
     problem = assert_problem(_raw(server, request_bytes), status)
     assert problem["type"] == f"urn:secureflaskauth:problem:{slug}"
+
+
+def test_a_kept_alive_connection_ends_after_its_last_allowed_request(server: Server) -> None:
+    """The workers share the listening socket: a connection that lives forever stays
+    with the worker that took it. Each ends after KEEPALIVE_REQUESTS answers, the last
+    saying so, and a new one is served as usual."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with held(server, 1, b"") as (sock,):
+        for n in range(1, KEEPALIVE_REQUESTS + 1):
+            sock.sendall(request)
+            status, headers, _ = read_answer(sock, HTTP_TIMEOUT)
+            assert status == 200
+            assert (headers.get("connection") == "close") == (n == KEEPALIVE_REQUESTS), n
+        sock.settimeout(HTTP_TIMEOUT)
+        assert sock.recv(1) == b""  # closed by the server after the last answer
+    assert requests.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
