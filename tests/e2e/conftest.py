@@ -240,6 +240,23 @@ def _forget(store: Store) -> None:
         delete_redis_keys(store.redis_prefix, store.redis_url)
 
 
+def serving(
+    kind: str,
+    directory: Path,
+    postgres_databases: PostgresDatabases | None,
+    redis_available: bool,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """A server on a new store of ``kind`` for the fixture that yields from this (a
+    start costs seconds, so tests that need no server of their own share one), stopped
+    with SIGTERM at the end."""
+    store = _new_store(kind, directory, postgres_databases, redis_available)
+    running = start_server(store, directory, settings)
+    yield running
+    assert running.stop() == 0, running.log()
+    _forget(store)
+
+
 @pytest.fixture(scope="session", params=_KINDS)
 def server(
     request: pytest.FixtureRequest,
@@ -247,13 +264,9 @@ def server(
     postgres_databases: PostgresDatabases | None,
     redis_available: bool,
 ) -> Iterator[Server]:
-    """The shared server of a database kind, stopped with SIGTERM at the end."""
+    """The shared server of a database kind."""
     directory = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    store = _new_store(request.param, directory, postgres_databases, redis_available)
-    running = start_server(store, directory)
-    yield running
-    assert running.stop() == 0, running.log()
-    _forget(store)
+    yield from serving(request.param, directory, postgres_databases, redis_available)
 
 
 @pytest.fixture(params=_KINDS)

@@ -24,11 +24,9 @@ from tests.e2e.conftest import (
     HTTP_TIMEOUT,
     Account,
     Server,
-    _forget,
-    _new_store,
     login,
     outbox_code,
-    start_server,
+    serving,
 )
 from tests.e2e.test_concurrency import CLIENTS, _at_once, _verify
 from tests.e2e.test_lifecycle_http import (
@@ -51,23 +49,6 @@ GENEROUS = {
 }
 
 
-def _shared_server(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    postgres_databases: PostgresDatabases | None,
-    redis_available: bool,
-    settings: dict[str, str],
-) -> Iterator[Server]:
-    """One server of the kind for the module's tests of these settings: each test races
-    on an account of its own, so they share it (a start costs seconds)."""
-    directory = tmp_path_factory.mktemp(f"races-{request.param}")
-    store = _new_store(request.param, directory, postgres_databases, redis_available)
-    running = start_server(store, directory, settings)
-    yield running
-    assert running.stop() == 0, running.log()
-    _forget(store)
-
-
 @pytest.fixture(scope="module", params=_KINDS)
 def racing_server(
     request: pytest.FixtureRequest,
@@ -75,9 +56,9 @@ def racing_server(
     postgres_databases: PostgresDatabases | None,
     redis_available: bool,
 ) -> Iterator[Server]:
-    yield from _shared_server(
-        request, tmp_path_factory, postgres_databases, redis_available, GENEROUS
-    )
+    # Each test races on an account of its own: the module's tests share the server.
+    directory = tmp_path_factory.mktemp(f"races-{request.param}")
+    yield from serving(request.param, directory, postgres_databases, redis_available, GENEROUS)
 
 
 def test_50_resets_at_once_with_one_code_set_one_password(
@@ -182,8 +163,9 @@ def right_code_server(
     postgres_databases: PostgresDatabases | None,
     redis_available: bool,
 ) -> Iterator[Server]:
-    yield from _shared_server(
-        request, tmp_path_factory, postgres_databases, redis_available, RIGHT_CODE_RACE
+    directory = tmp_path_factory.mktemp(f"right-code-{request.param}")
+    yield from serving(
+        request.param, directory, postgres_databases, redis_available, RIGHT_CODE_RACE
     )
 
 
