@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from tests.api.test_lockout import outbox_size
 from tests.api.test_refresh import query
 from tests.conftest import PASSWORD, PHONE, register, unique_username
+from tests.web.test_account_page import ACCOUNT_FORMS
 from tests.web.visit import Visitor, parse, set_cookies
 
 PAGES = ["/signin", "/signup", "/forgot"]
@@ -31,25 +32,7 @@ FORMS = {
     "/signin/passkey": "/signin",
     "/signin/code/passkey/options": "code",
     "/signin/code/passkey": "code",
-    **dict.fromkeys(
-        [
-            "/account/password",
-            "/account/phone",
-            "/account/phone/verify",
-            "/account/phone/resend",
-            "/account/recovery-codes",
-            "/account/app",
-            "/account/app/confirm",
-            "/account/passkeys/new",
-            "/account/passkeys",
-            "/account/factors/recovery_codes/remove",
-            "/account/delete",
-            "/account/sessions/end-others",
-            "/account/sessions/x/end",
-            "/account/step-up",
-        ],
-        "account",
-    ),
+    **dict.fromkeys(ACCOUNT_FORMS, "account"),
 }
 _NONCE = re.compile(r"script-src 'nonce-([A-Za-z0-9_-]+)';")
 
