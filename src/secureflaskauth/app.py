@@ -15,6 +15,7 @@ from secureflaskauth.api import (
     docs,
     factors,
     headers,
+    inline,
     meta,
     metrics,
     passkeys,
@@ -97,4 +98,5 @@ def create_app(
         app.register_blueprint(dev.routes.blueprint)
     elif not settings.is_production and settings.sms.backend == "outbox":
         app.register_blueprint(dev.off)  # says why there is no outbox
+    inline.install(app, app.extensions[wiring.EXTENSION].sessions)
     return app

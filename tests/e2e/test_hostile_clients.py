@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from secureflaskauth.server.protocol import KEEPALIVE_REQUESTS
-from tests.e2e.conftest import HTTP_TIMEOUT, Launch, Server, Store, register
+from tests.e2e.conftest import HTTP_TIMEOUT, Launch, Server, Store, register, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -242,3 +242,27 @@ def test_a_kept_alive_connection_ends_after_its_last_allowed_request(server: Ser
         sock.settimeout(HTTP_TIMEOUT)
         assert sock.recv(1) == b""  # closed by the server after the last answer
     assert requests.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
+
+
+def test_a_repeated_authorization_header_is_refused_even_with_a_good_token(
+    server: Server,
+) -> None:
+    """The server joins a repeated header into one value; the token check refuses it
+    as malformed, on the event loop's path as on a thread's (the token is one the
+    workers have verified before)."""
+    with requests.Session() as http:
+        _, token = sign_in(http, server)
+        for _ in range(4):  # both workers have checked it, whichever took which
+            assert (
+                http.get(
+                    server.url("/auth/private"),
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=HTTP_TIMEOUT,
+                ).status_code
+                == 200
+            )
+    line = f"Authorization: Bearer {token}\r\n".encode()
+    twice = b"GET /auth/private HTTP/1.1\r\nHost: 127.0.0.1\r\n" + line + line + b"\r\n"
+    status, _, body = _raw(server, twice)
+    assert status == 401, body
+    assert json.loads(body)["type"] == "urn:secureflaskauth:problem:invalid-token"

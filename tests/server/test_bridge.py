@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 import pytest
@@ -232,3 +233,63 @@ def test_an_answer_held_back_waits_on_the_loop_not_in_a_thread() -> None:
     asyncio.run(both())
     assert answered["/held"] >= hold_seconds
     assert answered["/other"] < hold_seconds / 2, answered
+
+
+def _get(bridge: WsgiBridge, path: str) -> Exchange:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [HOST],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 5000),
+    }
+    exchange = Exchange()
+    asyncio.run(bridge(scope, exchange.receive, exchange.send))
+    return exchange
+
+
+def _thread_name(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [threading.current_thread().name.encode()]
+
+
+def test_a_request_the_app_answers_from_memory_runs_on_the_event_loop() -> None:
+    """What the app's predicate (api/inline.py) is given is the request's WSGI environ;
+    a yes runs the app on the loop's thread, a no on one of the bridge's threads."""
+    asked: list[str] = []
+
+    def inline(environ: Mapping[str, Any]) -> bool:
+        asked.append(environ["PATH_INFO"])
+        return bool(environ["PATH_INFO"] == "/memory")
+
+    bridge = WsgiBridge(_thread_name, threads=1, max_body_bytes=LIMIT, inline=inline)
+    on_loop = _get(bridge, "/memory")
+    in_thread = _get(bridge, "/store")
+    assert (on_loop.status, on_loop.body) == (200, threading.current_thread().name.encode())
+    assert in_thread.status == 200
+    assert in_thread.body.startswith(b"app_"), in_thread.body
+    assert asked == ["/memory", "/store"]
+
+
+def test_without_a_predicate_every_request_gets_a_thread() -> None:
+    bridge = WsgiBridge(_thread_name, threads=1, max_body_bytes=LIMIT)
+    assert _get(bridge, "/memory").body.startswith(b"app_")
+
+
+def test_a_predicate_that_fails_sends_the_request_to_a_thread(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(_environ: Mapping[str, Any]) -> bool:
+        raise RuntimeError("cannot tell")
+
+    bridge = WsgiBridge(_thread_name, threads=1, max_body_bytes=LIMIT, inline=broken)
+    exchange = _get(bridge, "/memory")
+    assert (exchange.status, exchange.body[:4]) == (200, b"app_")
+    assert "could not tell whether a request may run on the event loop" in caplog.text

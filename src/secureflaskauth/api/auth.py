@@ -175,6 +175,7 @@ def resend_otp(body: ResendRequest) -> ChallengeResponse:
     responses={200: ok("Access granted.", MessageResponse)},
     bearer=True,
     cache=NO_STORE,
+    memory=True,
 )
 def private(claims: AccessClaims) -> MessageResponse:
     return MessageResponse(message="Access granted.")

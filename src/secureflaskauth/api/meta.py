@@ -30,6 +30,7 @@ def _cause(exc: Exception) -> str:
     summary="Liveness",
     responses={200: ok("The process is alive.", Health)},
     store=False,
+    memory=True,
 )
 def healthz() -> Health:
     return Health(status="ok")

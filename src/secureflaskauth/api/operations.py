@@ -58,6 +58,9 @@ class Operation:
     store: bool = True
     cache: str | None = None
     params: Mapping[str, str] = field(default_factory=dict)
+    # Answers from the process's memory alone: the server may run it on its event
+    # loop instead of a thread (api/inline.py).
+    memory: bool = False
 
     def answers(self) -> dict[int, Answer]:
         """Every answer of the route, by status."""
@@ -115,6 +118,7 @@ class Routes:
         cache: str | None = None,
         params: Mapping[str, str] | None = None,
         tag: str | None = None,
+        memory: bool = False,
     ) -> Callable[[View], View]:
         """Declare and register a route (see the module's docstring)."""
         operation = Operation(
@@ -128,6 +132,7 @@ class Routes:
             store=store,
             cache=cache,
             params=params or {},
+            memory=memory,
         )
 
         def register(func: View) -> View:

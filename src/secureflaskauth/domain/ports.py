@@ -482,6 +482,13 @@ class RevocationList(Protocol):
 
     def is_revoked(self, session_id: str) -> bool: ...
 
+    def current(self) -> bool:
+        """True when ``is_revoked`` would answer now from this process's memory alone,
+        without reading or writing a store or a file (a ``stat`` aside). The server
+        then runs a request that needs nothing else on its event loop instead of
+        handing it to a thread (server/bridge.py); False costs nothing but that."""
+        ...
+
 
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...

@@ -5,7 +5,9 @@ byte at a time, keep a thread for as long as it likes: a few dozen such clients 
 every worker. Here the server's event loop reads the request line and headers, and
 this bridge reads the body into memory, bounded in size (SFA_MAX_BODY_BYTES) and in
 time (``BODY_TIMEOUT_SECONDS``). Only then does the request get one of the worker's
-SFA_THREADS threads, which runs the app and hands its whole answer back in one go.
+SFA_THREADS threads, which runs the app and hands its whole answer back in one go;
+or, when the app says it answers from memory alone (api/inline.py), the event loop
+runs it at once, without the two hand-overs.
 A slow or silent client costs a socket and a few kilobytes, never a thread. An answer
 the app wants held back until a moment (api/holding.py: the floor under the duration
 of /auth/password/forgot) waits on the event loop after its thread is free again.
@@ -21,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -41,6 +44,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+
+log = logging.getLogger(__name__)
 
 # Time for the whole body once the headers are in. A JSON body of at most 64 KiB
 # takes well under a second even on a poor mobile link.
@@ -96,8 +101,10 @@ class WsgiBridge:
         threads: int,
         max_body_bytes: int,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        inline: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> None:
         self._app = app
+        self._inline = inline
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="app")
         self._max_body = max_body_bytes
         self._body_timeout = body_timeout
@@ -138,16 +145,28 @@ class WsgiBridge:
         )
         held = _Held()
         environ[HOLD_ANSWER] = held.until
-        loop = asyncio.get_running_loop()
-        status, response_headers, content = await loop.run_in_executor(
-            self._threads, self._call, environ
-        )
+        if self._runs_inline(environ):
+            status, response_headers, content = self._call(environ)
+        else:
+            loop = asyncio.get_running_loop()
+            status, response_headers, content = await loop.run_in_executor(
+                self._threads, self._call, environ
+            )
         await held.wait()
         if not body.complete:
             # The unread rest of the body must not be taken for the next request.
             response_headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": content, "more_body": False})
+
+    def _runs_inline(self, environ: dict[str, Any]) -> bool:
+        if self._inline is None:
+            return False
+        try:
+            return self._inline(environ)
+        except Exception:  # a thread runs it then, which always answers
+            log.exception("could not tell whether a request may run on the event loop")
+            return False
 
     def _call(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
         """Run the app in one of the threads and return its whole answer: one hand-over

@@ -86,8 +86,12 @@ class Application(BaseApplication):  # type: ignore[misc]
         gc.freeze()
         if self._worker == "gthread":
             return app
+        from secureflaskauth.api.inline import runs_inline_of
         from secureflaskauth.server.bridge import WsgiBridge
 
         return WsgiBridge(
-            app, threads=self._settings.threads, max_body_bytes=self._settings.max_body_bytes
+            app,
+            threads=self._settings.threads,
+            max_body_bytes=self._settings.max_body_bytes,
+            inline=runs_inline_of(app),
         )

@@ -52,8 +52,12 @@ class ChangeMarker:
 
     def retry_if_due(self) -> None:
         """Write again a marker that could not be written, once the retry is due."""
-        if self._retry_due is not None and time.monotonic() >= self._retry_due:
+        if self.retry_due():
             self.signal()
+
+    def retry_due(self) -> bool:
+        """A marker that could not be written is due to be written again."""
+        return self._retry_due is not None and time.monotonic() >= self._retry_due
 
     def state(self) -> MarkerState:
         """The file's identity now (None: no file)."""

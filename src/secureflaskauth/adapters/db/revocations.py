@@ -57,6 +57,9 @@ FULL_READ_SECONDS = 300.0
 # ...by a thread of its own started this long before it is due, so that no check waits
 # for it; a check that finds it overdue all the same reads the table itself.
 FULL_READ_AHEAD_SECONDS = 30.0
+# ``current`` answers False this long before a read falls due: a request it let run on
+# the server's event loop must not find the read due by the time it checks.
+CURRENT_MARGIN_SECONDS = 0.1
 # Rows fetched from the database at a time.
 READ_BATCH = 1000
 
@@ -292,6 +295,17 @@ class SqlRevocationList:
             log.exception("revoked sessions table not read in whole: retrying")
         finally:
             self._whole.release()
+
+    def current(self) -> bool:
+        """What ``is_revoked`` checks before it answers, without doing any of it: no
+        marker to write again, the marker unchanged, the copy young enough and the
+        whole table read recently enough, each with CURRENT_MARGIN_SECONDS to spare
+        for the request between this answer and its check."""
+        if self._marker is not None and self._marker.retry_due():
+            return False
+        soon = self._clock.now() + CURRENT_MARGIN_SECONDS
+        marker = None if self._marker is None else self._marker.state()
+        return not self._stale(marker, soon) and soon - self._full_read_at < FULL_READ_SECONDS
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()

@@ -117,6 +117,10 @@ class RedisRevocationList:
                 if self._pending.get(session_id) == until:
                     del self._pending[session_id]
 
+    def current(self) -> bool:
+        """Never: a session the process's copy does not name is looked up in Redis."""
+        return False
+
     def is_revoked(self, session_id: str) -> bool:
         if self._pending and time.monotonic() >= self._retry_at:
             self._copy_pending()

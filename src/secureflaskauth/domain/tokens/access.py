@@ -80,6 +80,11 @@ class AccessTokens:
             self.verified.put(token, claims, kid)
         return claims
 
+    def answers_from_memory(self, token: str) -> bool:
+        """``verify`` would answer for ``token`` without reading the key store: the
+        token is remembered and the key ring is not due to be reloaded."""
+        return self.verified.remembered(token) and self._keys.current()
+
     def _verify(self, token: str) -> tuple[AccessClaims, str]:
         header = unverified_header(token)
         key = self._key_for(header)

@@ -73,6 +73,13 @@ class VerifiedTokens:
             return None
         return entry.claims  # immutable: shared with every caller as it is
 
+    def remembered(self, token: str) -> bool:
+        """``token`` is held (``get`` may still find its key retired since)."""
+        if not self._size:
+            return False
+        with self._lock:
+            return self._generation == self._keys.generation and token in self._entries
+
     def put(self, token: str, claims: AccessClaims, kid: str) -> None:
         """Remember a token that has just verified in full with the key ``kid``."""
         if not self._size:

@@ -21,6 +21,8 @@ KEYRING_REFRESH_SECONDS = 10.0
 # An unknown kid reloads the keys at most this often: a key another process has just
 # added is found at once, and forged kids cost at most one query per interval.
 UNKNOWN_KID_RELOAD_SECONDS = 0.1
+# ``current`` answers False this long before a reload falls due (see there).
+CURRENT_MARGIN_SECONDS = 0.1
 
 
 class Jwks(TypedDict):
@@ -80,6 +82,11 @@ class KeyRing:
     def _maybe_reload(self) -> None:
         if self._clock() - self._loaded_at >= self._refresh:
             self.reload()
+
+    def current(self) -> bool:
+        """No reload due within CURRENT_MARGIN_SECONDS: ``public`` answers from memory
+        for a key the ring holds (an unknown kid may still reload it)."""
+        return 0 <= self._clock() + CURRENT_MARGIN_SECONDS - self._loaded_at < self._refresh
 
     def active(self, algorithm: str | None = None) -> SigningKey:
         """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256

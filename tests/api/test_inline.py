@@ -1,0 +1,110 @@
+"""Which requests the server runs on its event loop rather than in a thread
+(api/inline.py): only those the app answers from its memory, and /auth/private only
+while its token is remembered and no read of the keys or the revocations is due. The
+server side (the bridge acting on the answer) is in tests/server/test_bridge.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import EnvironBuilder
+
+from secureflaskauth.api.inline import RunsInline, runs_inline_of
+from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS
+from tests.api.test_refresh import bearer, private
+from tests.clock import FrozenClock
+from tests.conftest import sign_in
+
+
+def environ(path: str, method: str = "GET", **headers: str) -> dict[str, Any]:
+    built: dict[str, Any] = EnvironBuilder(
+        path=path, method=method, headers=list(headers.items())
+    ).get_environ()
+    return built
+
+
+def predicate(app: Flask) -> RunsInline:
+    found = runs_inline_of(app)
+    assert found is not None
+    return found
+
+
+def test_only_the_routes_declared_as_answering_from_memory_run_inline(app: Flask) -> None:
+    runs_inline = predicate(app)
+    assert runs_inline(environ("/healthz"))
+    for method, path in [
+        ("HEAD", "/healthz"),
+        ("POST", "/healthz"),
+        ("GET", "/healthz/"),
+        ("GET", "/readyz"),  # reads every store
+        ("GET", "/.well-known/jwks.json"),
+        ("POST", "/auth/login"),
+        ("GET", "/auth/sessions"),
+        ("GET", "/metrics"),
+        ("GET", "/signin"),
+    ]:
+        assert not runs_inline(environ(path, method)), (method, path)
+
+
+def test_private_runs_inline_once_its_token_has_verified_in_this_process(
+    app: Flask, client: FlaskClient, database_url: str
+) -> None:
+    runs_inline = predicate(app)
+    token = sign_in(client)
+    assert not runs_inline(environ("/auth/private", **bearer(token)))  # never checked here
+    assert private(client, token).status_code == 200
+    # With Redis, every check of a session the process's copy does not name looks it
+    # up in Redis: never from memory alone.
+    from_memory = database_url.startswith("sqlite")
+    assert runs_inline(environ("/auth/private", **bearer(token))) is from_memory
+    for refused in ({}, {"Authorization": f"Basic {token}"}, {"Authorization": "Bearer a b"}):
+        assert not runs_inline(environ("/auth/private", **refused)), refused
+    other = sign_in(client)
+    assert not runs_inline(environ("/auth/private", **bearer(other)))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_revocation_read_or_a_key_reload_falling_due_sends_the_check_to_a_thread(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    max_age = 15.0  # the revocations fall due 5 s after the keys' first reload
+    app = make_app(revocation_max_age_seconds=max_age)
+    client = app.test_client()
+    runs_inline = predicate(app)
+    token = sign_in(client)
+    assert private(client, token).status_code == 200  # time 0: keys and revocations read
+    assert runs_inline(environ("/auth/private", **bearer(token)))
+    # Within the margin before the keys' reload falls due: a thread, which does not
+    # reload them yet either.
+    clock.advance(KEYRING_REFRESH_SECONDS - 0.05)
+    assert not runs_inline(environ("/auth/private", **bearer(token)))
+    assert private(client, token).status_code == 200
+    clock.advance(0.1)  # due: the next check, in a thread, reloads them
+    assert not runs_inline(environ("/auth/private", **bearer(token)))
+    assert private(client, token).status_code == 200
+    assert runs_inline(environ("/auth/private", **bearer(token)))
+    clock.advance(max_age - KEYRING_REFRESH_SECONDS - 0.1)  # the revocations' turn
+    assert not runs_inline(environ("/auth/private", **bearer(token)))
+    clock.advance(0.1)
+    assert private(client, token).status_code == 200
+    assert runs_inline(environ("/auth/private", **bearer(token)))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_revocation_by_another_process_sends_the_next_check_to_a_thread(
+    make_app: Any,
+) -> None:
+    """Two apps on one database and var directory, as two workers: a logout in one
+    changes the marker file, and the other's next check reads the table in a thread
+    and refuses the token."""
+    one, other = make_app(), make_app()
+    token = sign_in(one.test_client())
+    second = other.test_client()
+    assert private(second, token).status_code == 200
+    assert predicate(other)(environ("/auth/private", **bearer(token)))
+    assert one.test_client().post("/auth/logout", headers=bearer(token)).status_code == 204
+    assert not predicate(other)(environ("/auth/private", **bearer(token)))
+    assert private(second, token).status_code == 401
