@@ -1,8 +1,10 @@
 """``python bench/launch.py WORKER``: ``secureflaskauth serve`` with another worker kind
 (the alternatives ``make bench`` compares); ``python bench/launch.py naive``: the naive
 reference app (bench/naive.py) under exactly the service's server (gunicorn's arbiter,
-uvicorn workers, the bridge, the same workers and threads); ``launch:asgi_app`` is the
-app for granian's ASGI interface."""
+uvicorn workers, the bridge, the same workers and threads); ``python bench/launch.py
+threads``: ``secureflaskauth serve`` with every request handed to a thread, none run on
+the event loop (api/inline.py), to measure what that path changes;
+``launch:asgi_app`` is the app for granian's ASGI interface."""
 
 from __future__ import annotations
 
@@ -31,6 +33,15 @@ if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "naive":
         NaiveApplication(Settings(), "uvicorn").run()
+    elif kind == "threads":
+        import secureflaskauth.api.inline
+
+        def never(_app: object) -> None:
+            return None
+
+        # The server asks for the app's answer when it loads it, after this.
+        secureflaskauth.api.inline.runs_inline_of = never  # type: ignore[assignment]
+        serve(Settings())
     elif kind in WORKERS:
         serve(Settings(), kind)
     else:

@@ -259,8 +259,9 @@ def bench_main(
 def bench_other(
     opts: Options, name: str, env: dict[str, str], tmp: Path, tokens: list[str]
 ) -> dict[str, Result]:
-    """/healthz and /auth/private under another server: same tokens, load and budget.
-    The naive reference checks them against the published keys of the main server."""
+    """/healthz and /auth/private (closed loop, then open loop at half of its peak)
+    under another server: same tokens, load and budget. The naive reference checks
+    them against the published keys of the main server."""
     results: dict[str, Result] = {}
     ready = Prepared(tokens, [], [])
     if name.startswith(NAIVE):
@@ -269,6 +270,11 @@ def bench_other(
         for endpoint in ("healthz", "private"):
             log(f"{name}: {endpoint} ...")
             results[endpoint] = measure(opts, server.port, ready.requests(endpoint))
+        peak = results["private"]["rps"]
+        log(f"{name}: private, open loop at half of {peak:.0f} req/s ...")
+        results["private@half"] = measure(
+            opts, server.port, ready.requests("private"), rate=peak / 2
+        )
     return results
 
 

@@ -17,7 +17,9 @@ from types import TracebackType
 BIN = Path(sys.executable).parent
 FACTORY = "secureflaskauth.app:create_app"
 # "serve" is `secureflaskauth serve` as shipped (uvicorn workers under gunicorn's
-# arbiter, Flask behind server/bridge.py); "gthread" and "gunicorn-asgi" are the same
+# arbiter, Flask behind server/bridge.py); "serve-threads" the same with every request
+# handed to a thread (none run on the event loop: api/inline.py); "gthread" and
+# "gunicorn-asgi" are the same
 # command with gunicorn's own threaded worker (Flask as WSGI) and asyncio worker (Flask
 # behind the bridge); "granian" and "waitress" serve Flask as WSGI themselves, and
 # "granian-asgi" serves it behind the bridge on granian's asyncio interface.
@@ -26,6 +28,7 @@ FACTORY = "secureflaskauth.app:create_app"
 # "naive-sync" is the same app under gunicorn's sync workers, as such apps are often run.
 SERVERS = (
     "serve",
+    "serve-threads",
     "gthread",
     "gunicorn-asgi",
     "granian",
@@ -36,7 +39,7 @@ SERVERS = (
 )
 NAIVE = "naive"
 NAIVE_SYNC = "naive-sync"
-_LAUNCH = {"gthread": "gthread", "gunicorn-asgi": "asgi", NAIVE: NAIVE}
+_LAUNCH = {"gthread": "gthread", "gunicorn-asgi": "asgi", NAIVE: NAIVE, "serve-threads": "threads"}
 
 
 def free_port() -> int:
