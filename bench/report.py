@@ -132,6 +132,12 @@ def _main_table(opts: Options, g: dict[str, Result], argon2: Ceilings) -> list[s
             + ", ".join(f"{r:.0f}" for r in runs)
             + " requests/s."
         )
+    runs = [g[k]["rps"] for k in sorted(g) if k.startswith("private#")]
+    if len(runs) > 1:
+        lines.append(
+            f"- /auth/private is the median of {len(runs)} runs, each right after one of "
+            "/healthz's: " + ", ".join(f"{r:.0f}" for r in runs) + " requests/s."
+        )
     if "private" in g:
         remembered = opts.settings.get("SFA_JWT_VERIFIED_CACHE_SIZE", "") != "0"
         lines.append(
