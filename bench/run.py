@@ -47,7 +47,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     p.add_argument("--threads", type=int, help="SFA_THREADS (default: the service's default)")
     p.add_argument(
         "--servers",
-        default="serve",
+        default="serve,serve-threads",
         help="also measure /healthz and /auth/private under other servers: "
         f"a comma-separated list of {','.join(SERVERS)}, or 'all'",
     )

@@ -12,6 +12,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import EnvironBuilder
 
+from secureflaskauth import wiring
+from secureflaskauth.api.bearer import CHECKED_CLAIMS
 from secureflaskauth.api.inline import RunsInline, runs_inline_of
 from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS
 from tests.api.test_refresh import bearer, private
@@ -24,6 +26,18 @@ def environ(path: str, method: str = "GET", **headers: str) -> dict[str, Any]:
         path=path, method=method, headers=list(headers.items())
     ).get_environ()
     return built
+
+
+def answer(app: Flask, env: dict[str, Any]) -> tuple[str, bytes]:
+    """The app run on exactly this environ, as the bridge runs it after asking."""
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        statuses.append(status)
+        return None
+
+    body = b"".join(app(env, start_response))
+    return statuses[-1], body
 
 
 def predicate(app: Flask) -> RunsInline:
@@ -59,7 +73,10 @@ def test_private_runs_inline_once_its_token_has_verified_in_this_process(
     # With Redis, every check of a session the process's copy does not name looks it
     # up in Redis: never from memory alone.
     from_memory = database_url.startswith("sqlite")
-    assert runs_inline(environ("/auth/private", **bearer(token))) is from_memory
+    asked = environ("/auth/private", **bearer(token))
+    assert runs_inline(asked) is from_memory
+    assert (CHECKED_CLAIMS in asked) is from_memory
+    assert answer(app, asked)[0] == "200 OK"
     for refused in ({}, {"Authorization": f"Basic {token}"}, {"Authorization": "Bearer a b"}):
         assert not runs_inline(environ("/auth/private", **refused)), refused
     other = sign_in(client)
@@ -108,3 +125,47 @@ def test_a_revocation_by_another_process_sends_the_next_check_to_a_thread(
     assert one.test_client().post("/auth/logout", headers=bearer(token)).status_code == 204
     assert not predicate(other)(environ("/auth/private", **bearer(token)))
     assert private(second, token).status_code == 401
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_request_sent_to_the_event_loop_reads_no_store_whatever_changes_meanwhile(
+    make_app: Any,
+) -> None:
+    """The check is made once, when the server asks, and its claims go to the app in the
+    environ: another process revoking a session between the two (the marker file
+    changes) makes the app read nothing. The next request is asked again."""
+    one, other = make_app(), make_app()
+    token = sign_in(one.test_client())
+    assert private(other.test_client(), token).status_code == 200
+    asked = environ("/auth/private", **bearer(token))
+    assert predicate(other)(asked)
+    unrelated = sign_in(one.test_client())
+    assert one.test_client().post("/auth/logout", headers=bearer(unrelated)).status_code == 204
+    revocations = other.extensions[wiring.EXTENSION].sessions.revocations
+    reads: list[object] = []
+    batches = revocations._archive.batches
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return batches(*args, **kwargs)
+
+    revocations._archive.batches = counted
+    assert answer(other, asked)[0] == "200 OK"
+    assert reads == []
+    # Asked again, memory can no longer tell: a thread checks it, and reads the table.
+    assert not predicate(other)(environ("/auth/private", **bearer(token)))
+    assert private(other.test_client(), token).status_code == 200
+    assert len(reads) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_revoked_session_is_never_answered_on_the_event_loop(app: Flask) -> None:
+    client = app.test_client()
+    token = sign_in(client)
+    assert private(client, token).status_code == 200
+    assert predicate(app)(environ("/auth/private", **bearer(token)))
+    assert client.post("/auth/logout", headers=bearer(token)).status_code == 204
+    asked = environ("/auth/private", **bearer(token))
+    assert not predicate(app)(asked)
+    assert CHECKED_CLAIMS not in asked
+    assert answer(app, asked)[0].startswith("401")

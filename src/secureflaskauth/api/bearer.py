@@ -10,6 +10,10 @@ from secureflaskauth.api.errors import MissingToken
 from secureflaskauth.domain.errors import InvalidToken
 from secureflaskauth.domain.tokens import AccessClaims
 
+# The WSGI environ key of claims checked before the app ran (api/inline.py). Only the
+# server's code writes environ keys other than the request's HTTP_* and CGI ones.
+CHECKED_CLAIMS = "secureflaskauth.checked_claims"
+
 
 def bearer_token() -> str:
     """The token from the Authorization header (RFC 6750 2.1); nowhere else. The WSGI
@@ -48,5 +52,11 @@ def _token_in(value: str) -> str:
 
 
 def authenticate() -> AccessClaims:
-    """The claims of the request's access token, its session checked for revocation."""
+    """The claims of the request's access token, its session checked for revocation:
+    by the server's event loop just before the app runs, when it could tell from
+    memory alone (api/inline.py, which hands the claims over in the environ under
+    CHECKED_CLAIMS), else here."""
+    checked = request.environ.get(CHECKED_CLAIMS)
+    if isinstance(checked, AccessClaims):
+        return checked
     return wiring.current().sessions.authenticate(bearer_token())

@@ -482,11 +482,11 @@ class RevocationList(Protocol):
 
     def is_revoked(self, session_id: str) -> bool: ...
 
-    def current(self) -> bool:
-        """True when ``is_revoked`` would answer now from this process's memory alone,
-        without reading or writing a store or a file (a ``stat`` aside). The server
-        then runs a request that needs nothing else on its event loop instead of
-        handing it to a thread (server/bridge.py); False costs nothing but that."""
+    def revoked_in_memory(self, session_id: str) -> bool | None:
+        """``is_revoked`` from this process's memory alone, without reading or writing a
+        store or a file (a ``stat`` aside): None when memory cannot tell (a read is
+        due, or every check asks a shared store). The server answers a request on its
+        event loop only when it can (api/inline.py); None costs nothing but that."""
         ...
 
 

@@ -280,11 +280,17 @@ class Sessions:
             raise InvalidToken("session revoked")
         return claims
 
-    def answers_from_memory(self, token: str) -> bool:
-        """``authenticate`` would answer for ``token`` from this process's memory: the
-        token verified before, no key reload and no revocation read is due (the
-        server then runs the request on its event loop: api/inline.py)."""
-        return self.tokens.answers_from_memory(token) and self.revocations.current()
+    def authenticated_in_memory(self, token: str) -> AccessClaims | None:
+        """``authenticate`` from this process's memory alone: the claims of a token
+        that verified before, whose session this process's copy of the revocations
+        (current: no read due) does not name. None whenever memory cannot tell, or
+        would refuse: the caller then authenticates the usual way, which answers the
+        refusal. Reads no store, so it may run on the server's event loop
+        (api/inline.py)."""
+        claims = self.tokens.verified_in_memory(token)
+        if claims is None or self.revocations.revoked_in_memory(claims.sid) is not False:
+            return None
+        return claims
 
     def active_for_user(self, user_id: str) -> list[Session]:
         now = self.clock.now()

@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -101,7 +101,7 @@ class WsgiBridge:
         threads: int,
         max_body_bytes: int,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
-        inline: Callable[[Mapping[str, Any]], bool] | None = None,
+        inline: Callable[[MutableMapping[str, Any]], bool] | None = None,
     ) -> None:
         self._app = app
         self._inline = inline

@@ -57,8 +57,7 @@ FULL_READ_SECONDS = 300.0
 # ...by a thread of its own started this long before it is due, so that no check waits
 # for it; a check that finds it overdue all the same reads the table itself.
 FULL_READ_AHEAD_SECONDS = 30.0
-# ``current`` answers False this long before a read falls due: a request it let run on
-# the server's event loop must not find the read due by the time it checks.
+# ``revoked_in_memory`` answers None this long before a read falls due.
 CURRENT_MARGIN_SECONDS = 0.1
 # Rows fetched from the database at a time.
 READ_BATCH = 1000
@@ -296,16 +295,22 @@ class SqlRevocationList:
         finally:
             self._whole.release()
 
-    def current(self) -> bool:
-        """What ``is_revoked`` checks before it answers, without doing any of it: no
-        marker to write again, the marker unchanged, the copy young enough and the
-        whole table read recently enough, each with CURRENT_MARGIN_SECONDS to spare
-        for the request between this answer and its check."""
+    def revoked_in_memory(self, session_id: str) -> bool | None:
+        """``is_revoked`` when it would answer from the copy: no marker to write again,
+        the marker unchanged, the copy young enough and the whole table read recently
+        enough (each with CURRENT_MARGIN_SECONDS to spare); else None. The whole read
+        behind the checks is started as ``is_revoked`` starts it (a thread: no read
+        here)."""
         if self._marker is not None and self._marker.retry_due():
-            return False
-        soon = self._clock.now() + CURRENT_MARGIN_SECONDS
+            return None
+        now = self._clock.now()
+        soon = now + CURRENT_MARGIN_SECONDS
         marker = None if self._marker is None else self._marker.state()
-        return not self._stale(marker, soon) and soon - self._full_read_at < FULL_READ_SECONDS
+        if self._stale(marker, soon) or not soon - self._full_read_at < FULL_READ_SECONDS:
+            return None
+        if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
+            self._start_behind(now)
+        return self._revoked(session_id, now)
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()
@@ -317,5 +322,8 @@ class SqlRevocationList:
             self._reload(marker)
         if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
             self._start_behind(now)
+        return self._revoked(session_id, now)
+
+    def _revoked(self, session_id: str, now: float) -> bool:
         until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))
         return until > now

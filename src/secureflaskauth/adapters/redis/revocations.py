@@ -117,9 +117,9 @@ class RedisRevocationList:
                 if self._pending.get(session_id) == until:
                     del self._pending[session_id]
 
-    def current(self) -> bool:
-        """Never: a session the process's copy does not name is looked up in Redis."""
-        return False
+    def revoked_in_memory(self, session_id: str) -> bool | None:
+        """Never known: a session the process's copy does not name is looked up in Redis."""
+        return None
 
     def is_revoked(self, session_id: str) -> bool:
         if self._pending and time.monotonic() >= self._retry_at:

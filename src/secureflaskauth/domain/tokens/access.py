@@ -80,10 +80,11 @@ class AccessTokens:
             self.verified.put(token, claims, kid)
         return claims
 
-    def answers_from_memory(self, token: str) -> bool:
-        """``verify`` would answer for ``token`` without reading the key store: the
-        token is remembered and the key ring is not due to be reloaded."""
-        return self.verified.remembered(token) and self._keys.current()
+    def verified_in_memory(self, token: str) -> AccessClaims | None:
+        """The claims ``verify`` would return, when memory alone can say so (the token
+        is remembered and the key ring is not due to be reloaded); else None, and the
+        caller verifies the usual way. Never reads the key store."""
+        return self.verified.get(token, from_memory=True)
 
     def _verify(self, token: str) -> tuple[AccessClaims, str]:
         header = unverified_header(token)

@@ -58,8 +58,10 @@ class VerifiedTokens:
         with self._lock:
             return len(self._entries)
 
-    def get(self, token: str) -> AccessClaims | None:
-        """The claims of ``token`` if it verified before and nothing has changed since."""
+    def get(self, token: str, *, from_memory: bool = False) -> AccessClaims | None:
+        """The claims of ``token`` if it verified before and nothing has changed since.
+        ``from_memory``: without reloading the key ring either (None when a reload is
+        due: the caller then verifies the usual way)."""
         if not self._size:
             return None
         with self._lock:
@@ -67,18 +69,13 @@ class VerifiedTokens:
             entry = self._entries.get(token)
         if entry is None:
             return None
+        if from_memory:
+            return entry.claims if self._keys.held(entry.kid) is not None else None
         if self._keys.public(entry.kid) is None:  # retired since, or no longer stored
             with self._lock:
                 self._entries.pop(token, None)
             return None
         return entry.claims  # immutable: shared with every caller as it is
-
-    def remembered(self, token: str) -> bool:
-        """``token`` is held (``get`` may still find its key retired since)."""
-        if not self._size:
-            return False
-        with self._lock:
-            return self._generation == self._keys.generation and token in self._entries
 
     def put(self, token: str, claims: AccessClaims, kid: str) -> None:
         """Remember a token that has just verified in full with the key ``kid``."""

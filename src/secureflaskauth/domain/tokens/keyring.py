@@ -21,7 +21,7 @@ KEYRING_REFRESH_SECONDS = 10.0
 # An unknown kid reloads the keys at most this often: a key another process has just
 # added is found at once, and forged kids cost at most one query per interval.
 UNKNOWN_KID_RELOAD_SECONDS = 0.1
-# ``current`` answers False this long before a reload falls due (see there).
+# ``held`` answers None this long before a reload falls due (see there).
 CURRENT_MARGIN_SECONDS = 0.1
 
 
@@ -83,10 +83,17 @@ class KeyRing:
         if self._clock() - self._loaded_at >= self._refresh:
             self.reload()
 
-    def current(self) -> bool:
-        """No reload due within CURRENT_MARGIN_SECONDS: ``public`` answers from memory
-        for a key the ring holds (an unknown kid may still reload it)."""
-        return 0 <= self._clock() + CURRENT_MARGIN_SECONDS - self._loaded_at < self._refresh
+    def held(self, kid: str) -> SigningKey | None:
+        """``public`` from memory alone: None when a reload is due (or falls due within
+        CURRENT_MARGIN_SECONDS) or the key is unknown, as well as when it is retired.
+        Never reads the store."""
+        now = self._clock()
+        if not 0 <= now + CURRENT_MARGIN_SECONDS - self._loaded_at < self._refresh:
+            return None
+        key = self._keys.get(kid)
+        if key is None or key_state(key.record, now) == "retired":
+            return None
+        return key
 
     def active(self, algorithm: str | None = None) -> SigningKey:
         """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256
