@@ -5,17 +5,22 @@ server side (the bridge acting on the answer) is in tests/server/test_bridge.py.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import traceback
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import EnvironBuilder
 
 from secureflaskauth import wiring
 from secureflaskauth.api.bearer import CHECKED_CLAIMS
 from secureflaskauth.api.inline import RunsInline, runs_inline_of
 from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS
+from secureflaskauth.server.bridge import WsgiBridge
 from tests.api.test_refresh import bearer, private
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
@@ -169,3 +174,84 @@ def test_a_revoked_session_is_never_answered_on_the_event_loop(app: Flask) -> No
     assert not predicate(app)(asked)
     assert CHECKED_CLAIMS not in asked
     assert answer(app, asked)[0].startswith("401")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_through_the_bridge_no_database_connection_is_taken_on_the_event_loop(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    """The app behind the server's bridge (server/bridge.py), its database engine
+    watched: while another process revokes sessions (the marker file changes), also
+    right between the bridge's decision and the app, and the clock passes every read's
+    due time, requests go back and forth between the event loop and the threads, and
+    not one database connection is taken on the loop."""
+    one, other = make_app(), make_app()
+    engine = other.extensions[wiring.EXTENSION].engine
+    loop_thread = threading.current_thread()
+    on_loop: list[str] = []
+
+    def checkout(*_args: Any) -> None:
+        if threading.current_thread() is loop_thread:
+            on_loop.append("".join(traceback.format_stack(limit=12)))
+
+    event.listen(engine, "checkout", checkout)
+    decided: list[bool] = []
+    runs_inline = predicate(other)
+
+    spare = [bearer(sign_in(one.test_client())) for _ in range(3)]
+
+    def watched(env: Any) -> bool:
+        decided.append(runs_inline(env))
+        if decided[-1] and spare:
+            # Right between the decision and the app: the race the hand-over closes.
+            assert one.test_client().post("/auth/logout", headers=spare.pop()).status_code == 204
+        return decided[-1]
+
+    bridge = WsgiBridge(other, threads=2, max_body_bytes=1 << 16, inline=watched)
+    token = sign_in(one.test_client())
+
+    async def get(path: str) -> int:
+        headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 5000),
+        }
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await bridge(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def scenario() -> list[int]:
+        statuses = []
+        for _ in range(4):
+            for _ in range(3):
+                statuses.append(await get("/auth/private"))
+            statuses.append(await get("/healthz"))
+            elsewhere = bearer(sign_in(one.test_client()))  # another process, its own engine
+            assert one.test_client().post("/auth/logout", headers=elsewhere).status_code == 204
+            clock.advance(3.0)  # past the revocations' due time; the keys' at the fourth
+        return statuses
+
+    try:
+        statuses = asyncio.run(scenario())
+    finally:
+        event.remove(engine, "checkout", checkout)
+    assert statuses == [200] * 16
+    assert True in decided and False in decided  # both ways were taken
+    assert on_loop == [], on_loop[0]
