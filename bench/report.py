@@ -125,19 +125,15 @@ def _main_table(opts: Options, g: dict[str, Result], argon2: Ceilings) -> list[s
         f"| argon2id hash + verify alone ({n} threads) | {argon2.hash_and_verify:.1f} | | | | |",
         "",
     ]
-    runs = [g[k]["rps"] for k in sorted(g) if k.startswith("healthz#")]
-    if len(runs) > 1:
-        lines.append(
-            f"- /healthz is the median of {len(runs)} runs: "
-            + ", ".join(f"{r:.0f}" for r in runs)
-            + " requests/s."
-        )
-    runs = [g[k]["rps"] for k in sorted(g) if k.startswith("private#")]
-    if len(runs) > 1:
-        lines.append(
-            f"- /auth/private is the median of {len(runs)} runs, each right after one of "
-            "/healthz's: " + ", ".join(f"{r:.0f}" for r in runs) + " requests/s."
-        )
+    for key, what in (("healthz", "/healthz"), ("private", "/auth/private")):
+        runs = [g[k]["rps"] for k in sorted(g) if k.startswith(f"{key}#")]
+        if len(runs) > 1:
+            after = ", each right after one of /healthz's" if key == "private" else ""
+            lines.append(
+                f"- {what} is the median of {len(runs)} runs{after}: "
+                + ", ".join(f"{r:.0f}" for r in runs)
+                + " requests/s."
+            )
     if "private" in g:
         remembered = opts.settings.get("SFA_JWT_VERIFIED_CACHE_SIZE", "") != "0"
         lines.append(

@@ -24,6 +24,7 @@ from secureflaskauth.server.bridge import WsgiBridge
 from tests.api.test_refresh import bearer, private
 from tests.clock import FrozenClock
 from tests.conftest import sign_in
+from tests.server.test_bridge import HOST, Exchange, http_scope
 
 
 def environ(path: str, method: str = "GET", **headers: str) -> dict[str, Any]:
@@ -211,31 +212,10 @@ def test_through_the_bridge_no_database_connection_is_taken_on_the_event_loop(
     token = sign_in(one.test_client())
 
     async def get(path: str) -> int:
-        headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {token}".encode())]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 5000),
-        }
-        sent: list[Any] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Any) -> None:
-            sent.append(message)
-
-        await bridge(scope, receive, send)
-        return int(sent[0]["status"])
+        headers = [HOST, (b"authorization", f"Bearer {token}".encode())]
+        exchange = Exchange()
+        await bridge(http_scope(path, headers), exchange.receive, exchange.send)
+        return exchange.status
 
     async def scenario() -> list[int]:
         statuses = []

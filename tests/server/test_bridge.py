@@ -75,6 +75,34 @@ class Exchange:
         return b"".join(m.get("body", b"") for m in self.sent[1:])
 
 
+HOST = (b"host", b"127.0.0.1:5000")
+
+
+def http_scope(
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    method: str = "GET",
+    http_version: str = "1.1",
+    root_path: str = "",
+) -> dict[str, Any]:
+    """The ASGI scope uvicorn gives the bridge for one request."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": http_version,
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": root_path,
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 5000),
+    }
+
+
 def run(
     exchange: Exchange,
     headers: list[tuple[bytes, bytes]],
@@ -83,26 +111,12 @@ def run(
     root_path: str = "",
     body_timeout: float = 5.0,
 ) -> Exchange:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": http_version,
-        "method": "POST",
-        "scheme": "http",
-        "path": "/auth/login",
-        "raw_path": b"/auth/login",
-        "query_string": b"",
-        "root_path": root_path,
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 5000),
-    }
+    scope = http_scope(
+        "/auth/login", headers, method="POST", http_version=http_version, root_path=root_path
+    )
     bridge = WsgiBridge(echo, threads=2, max_body_bytes=LIMIT, body_timeout=body_timeout)
     asyncio.run(bridge(scope, exchange.receive, exchange.send))
     return exchange
-
-
-HOST = (b"host", b"127.0.0.1:5000")
 
 
 def test_the_app_gets_the_whole_body_at_once_with_its_length() -> None:
@@ -204,22 +218,8 @@ def test_an_answer_held_back_waits_on_the_loop_not_in_a_thread() -> None:
     answered: dict[str, float] = {}
 
     async def one(path: str, began: float) -> None:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [HOST],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 5000),
-        }
         exchange = Exchange()
-        await bridge(scope, exchange.receive, exchange.send)
+        await bridge(http_scope(path, [HOST]), exchange.receive, exchange.send)
         assert (exchange.status, exchange.body) == (200, path.encode())
         answered[path] = time.monotonic() - began
 
@@ -236,22 +236,8 @@ def test_an_answer_held_back_waits_on_the_loop_not_in_a_thread() -> None:
 
 
 def _get(bridge: WsgiBridge, path: str) -> Exchange:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [HOST],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 5000),
-    }
     exchange = Exchange()
-    asyncio.run(bridge(scope, exchange.receive, exchange.send))
+    asyncio.run(bridge(http_scope(path, [HOST]), exchange.receive, exchange.send))
     return exchange
 
 

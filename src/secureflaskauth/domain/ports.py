@@ -465,6 +465,12 @@ class SessionDirectory(Protocol):
         ...
 
 
+# How long before a read of the keys or of the revocations falls due the answers "from
+# memory" (KeyRing.held, RevocationList.revoked_in_memory) already say they cannot
+# tell: what they answer is used at once, never after a read that was due.
+MEMORY_MARGIN_SECONDS = 0.1
+
+
 class RevocationList(Protocol):
     """Session ids whose access tokens must be refused before they expire.
 

@@ -43,7 +43,7 @@ from secureflaskauth.adapters.db.marker import ChangeMarker, MarkerState
 from secureflaskauth.adapters.db.tables import revoked_sessions, sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
-from secureflaskauth.domain.ports import Clock
+from secureflaskauth.domain.ports import MEMORY_MARGIN_SECONDS, Clock
 
 log = logging.getLogger("secureflaskauth.revocations")
 # A table that could not be read is tried again at most this often; meanwhile checks
@@ -57,8 +57,6 @@ FULL_READ_SECONDS = 300.0
 # ...by a thread of its own started this long before it is due, so that no check waits
 # for it; a check that finds it overdue all the same reads the table itself.
 FULL_READ_AHEAD_SECONDS = 30.0
-# ``revoked_in_memory`` answers None this long before a read falls due.
-CURRENT_MARGIN_SECONDS = 0.1
 # Rows fetched from the database at a time.
 READ_BATCH = 1000
 
@@ -298,18 +296,16 @@ class SqlRevocationList:
     def revoked_in_memory(self, session_id: str) -> bool | None:
         """``is_revoked`` when it would answer from the copy: no marker to write again,
         the marker unchanged, the copy young enough and the whole table read recently
-        enough (each with CURRENT_MARGIN_SECONDS to spare); else None. The whole read
+        enough (each with MEMORY_MARGIN_SECONDS to spare); else None. The whole read
         behind the checks is started as ``is_revoked`` starts it (a thread: no read
         here)."""
         if self._marker is not None and self._marker.retry_due():
             return None
         now = self._clock.now()
-        soon = now + CURRENT_MARGIN_SECONDS
         marker = None if self._marker is None else self._marker.state()
-        if self._stale(marker, soon) or not soon - self._full_read_at < FULL_READ_SECONDS:
+        if self._read_due(marker, now + MEMORY_MARGIN_SECONDS):
             return None
-        if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
-            self._start_behind(now)
+        self._start_behind_if_due(now)
         return self._revoked(session_id, now)
 
     def is_revoked(self, session_id: str) -> bool:
@@ -318,11 +314,19 @@ class SqlRevocationList:
         if self._marker is not None:
             self._marker.retry_if_due()
             marker = self._marker.state()
-        if self._stale(marker, now) or not now - self._full_read_at < FULL_READ_SECONDS:
+        if self._read_due(marker, now):
             self._reload(marker)
+        self._start_behind_if_due(now)
+        return self._revoked(session_id, now)
+
+    def _read_due(self, marker: MarkerState, now: float) -> bool:
+        """The copy must be read before it answers at ``now``: new rows, or the whole
+        table."""
+        return self._stale(marker, now) or not now - self._full_read_at < FULL_READ_SECONDS
+
+    def _start_behind_if_due(self, now: float) -> None:
         if now - self._full_read_at >= FULL_READ_SECONDS - FULL_READ_AHEAD_SECONDS:
             self._start_behind(now)
-        return self._revoked(session_id, now)
 
     def _revoked(self, session_id: str, now: float) -> bool:
         until = max(self._published.get(session_id, 0.0), self._stored.get(session_id, 0.0))

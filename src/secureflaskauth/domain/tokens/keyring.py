@@ -9,6 +9,7 @@ from typing import TypedDict
 
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
+from secureflaskauth.domain.ports import MEMORY_MARGIN_SECONDS
 from secureflaskauth.domain.tokens.keys import (
     RSA_ALGORITHM,
     Jwk,
@@ -21,8 +22,6 @@ KEYRING_REFRESH_SECONDS = 10.0
 # An unknown kid reloads the keys at most this often: a key another process has just
 # added is found at once, and forged kids cost at most one query per interval.
 UNKNOWN_KID_RELOAD_SECONDS = 0.1
-# ``held`` answers None this long before a reload falls due (see there).
-CURRENT_MARGIN_SECONDS = 0.1
 
 
 class Jwks(TypedDict):
@@ -79,21 +78,27 @@ class KeyRing:
             self._active = active
             self._loaded_at = now
 
+    def _reload_due(self, at: float) -> bool:
+        return at - self._loaded_at >= self._refresh
+
     def _maybe_reload(self) -> None:
-        if self._clock() - self._loaded_at >= self._refresh:
+        if self._reload_due(self._clock()):
             self.reload()
 
-    def held(self, kid: str) -> SigningKey | None:
-        """``public`` from memory alone: None when a reload is due (or falls due within
-        CURRENT_MARGIN_SECONDS) or the key is unknown, as well as when it is retired.
-        Never reads the store."""
-        now = self._clock()
-        if not 0 <= now + CURRENT_MARGIN_SECONDS - self._loaded_at < self._refresh:
-            return None
-        key = self._keys.get(kid)
+    def _verifying(self, key: SigningKey | None, now: float) -> SigningKey | None:
+        """``key`` if there is one and it may verify tokens at ``now`` (not retired)."""
         if key is None or key_state(key.record, now) == "retired":
             return None
         return key
+
+    def held(self, kid: str) -> SigningKey | None:
+        """``public`` from memory alone: None when a reload is due (or falls due within
+        MEMORY_MARGIN_SECONDS) or the key is unknown, as well as when it is retired.
+        Never reads the store."""
+        now = self._clock()
+        if now < self._loaded_at or self._reload_due(now + MEMORY_MARGIN_SECONDS):
+            return None
+        return self._verifying(self._keys.get(kid), now)
 
     def active(self, algorithm: str | None = None) -> SigningKey:
         """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256
@@ -115,9 +120,7 @@ class KeyRing:
             # from another node must not be refused until this one reloads too.
             self.reload()
             key = self._keys.get(kid)
-        if key is None or key_state(key.record, self._clock()) == "retired":
-            return None
-        return key
+        return self._verifying(key, self._clock())
 
     def jwks(self) -> Jwks:
         """The published key set (RFC 7517), public members only, as stored."""
