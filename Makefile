@@ -53,12 +53,15 @@ typecheck: $(STAMP)
 deps: $(STAMP)
 	$(BIN)/deptry src
 
-# The suite in as many processes as the machine has cores (at most 4), a module's tests
-# in one process (pytest-xdist's loadscope), so a module's servers start once.
+# The suite in one process more than the machine has cores (at most 4: tests/conftest.py),
+# a module's tests in one process (pytest-xdist's loadscope), so a module's servers start
+# once; the longest modules first (tests/conftest.py, LONGEST_FIRST), not the ones with
+# the most tests (xdist's default order).
 # PYTEST_ARGS="-n 0" runs it in one process.
 test: lint typecheck deps
 	@$(COMPILE)
-	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope \
+	  --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The hosted pages' messages: extracted from the code and the templates, each language's
 # catalogue (.po) updated, then compiled (.mo). Both are committed: the package, `make run`
