@@ -14,7 +14,7 @@ UV := $(BIN)/uv
 # uv trusts the system's certificates, as pip does (a proxy's CA where there is one).
 export UV_SYSTEM_CERTS ?= 1
 
-$(STAMP): pyproject.toml uv.lock
+$(STAMP): pyproject.toml uv.lock Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(UV) sync --quiet --frozen --inexact --extra sns --compile-bytecode
@@ -53,7 +53,7 @@ typecheck: $(STAMP)
 deps: $(STAMP)
 	$(BIN)/deptry src
 
-# The suite in one process more than the machine has cores (at most 4: tests/conftest.py),
+# The suite in one process more than the machine has cores (tests/conftest.py; at most 4),
 # a module's tests in one process (pytest-xdist's loadscope), so a module's servers start
 # once; the longest modules first (tests/conftest.py, LONGEST_FIRST), not the ones with
 # the most tests (xdist's default order).

@@ -396,8 +396,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: a worker more than the machine has cores. Many tests wait (for a
-    server to start or stop, a timeout to pass, a lockout to end) rather than compute,
-    and a worker per core left a quarter of the CPU idle over the run."""
-    return (os.cpu_count() or 1) + 1
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: a worker more than the cores this process may use. Many tests wait
+    (for a server to start or stop, a timeout to pass, a lockout to end) rather than
+    compute, and a worker per core left a quarter of the CPU idle over the run.
+    PYTEST_XDIST_AUTO_NUM_WORKERS and ``-n logical`` keep xdist's own meaning."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or config.option.numprocesses == "logical":
+        return None
+    return len(os.sched_getaffinity(0)) + 1
