@@ -26,20 +26,21 @@ lock: $(STAMP)
 
 # Every module compiled once, ahead of time: where PYTHONDONTWRITEBYTECODE is set (as in
 # many CI and container images), Python would compile each one again in every process it
-# starts (about 4 s a server start instead of 1 on a small machine). The dependencies are
+# starts (about 4 s more for each server start on a small machine). The dependencies are
 # compiled by `uv sync --compile-bytecode` above, the service's own modules here (only
-# those changed since, which takes a fraction of a second).
-COMPILE := $(BIN)/python -m compileall -q src
+# those changed since, which takes a fraction of a second). A prerequisite of every
+# target that starts the service or its tests.
+.PHONY: bytecode
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src
 
 # Logs for a person at a terminal, unless SFA_LOG_FORMAT says otherwise.
-run: $(STAMP)
-	@$(COMPILE)
+run: bytecode
 	SFA_LOG_FORMAT=$${SFA_LOG_FORMAT:-text} $(BIN)/secureflaskauth serve
 
 # The command line on the database of `make run`: make cli ARGS="users list"
 ARGS ?= --help
-cli: $(STAMP)
-	@$(COMPILE)
+cli: bytecode
 	$(BIN)/secureflaskauth $(ARGS)
 
 lint: $(STAMP)
@@ -58,8 +59,7 @@ deps: $(STAMP)
 # once; the longest modules first (tests/conftest.py, LONGEST_FIRST), not the ones with
 # the most tests (xdist's default order).
 # PYTEST_ARGS="-n 0" runs it in one process.
-test: lint typecheck deps
-	@$(COMPILE)
+test: lint typecheck deps bytecode
 	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4 --dist loadscope \
 	  --no-loadscope-reorder $(PYTEST_ARGS)
 
@@ -79,21 +79,18 @@ translations: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python -m tests.browser.screenshots
 
-bench: $(STAMP)
-	@$(COMPILE)
+bench: bytecode
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # A million users on the PostgreSQL server (a database of its own, dropped after);
 # about 20 minutes with its 10-minute memory soak.
-bench-scale: $(STAMP)
-	@$(COMPILE)
+bench-scale: bytecode
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
 # The administration commands on a million users (a database of its own, dropped
 # after); about 10 minutes, most of it writing the users.
 .PHONY: bench-admin
-bench-admin: $(STAMP)
-	@$(COMPILE)
+bench-admin: bytecode
 	$(BIN)/python -m bench.admin $(BENCH_ARGS)
 
 clean:
