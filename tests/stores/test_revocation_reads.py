@@ -12,6 +12,8 @@ of building a second copy beside the first. Run on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Generator
 from typing import Any
 
@@ -22,11 +24,13 @@ from secureflaskauth.adapters.db import revocations as db_revocations
 from secureflaskauth.adapters.db.revocations import (
     FULL_READ_SECONDS,
     OVERLAP_SECONDS,
+    RELOAD_RETRY_SECONDS,
     SqlRevocationList,
 )
 from secureflaskauth.adapters.db.tables import revoked_sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
+from secureflaskauth.domain.readahead import AHEAD_SECONDS
 from tests.clock import FrozenClock
 from tests.stores.revocation_rows import (
     AHEAD_AT,
@@ -248,3 +252,67 @@ def test_a_whole_table_read_that_fails_half_way_drops_nothing_and_fails_closed(
     monkeypatch.setattr(db_revocations.SqlRevocationArchive, "batches", real)
     assert not revocations.is_revoked(old_sids[0])  # the next read completes
     assert revocations.is_revoked(old_sids[1])
+
+
+def test_the_read_of_new_rows_is_done_ahead_so_memory_keeps_answering(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check on the event loop (``revoked_in_memory``) reads nothing: a read that
+    falls due within AHEAD_SECONDS is started in a thread, so that at the time it falls
+    due the copy is current and memory still answers."""
+    reads = RowsRead(monkeypatch)
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert revocations.is_revoked(old_sids[0])
+    revoke(engine, ["new-1"], until=NOW + 600, now=clock.now())
+    clock.advance(MAX_AGE - 2 * AHEAD_SECONDS)
+    assert revocations.revoked_in_memory("new-1") is False  # the copy, not yet read again
+    assert revocations._ahead._thread is None
+    clock.advance(AHEAD_SECONDS)  # the read falls due within AHEAD_SECONDS
+    assert revocations.revoked_in_memory("new-1") is not None  # memory answers at once
+    finish_ahead(revocations)
+    assert reads.reads == [OLD, 1]  # new rows only
+    assert revocations.revoked_in_memory("new-1") is True
+    clock.advance(AHEAD_SECONDS)  # when the read would have fallen due
+    assert revocations.revoked_in_memory(old_sids[0]) is True  # not None: nothing due
+    assert reads.reads == [OLD, 1]
+
+
+def test_a_read_ahead_that_fails_leaves_the_read_to_the_checks(
+    engine: Engine,
+    old_sids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("s1")
+    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    with monkeypatch.context() as away:
+
+        def down(*_args: Any) -> Generator[list[tuple[str, float]], None, None]:
+            raise StoreUnavailable("database", "postgresql://svc:pw-7a1c@db refused")
+            yield []
+
+        away.setattr(db_revocations.SqlRevocationArchive, "batches", down)
+        clock.advance(MAX_AGE - AHEAD_SECONDS)
+        with caplog.at_level(logging.WARNING, logger="secureflaskauth.readahead"):
+            assert revocations.revoked_in_memory("s1") is False  # the copy is young enough
+            finish_ahead(revocations)
+        assert "StoreUnavailable" in caplog.text
+        assert "pw-7a1c" not in caplog.text
+        clock.advance(AHEAD_SECONDS)
+        assert revocations.revoked_in_memory("s1") is None  # due: the usual way (a thread)
+        with pytest.raises(StoreUnavailable):
+            revocations.is_revoked("s1")  # fails closed while the database is away
+    time.sleep(RELOAD_RETRY_SECONDS)
+    assert revocations.is_revoked("s1")  # back: the next check reads what it missed
+    assert revocations.revoked_in_memory("s1") is True
+
+
+def finish_ahead(revocations: SqlRevocationList) -> None:
+    """Wait for the read of new rows started ahead."""
+    thread = revocations._ahead._thread
+    assert thread is not None
+    thread.join(timeout=30)
+    assert not thread.is_alive()

@@ -8,15 +8,18 @@ not verify.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import FrozenInstanceError
 from typing import Any
 
 import jwt
 import pytest
 
-from secureflaskauth.domain.errors import InvalidToken
+from secureflaskauth.domain.errors import InvalidToken, StoreUnavailable
 from secureflaskauth.domain.models import SigningKeyRecord
+from secureflaskauth.domain.readahead import AHEAD_SECONDS, ReadAhead
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, generate_key
+from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS
 from tests.clock import FrozenClock
 from tests.unit.test_tokens import TTL, MemoryKeys, good_claims, settings_of, sign
 
@@ -182,3 +185,60 @@ def test_size_zero_checks_every_token_in_full(
         tokens.verify(token)
     assert decodes.count == 3
     assert len(tokens.verified) == 0
+
+
+def test_a_reload_of_the_keys_falling_due_soon_is_done_ahead_so_memory_keeps_answering(
+    clock: FrozenClock,
+) -> None:
+    """The check on the event loop (``held``) never reads the key store: a reload that
+    falls due within AHEAD_SECONDS is started in a thread, so that at the time it falls
+    due the ring is current and memory still answers."""
+    _, ring, store = make(clock)
+    kid = store.records[0].kid
+    added = generate_key("EdDSA", clock.now())
+    loads = store.loads
+    clock.advance(KEYRING_REFRESH_SECONDS - 2 * AHEAD_SECONDS)
+    assert ring.held(kid) is not None
+    assert store.loads == loads  # not yet within AHEAD_SECONDS: no read
+    store.records.append(added)  # another process rotates
+    clock.advance(AHEAD_SECONDS)  # falls due within AHEAD_SECONDS
+    assert ring.held(kid) is not None  # answered from memory at once
+    finish(ring._ahead)
+    assert store.loads == loads + 1
+    assert ring.held(added.kid) is not None  # the reload ahead found the new key
+    clock.advance(AHEAD_SECONDS)  # when the reload would have fallen due
+    assert ring.held(kid) is not None  # still memory: nothing is due
+    assert store.loads == loads + 1
+
+
+def test_a_reload_ahead_that_fails_leaves_the_reload_to_the_checks(
+    clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, ring, store = make(clock)
+    kid = store.records[0].kid
+    good = ring._load
+
+    def down() -> list[SigningKeyRecord]:
+        raise StoreUnavailable("database", "postgresql://svc:pw-7a1c@db/keys refused")
+
+    ring._load = down  # the key store goes away
+    clock.advance(KEYRING_REFRESH_SECONDS - AHEAD_SECONDS)
+    with caplog.at_level(logging.WARNING, logger="secureflaskauth.readahead"):
+        assert ring.held(kid) is not None  # memory answers: the ring is not due yet
+        finish(ring._ahead)
+    assert "StoreUnavailable" in caplog.text
+    assert "pw-7a1c" not in caplog.text
+    clock.advance(AHEAD_SECONDS)
+    assert ring.held(kid) is None  # due: the check goes the usual way (a thread)...
+    with pytest.raises(StoreUnavailable):
+        ring.public(kid)  # ...which reads, and fails closed while the store is away
+    ring._load = good
+    assert ring.public(kid) is not None  # back: the next check reloads
+    assert ring.held(kid) is not None
+
+
+def finish(ahead: ReadAhead) -> None:
+    """Wait for the read ahead."""
+    assert ahead._thread is not None
+    ahead._thread.join(timeout=30)
+    assert not ahead._thread.is_alive()

@@ -44,6 +44,7 @@ from secureflaskauth.adapters.db.tables import revoked_sessions, sessions
 from secureflaskauth.domain.errors import StoreUnavailable
 from secureflaskauth.domain.models import Revocation
 from secureflaskauth.domain.ports import MEMORY_MARGIN_SECONDS, Clock
+from secureflaskauth.domain.readahead import AHEAD_SECONDS, ReadAhead
 
 log = logging.getLogger("secureflaskauth.revocations")
 # A table that could not be read is tried again at most this often; meanwhile checks
@@ -166,6 +167,8 @@ class SqlRevocationList:
         self._reload_due = 0.0  # monotonic time before which a failed reload is not retried
         self._behind: threading.Thread | None = None  # the whole-table read behind checks
         self._behind_due = 0.0  # monotonic time before which it is not started again
+        # The read of new rows, started by the checks on the event loop before it falls due.
+        self._ahead = ReadAhead("revocations-read-ahead", self._read_ahead)
 
     def publish(self, revocations: Sequence[Revocation]) -> None:
         with self._lock:
@@ -184,16 +187,22 @@ class SqlRevocationList:
         the last read)."""
         return not 0 <= now - self._full_read_at < FULL_READ_SECONDS or now < self._loaded_at
 
-    def _reload(self, marker: MarkerState) -> None:
+    def _reload(self, marker: MarkerState, *, ahead: float = 0.0) -> None:
+        """Read what is due at ``now + ahead``. ``ahead`` > 0 (the read ahead): new rows
+        only; a whole read that is due is left to the checks, which find it so."""
         with self._reading:
             # The time once the lock is ours: a check that read the clock, then waited
             # for another thread's read, would take its own earlier time for a clock
             # set back, and read the whole table while the requests wait.
             now = self._clock.now()
             full = self._overdue(now)
-            if not full and not self._stale(marker, now):  # another thread has just read it
+            if ahead and full:
+                return
+            if not full and not self._stale(marker, now + ahead):  # another thread read it
                 return
             if time.monotonic() < self._reload_due:
+                if ahead:  # the checks retry it when it falls due
+                    return
                 raise StoreUnavailable("database", "revocations not read yet: retrying")
             try:
                 if full:
@@ -296,17 +305,23 @@ class SqlRevocationList:
     def revoked_in_memory(self, session_id: str) -> bool | None:
         """``is_revoked`` when it would answer from the copy: no marker to write again,
         the marker unchanged, the copy young enough and the whole table read recently
-        enough (each with MEMORY_MARGIN_SECONDS to spare); else None. The whole read
-        behind the checks is started as ``is_revoked`` starts it (a thread: no read
-        here)."""
+        enough (each with MEMORY_MARGIN_SECONDS to spare); else None. Threads do the
+        reads that fall due soon: the new rows' within AHEAD_SECONDS (domain/readahead.py),
+        and the whole read as ``is_revoked`` starts it; none is done here."""
         if self._marker is not None and self._marker.retry_due():
             return None
         now = self._clock.now()
         marker = None if self._marker is None else self._marker.state()
         if self._read_due(marker, now + MEMORY_MARGIN_SECONDS):
             return None
+        if self._stale(marker, now + AHEAD_SECONDS):
+            self._ahead.start()
         self._start_behind_if_due(now)
         return self._revoked(session_id, now)
+
+    def _read_ahead(self) -> None:
+        marker = None if self._marker is None else self._marker.state()
+        self._reload(marker, ahead=AHEAD_SECONDS)
 
     def is_revoked(self, session_id: str) -> bool:
         now = self._clock.now()

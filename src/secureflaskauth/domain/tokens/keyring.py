@@ -10,6 +10,7 @@ from typing import TypedDict
 from secureflaskauth.domain.errors import ConfigurationError
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.ports import MEMORY_MARGIN_SECONDS
+from secureflaskauth.domain.readahead import AHEAD_SECONDS, ReadAhead
 from secureflaskauth.domain.tokens.keys import (
     RSA_ALGORITHM,
     Jwk,
@@ -58,6 +59,8 @@ class KeyRing:
         # Counts the reloads that dropped a key: what was verified with it must not
         # be taken as verified any more (tokens/cache.py).
         self.generation = 0
+        # The reload, started by the checks on the event loop before it falls due.
+        self._ahead = ReadAhead("keyring-read-ahead", self._reload_ahead)
         self.reload()
 
     def reload(self) -> None:
@@ -94,11 +97,18 @@ class KeyRing:
     def held(self, kid: str) -> SigningKey | None:
         """``public`` from memory alone: None when a reload is due (or falls due within
         MEMORY_MARGIN_SECONDS) or the key is unknown, as well as when it is retired.
-        Never reads the store."""
+        Never reads the store; a reload due within AHEAD_SECONDS is started in a thread
+        (domain/readahead.py)."""
         now = self._clock()
         if now < self._loaded_at or self._reload_due(now + MEMORY_MARGIN_SECONDS):
             return None
+        if self._reload_due(now + AHEAD_SECONDS):
+            self._ahead.start()
         return self._verifying(self._keys.get(kid), now)
+
+    def _reload_ahead(self) -> None:
+        if self._reload_due(self._clock() + AHEAD_SECONDS):  # no other thread did it
+            self.reload()
 
     def active(self, algorithm: str | None = None) -> SigningKey:
         """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256
