@@ -7,9 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
+from secureflaskauth.web.security import FlowSessions
 from tests.api.test_lockout import outbox_size
 from tests.api.test_refresh import query
 from tests.conftest import PASSWORD, PHONE, register, unique_username
@@ -117,6 +118,33 @@ def test_the_pre_session_cookie_is_host_only_secure_httponly_and_lax(client: Fla
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert attribute in cookie
     assert "Domain" not in cookie and "Expires" not in cookie  # gone with the browser
+
+
+def test_a_request_without_the_cookie_does_not_build_the_session_nor_answer_it(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API's requests carry no cookie: no signing serializer is built for them, and
+    their answers set no cookie and do not vary on one. A page still sets the cookie,
+    and a form sent back with it passes the CSRF check (Flask's own session code)."""
+    built: list[str] = []
+    real = FlowSessions.get_signing_serializer
+
+    def counted(self: FlowSessions, app: Flask) -> Any:
+        built.append(request.path)
+        return real(self, app)
+
+    monkeypatch.setattr(FlowSessions, "get_signing_serializer", counted)
+    for path in ("/healthz", "/auth/private", "/.well-known/jwks.json"):
+        answer = client.get(path)
+        assert answer.status_code in (200, 401), path
+        assert "Set-Cookie" not in answer.headers, path
+        assert "Cookie" not in answer.headers.get("Vary", ""), path
+    assert built == []
+    visitor = Visitor(client)
+    assert "__Host-sfa-flow" in set_cookies(visitor.get("/forgot"))
+    assert built == ["/forgot"]  # to sign the new cookie
+    data = {"csrf_token": visitor.token, "username": "someone"}
+    assert visitor.client.post("/forgot", data=data).status_code == 303
 
 
 @pytest.mark.parametrize("form", list(FORMS))
