@@ -310,6 +310,29 @@ def test_a_read_ahead_that_fails_leaves_the_read_to_the_checks(
     assert revocations.revoked_in_memory("s1") is True
 
 
+def test_a_read_ahead_that_failed_does_not_refuse_the_checks_once_the_database_is_back(
+    engine: Engine, old_sids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blip during the read ahead holds nothing back: the check that finds the copy
+    due reads the table itself, at once."""
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("s1")
+    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    with monkeypatch.context() as away:
+
+        def down(*_args: Any) -> Generator[list[tuple[str, float]], None, None]:
+            raise StoreUnavailable("database", "blip")
+            yield []
+
+        away.setattr(db_revocations.SqlRevocationArchive, "batches", down)
+        clock.advance(MAX_AGE - AHEAD_SECONDS)
+        assert revocations.revoked_in_memory("s1") is False
+        finish_ahead(revocations)
+    clock.advance(AHEAD_SECONDS)  # due, the database back
+    assert revocations.is_revoked("s1")
+
+
 def finish_ahead(revocations: SqlRevocationList) -> None:
     """Wait for the read of new rows started ahead."""
     thread = revocations._ahead._thread

@@ -9,6 +9,8 @@ not verify.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Sequence
 from dataclasses import FrozenInstanceError
 from typing import Any
 
@@ -242,3 +244,36 @@ def finish(ahead: ReadAhead) -> None:
     assert ahead._thread is not None
     ahead._thread.join(timeout=30)
     assert not ahead._thread.is_alive()
+
+
+def test_a_slow_reload_ahead_does_not_put_back_an_older_key_set(clock: FrozenClock) -> None:
+    """Reloads run one at a time: a reload started while the read ahead is still
+    reading waits for it, then reads the store again, so the newest key set stays."""
+    _, ring, store = make(clock)
+    kid = store.records[0].kid
+    reading = threading.Event()
+    release = threading.Event()
+    real = ring._load
+
+    def slow_in_the_read_ahead() -> Sequence[SigningKeyRecord]:
+        found = real()
+        if threading.current_thread().name == "keyring-read-ahead":
+            reading.set()
+            assert release.wait(timeout=30)
+        return found
+
+    ring._load = slow_in_the_read_ahead
+    clock.advance(KEYRING_REFRESH_SECONDS - AHEAD_SECONDS)
+    assert ring.held(kid) is not None  # starts the read ahead, which stalls
+    assert reading.wait(timeout=30)
+    added = generate_key("EdDSA", clock.now())
+    store.records.append(added)  # another node rotates meanwhile
+    found: list[object] = []
+    asking = threading.Thread(target=lambda: found.append(ring.public(added.kid)))
+    asking.start()  # an unknown kid: this reload waits for the one under way
+    release.set()
+    asking.join(timeout=30)
+    finish(ring._ahead)
+    assert found and found[0] is not None
+    assert ring.held(added.kid) is not None  # the newer set stayed
+    assert ring.generation == 0  # no key was ever dropped

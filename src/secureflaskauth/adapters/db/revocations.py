@@ -213,7 +213,10 @@ class SqlRevocationList:
                 if not full:
                     self._read_new(now)
             except StoreUnavailable:
-                self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
+                # Not after a read ahead: the check that finds the copy due tries the
+                # database itself then, which may be back (ReadAhead spaces its own tries).
+                if not ahead:
+                    self._reload_due = time.monotonic() + RELOAD_RETRY_SECONDS
                 raise
             with self._lock:
                 self._published = {s: u for s, u in self._published.items() if u > now}

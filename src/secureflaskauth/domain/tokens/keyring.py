@@ -52,7 +52,8 @@ class KeyRing:
         self._clock = clock
         self._passphrase = passphrase.encode("utf-8") if passphrase else None
         self._refresh = refresh_seconds
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the key set's updates
+        self._reloading = threading.Lock()  # one reload at a time
         self._keys: dict[str, SigningKey] = {}
         self._active: dict[str, SigningKey] = {}
         self._loaded_at = float("-inf")
@@ -64,22 +65,26 @@ class KeyRing:
         self.reload()
 
     def reload(self) -> None:
-        now = self._clock()
-        keys = {
-            record.kid: load_key(record, self._passphrase)
-            for record in self._load()
-            if key_state(record, now) != "retired"
-        }
-        active: dict[str, SigningKey] = {}
-        for key in sorted(keys.values(), key=lambda k: k.record.created_at):
-            if key_state(key.record, now) == "current":
-                active[_family(key.alg)] = key  # the newest of each family
-        with self._lock:
-            if self._keys.keys() - keys.keys():
-                self.generation += 1
-            self._keys = keys
-            self._active = active
-            self._loaded_at = now
+        # One reload at a time, each reading the store after the one before it stored
+        # its keys: a slow one (the read ahead's, say) that finished last would put
+        # back an older key set over a newer one.
+        with self._reloading:
+            now = self._clock()
+            keys = {
+                record.kid: load_key(record, self._passphrase)
+                for record in self._load()
+                if key_state(record, now) != "retired"
+            }
+            active: dict[str, SigningKey] = {}
+            for key in sorted(keys.values(), key=lambda k: k.record.created_at):
+                if key_state(key.record, now) == "current":
+                    active[_family(key.alg)] = key  # the newest of each family
+            with self._lock:
+                if self._keys.keys() - keys.keys():
+                    self.generation += 1
+                self._keys = keys
+                self._active = active
+                self._loaded_at = now
 
     def _reload_due(self, at: float) -> bool:
         return at - self._loaded_at >= self._refresh
