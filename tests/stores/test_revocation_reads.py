@@ -41,6 +41,7 @@ from tests.stores.revocation_rows import (
     finish_behind,
     revoke,
 )
+from tests.unit.test_token_cache import finish
 
 
 def test_after_the_first_read_only_new_rows_are_fetched(
@@ -270,7 +271,7 @@ def test_the_read_of_new_rows_is_done_ahead_so_memory_keeps_answering(
     assert revocations._ahead._thread is None
     clock.advance(AHEAD_SECONDS)  # the read falls due within AHEAD_SECONDS
     assert revocations.revoked_in_memory("new-1") is not None  # memory answers at once
-    finish_ahead(revocations)
+    finish(revocations._ahead)
     assert reads.reads == [OLD, 1]  # new rows only
     assert revocations.revoked_in_memory("new-1") is True
     clock.advance(AHEAD_SECONDS)  # when the read would have fallen due
@@ -284,21 +285,10 @@ def test_a_read_ahead_that_fails_leaves_the_read_to_the_checks(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = FrozenClock(NOW)
-    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
-    assert not revocations.is_revoked("s1")
-    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    clock, revocations = revoked_after_the_first_read(engine)
     with monkeypatch.context() as away:
-
-        def down(*_args: Any) -> Generator[list[tuple[str, float]], None, None]:
-            raise StoreUnavailable("database", "postgresql://svc:pw-7a1c@db refused")
-            yield []
-
-        away.setattr(db_revocations.SqlRevocationArchive, "batches", down)
-        clock.advance(MAX_AGE - AHEAD_SECONDS)
         with caplog.at_level(logging.WARNING, logger="secureflaskauth.readahead"):
-            assert revocations.revoked_in_memory("s1") is False  # the copy is young enough
-            finish_ahead(revocations)
+            fail_a_read_ahead(away, clock, revocations, "postgresql://svc:pw-7a1c@db refused")
         assert "StoreUnavailable" in caplog.text
         assert "pw-7a1c" not in caplog.text
         clock.advance(AHEAD_SECONDS)
@@ -315,27 +305,35 @@ def test_a_read_ahead_that_failed_does_not_refuse_the_checks_once_the_database_i
 ) -> None:
     """A blip during the read ahead holds nothing back: the check that finds the copy
     due reads the table itself, at once."""
-    clock = FrozenClock(NOW)
-    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
-    assert not revocations.is_revoked("s1")
-    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    clock, revocations = revoked_after_the_first_read(engine)
     with monkeypatch.context() as away:
-
-        def down(*_args: Any) -> Generator[list[tuple[str, float]], None, None]:
-            raise StoreUnavailable("database", "blip")
-            yield []
-
-        away.setattr(db_revocations.SqlRevocationArchive, "batches", down)
-        clock.advance(MAX_AGE - AHEAD_SECONDS)
-        assert revocations.revoked_in_memory("s1") is False
-        finish_ahead(revocations)
+        fail_a_read_ahead(away, clock, revocations, "blip")
     clock.advance(AHEAD_SECONDS)  # due, the database back
     assert revocations.is_revoked("s1")
 
 
-def finish_ahead(revocations: SqlRevocationList) -> None:
-    """Wait for the read of new rows started ahead."""
-    thread = revocations._ahead._thread
-    assert thread is not None
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+def revoked_after_the_first_read(engine: Engine) -> tuple[FrozenClock, SqlRevocationList]:
+    """A revocation list that has read the table once, and the revocation of "s1"
+    written since."""
+    clock = FrozenClock(NOW)
+    revocations = SqlRevocationList(engine, clock, None, max_age=MAX_AGE)
+    assert not revocations.is_revoked("s1")
+    revoke(engine, ["s1"], until=NOW + 600, now=clock.now())
+    return clock, revocations
+
+
+def fail_a_read_ahead(
+    away: pytest.MonkeyPatch, clock: FrozenClock, revocations: SqlRevocationList, cause: str
+) -> None:
+    """With the table unreadable (``away`` patches it until its context ends), bring
+    the next read within AHEAD_SECONDS and wait for the read ahead, which fails; the
+    copy, still young enough, answers from memory meanwhile ("s1" not yet in it)."""
+
+    def down(*_args: Any) -> Generator[list[tuple[str, float]], None, None]:
+        raise StoreUnavailable("database", cause)
+        yield []
+
+    away.setattr(db_revocations.SqlRevocationArchive, "batches", down)
+    clock.advance(MAX_AGE - AHEAD_SECONDS)
+    assert revocations.revoked_in_memory("s1") is False
+    finish(revocations._ahead)
