@@ -176,8 +176,9 @@ def test_disabling_or_deleting_a_user_is_one_transaction_with_their_sessions(
 def test_a_marker_that_cannot_be_written_still_ends_the_sessions_everywhere(
     make_app: Callable[..., Flask], clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No Redis: the marker file tells the other processes at once; on a full disk it
-    cannot be written, and they read the database within the max age instead."""
+    """No Redis: the marker file tells the other processes at once; when it cannot be
+    written (a full copy-on-write disk, an I/O error), they read the database within
+    the max age instead."""
     one, two = make_app(redis_url=None), make_app(redis_url=None)
     client_one, client_two = one.test_client(), two.test_client()
     bodies = sign_ins(client_one, 3)
@@ -186,7 +187,7 @@ def test_a_marker_that_cannot_be_written_still_ends_the_sessions_everywhere(
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", full)
+    monkeypatch.setattr(os, "pwrite", full)
     assert (
         client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"])).status_code
         == 204
@@ -203,17 +204,17 @@ def test_a_marker_write_that_failed_is_retried_and_then_signals_at_once(
     client_one, client_two = one.test_client(), two.test_client()
     bodies = sign_ins(client_one, 2)
     assert_all_work(client_two, bodies)
-    real_replace = os.replace
+    real_pwrite = os.pwrite
 
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
-    monkeypatch.setattr(os, "replace", full)
+    monkeypatch.setattr(os, "pwrite", full)
     client_one.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
     assert private(client_two, bodies[0]["access_token"]).status_code == 200  # not told yet
 
-    monkeypatch.setattr(os, "replace", real_replace)  # the disk has room again
+    monkeypatch.setattr(os, "pwrite", real_pwrite)  # the disk has room again
     assert private(client_one, bodies[1]["access_token"]).status_code == 200  # retries
     assert_access_refused(client_two, bodies[0]["access_token"])  # told, no clock moved
 

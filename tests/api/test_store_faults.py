@@ -209,6 +209,30 @@ def test_a_read_only_disk_makes_the_service_not_ready_and_ends_nothing_half_way(
     assert_all_refused(client, bodies)
 
 
+def test_a_full_var_directory_still_tells_the_other_processes_at_once(
+    make_app: Callable[..., Flask], small_disk: Path, tmp_path: Path
+) -> None:
+    """The marker is written in place: once it exists, a full disk does not stop it, so
+    a logout on one process is refused by another at once, with no clock moved."""
+    stores: dict[str, object] = {
+        "database_url": f"sqlite:///{tmp_path / 'elsewhere.db'}",
+        "var_dir": small_disk,
+        "redis_url": None,
+    }
+    one, two = make_app(**stores), make_app(**stores)
+    client_one, client_two = one.test_client(), two.test_client()
+    bodies = sign_ins(client_one, 2)
+    assert_all_work(client_two, bodies)
+    filler = fill(small_disk)
+    try:
+        ended = client_one.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
+        assert ended.status_code == 204, ended.get_data(as_text=True)
+        assert_all_refused(client_two, bodies[:1])
+        assert_all_work(client_two, bodies[1:])
+    finally:
+        filler.unlink()
+
+
 def test_a_read_only_var_directory_still_ends_sessions_without_errors(
     make_app: Callable[..., Flask], small_disk: Path, tmp_path: Path
 ) -> None:

@@ -5,8 +5,9 @@ writes a row in the same transaction that ends a session (``record``), so a sess
 is never ended without its revocation, nor the other way round.
 
 ``SqlRevocationList`` keeps the rows in each process's memory and reads them again
-when they may have changed: a revocation rewrites a marker file in the var directory,
-and each check compares the file's identity (one stat call, no query). Whatever
+when they may have changed: a revocation overwrites a marker file in the var
+directory, and each check compares its value, read from a shared memory mapping (no
+system call, no query: adapters/db/marker.py). Whatever
 happens to the marker (a full or read-only disk, a process killed after the commit,
 another node without that directory), every process also reads the table at least
 every ``max_age`` seconds, so a committed revocation is enforced everywhere within
@@ -245,8 +246,8 @@ class SqlRevocationList:
         ``paced``: after each batch, sleep as long as this thread ran for it. The
         checks need the interpreter lock too: a thread that keeps it busy for a
         quarter of a second makes every request of the worker wait up to 5 ms
-        (sys.getswitchinterval) each time it releases the lock, to stat a file or
-        write a line; paced, the read takes at most half of it."""
+        (sys.getswitchinterval) each time it releases the lock, to write a line or
+        send an answer; paced, the read takes at most half of it."""
         with self._lock:
             # The dict's own key strings: the set costs its table, not copies of the ids.
             gone = set(self._stored)
