@@ -12,6 +12,7 @@ import pytest
 from secureflaskauth.domain.errors import ConfigurationError, InvalidToken
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import (
+    KEYRING_REFRESH_SECONDS,
     LEEWAY_SECONDS,
     REQUIRED_CLAIMS,
     AccessClaims,
@@ -279,6 +280,32 @@ def test_retired_key_no_longer_verifies(clock: FrozenClock) -> None:
     with pytest.raises(InvalidToken):
         tokens.verify(token)
     assert old.kid not in {k["kid"] for k in ring.jwks()["keys"]}
+
+
+def test_a_clock_set_back_does_not_hold_off_the_next_key_reload(clock: FrozenClock) -> None:
+    """The clock set back an hour after a load: a key removed from the store stops
+    verifying after the reload interval, not an hour later."""
+    _, ring, store = make_tokens(clock)
+    removed = store.records[0]
+    clock.advance(-3600)
+    store.records = [generate_key("EdDSA", clock.now())]
+    clock.advance(KEYRING_REFRESH_SECONDS)
+    assert ring.public(removed.kid) is None
+    assert ring.held(store.records[0].kid) is not None
+
+
+def test_a_clock_set_back_does_not_hold_off_the_reload_for_an_unknown_kid(
+    clock: FrozenClock,
+) -> None:
+    """Another node's new key is looked up at once, as with the clock running on."""
+    _, ring, store = make_tokens(clock)
+    clock.advance(-3600)
+    added = generate_key("EdDSA", clock.now())
+    store.records.append(added)
+    assert ring.public(added.kid) is not None
+    loads = store.loads
+    assert ring.public("no-such-kid") is None  # and then no reload for every unknown kid
+    assert store.loads == loads
 
 
 def test_no_key_is_a_configuration_error(clock: FrozenClock) -> None:

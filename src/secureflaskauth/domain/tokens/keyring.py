@@ -87,7 +87,9 @@ class KeyRing:
                 self._loaded_at = now
 
     def _reload_due(self, at: float) -> bool:
-        return at - self._loaded_at >= self._refresh
+        # A clock set back (``at`` before the last load) must not hold off the next
+        # reload until it has caught up: keys removed meanwhile would go on verifying.
+        return not 0 <= at - self._loaded_at < self._refresh
 
     def _maybe_reload(self) -> None:
         if self._reload_due(self._clock()):
@@ -130,7 +132,7 @@ class KeyRing:
         """The key named ``kid`` if it may verify tokens now."""
         self._maybe_reload()
         key = self._keys.get(kid)
-        if key is None and self._clock() - self._loaded_at >= UNKNOWN_KID_RELOAD_SECONDS:
+        if key is None and not 0 <= self._clock() - self._loaded_at < UNKNOWN_KID_RELOAD_SECONDS:
             # Another process may sign with a key added since the last reload: a token
             # from another node must not be refused until this one reloads too.
             self.reload()
