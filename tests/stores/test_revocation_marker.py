@@ -10,6 +10,7 @@ half-done state, and the marker recovers by itself once the file can be written.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import subprocess
 import sys
@@ -159,6 +160,7 @@ def test_a_directory_that_cannot_hold_the_file_leaves_no_mapping_and_no_error(
         return real_open(file, flags, *args, **kwargs)
 
     monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(db_marker, "REMAP_SECONDS", 0.0)
     monkeypatch.setattr(os, "open", read_only)
     marker = ChangeMarker(path, max_age=2)
     assert marker.state() is None
@@ -167,3 +169,21 @@ def test_a_directory_that_cannot_hold_the_file_leaves_no_mapping_and_no_error(
     assert marker.state() is None
     monkeypatch.setattr(os, "open", real_open)
     assert marker.state() == path.read_bytes()  # made and mapped at the next check
+
+
+def test_a_file_system_without_shared_mappings_is_read_at_each_check(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No mapping: each check reads the file instead, and still sees another process's
+    revocation at once."""
+
+    def no_mapping(*_: Any, **__: Any) -> Any:
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(mmap, "mmap", no_mapping)
+    marker = ChangeMarker(path, max_age=2)
+    before = marker.state()
+    assert before is not None and before == path.read_bytes()
+    signal_from_another_process(path)
+    after = marker.state()
+    assert after is not None and after != before and after == path.read_bytes()

@@ -14,8 +14,9 @@ caller's rule), so the marker can only make the other processes learn sooner:
 - the file cannot be created or written (a read-only directory, a disk full when it
   is made, or full on a copy-on-write file system, where an overwrite needs a new
   block): the writer logs it and tries again at most every SIGNAL_RETRY_SECONDS;
-  a process with no mapping tries to map the file at each check (two failing
-  system calls) and reports no marker meanwhile;
+- the file cannot be mapped (a file system without shared mappings): each check
+  reads it with ``pread`` instead, and the process tries to map it again every
+  REMAP_SECONDS;
 - it is replaced or deleted (a person, a copy of the var directory put back): every
   process compares the path's inode with its mapping's every REMAP_SECONDS, and maps
   the new file (whose value differs from the old one: the copy is read again);
@@ -97,13 +98,29 @@ class ChangeMarker:
         return self._retry_due is not None and time.monotonic() >= self._retry_due
 
     def state(self) -> MarkerState:
-        """The marker's value now (None: no file could be mapped)."""
+        """The marker's value now (None: no file to read)."""
         view = self._view
-        if view is None or time.monotonic() >= self._remap_due:
+        if time.monotonic() >= self._remap_due:
             view = self._map()
-            if view is None:
-                return None
-        return view[:SIZE]
+        if view is not None:
+            return view[:SIZE]
+        return self._read()
+
+    def _read(self) -> MarkerState:
+        """The value read from the file itself, for a process that could not map it (a
+        file system without shared mappings, say): three system calls a check instead
+        of none, and the same "at once"."""
+        try:
+            fd = os.open(self._path, os.O_RDONLY | _CLOEXEC)
+        except OSError:
+            return None
+        try:
+            value = os.pread(fd, SIZE, 0)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return value if len(value) == SIZE else None
 
     def _write(self, value: bytes) -> None:
         # Opened by path each time: a file replaced since is the one written.
