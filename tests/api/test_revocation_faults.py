@@ -187,7 +187,8 @@ def test_a_marker_that_cannot_be_written_still_ends_the_sessions_everywhere(
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "pwrite", full)  # neither in place nor as a new file
+    monkeypatch.setattr(os, "replace", full)
     assert (
         client_one.post("/auth/logout-all", headers=bearer(bodies[0]["access_token"])).status_code
         == 204
@@ -204,17 +205,19 @@ def test_a_marker_write_that_failed_is_retried_and_then_signals_at_once(
     client_one, client_two = one.test_client(), two.test_client()
     bodies = sign_ins(client_one, 2)
     assert_all_work(client_two, bodies)
-    real_pwrite = os.pwrite
+    real_pwrite, real_replace = os.pwrite, os.replace
 
     def full(*_: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
     monkeypatch.setattr(os, "pwrite", full)
+    monkeypatch.setattr(os, "replace", full)
     client_one.post("/auth/logout", headers=bearer(bodies[0]["access_token"]))
     assert private(client_two, bodies[0]["access_token"]).status_code == 200  # not told yet
 
     monkeypatch.setattr(os, "pwrite", real_pwrite)  # the disk has room again
+    monkeypatch.setattr(os, "replace", real_replace)
     assert private(client_one, bodies[1]["access_token"]).status_code == 200  # retries
     assert_access_refused(client_two, bodies[0]["access_token"])  # told, no clock moved
 

@@ -1,19 +1,22 @@
 """The revocation marker of a machine without Redis: a file each revocation overwrites
-in place, which every process reads through a shared memory mapping.
+in place, which every process keeps open and reads with one ``pread`` a check.
 
-A check reads the marker without a system call, and still sees another process's
-revocation as soon as that process's write returned; a file replaced, deleted, cut
-short or impossible to write leaves the checks to the max age, never to a crash or a
-half-done state, and the marker recovers by itself once the file can be written.
+A check sees another process's revocation as soon as that process's write returned,
+with no path looked up; a file replaced, deleted, emptied, made by another user, put
+in place as a link or a FIFO, or impossible to write leaves the checks to the max age
+at worst, never to a crash, a hang or a half-done state, and the marker recovers by
+itself once the file can be written.
 """
 
 from __future__ import annotations
 
 import errno
-import mmap
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,7 @@ def test_the_file_is_made_at_start_private_and_of_its_full_size(path: Path) -> N
     assert marker.state() == path.read_bytes()
 
 
-def test_another_process_s_revocation_is_seen_at_once_without_a_system_call(
+def test_another_process_s_revocation_is_seen_at_once_with_one_read(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     marker = ChangeMarker(path, max_age=2)
@@ -64,7 +67,7 @@ def test_another_process_s_revocation_is_seen_at_once_without_a_system_call(
     for name in ("stat", "open", "fstat", "pread", "read"):
         monkeypatch.setattr(os, name, counted(name))
     assert marker.state() == before
-    assert calls == []  # read from the mapping alone
+    assert calls == ["pread"]  # the open file read; no path looked up
     monkeypatch.undo()
 
     signal_from_another_process(path)
@@ -82,7 +85,7 @@ def test_every_signal_changes_the_value(path: Path) -> None:
     assert len(seen) == 21
 
 
-def test_a_replaced_file_is_mapped_again_and_its_signals_seen(
+def test_a_replaced_file_is_opened_again_and_its_signals_seen(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = ChangeMarker(path, max_age=2)
@@ -90,19 +93,19 @@ def test_a_replaced_file_is_mapped_again_and_its_signals_seen(
     replacement = path.with_name("put-back")
     replacement.write_bytes(os.urandom(SIZE))
     os.replace(replacement, path)
-    assert reader.state() == before  # the old mapping until the next comparison
-    monkeypatch.setattr(db_marker, "REMAP_SECONDS", 0.0)
-    reader._remap_due = 0.0
+    assert reader.state() == before  # the old file until the next comparison
+    monkeypatch.setattr(db_marker, "REOPEN_SECONDS", 0.0)
+    reader._reopen_due = 0.0
     assert reader.state() == path.read_bytes() != before
 
     signal_from_another_process(path)
     assert reader.state() == path.read_bytes()
 
 
-def test_a_deleted_file_is_made_again_by_the_next_signal_and_mapped(
+def test_a_deleted_file_is_made_again_by_the_next_signal_and_opened(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db_marker, "REMAP_SECONDS", 0.0)
+    monkeypatch.setattr(db_marker, "REOPEN_SECONDS", 0.0)
     reader = ChangeMarker(path, max_age=2)
     before = reader.state()
     path.unlink()
@@ -112,16 +115,61 @@ def test_a_deleted_file_is_made_again_by_the_next_signal_and_mapped(
     assert after == path.read_bytes()
 
 
-def test_a_file_cut_short_is_lengthened_when_mapped_again(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_file_emptied_reads_as_a_change_and_the_next_signal_makes_it_whole(
+    path: Path,
 ) -> None:
-    monkeypatch.setattr(db_marker, "REMAP_SECONDS", 0.0)
-    reader = ChangeMarker(path, max_age=2)
+    writer, reader = ChangeMarker(path, max_age=2), ChangeMarker(path, max_age=2)
     before = reader.state()
     os.truncate(path, 0)
-    after = reader.state()  # compared with the path first: lengthened, then read
+    assert reader.state() == b"" != before
+    writer.signal()
     assert path.stat().st_size == SIZE
-    assert after is not None and after != before and after == path.read_bytes()
+    assert reader.state() == path.read_bytes()
+
+
+def test_a_file_emptied_or_copied_over_under_a_running_process_does_not_kill_it(
+    tmp_path: Path,
+) -> None:
+    """What ``cp backup/revocations.marker var/`` does: the file emptied, then written."""
+    code = (
+        "import os, shutil, sys; from pathlib import Path\n"
+        "from secureflaskauth.adapters.db.marker import ChangeMarker\n"
+        "p = Path(sys.argv[1]); m = ChangeMarker(p, max_age=2); m.state()\n"
+        "backup = p.with_name('backup'); backup.write_bytes(os.urandom(16))\n"
+        "os.truncate(p, 0); m.state()\n"
+        "shutil.copyfile(backup, p); print(m.state() == backup.read_bytes())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "revocations.marker")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"returncode {done.returncode} (-7 is SIGBUS): {done.stderr}"
+    assert done.stdout.strip() == "True"
+
+
+def test_a_link_or_a_fifo_in_the_file_s_place_is_replaced_not_followed_nor_waited_on(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_marker, "REOPEN_SECONDS", 0.0)
+    writer, reader = ChangeMarker(path, max_age=2), ChangeMarker(path, max_age=2)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"not the service's")
+    path.unlink()
+    path.symlink_to(elsewhere)
+    writer.signal()
+    assert not path.is_symlink() and path.read_bytes() == reader.state()
+    assert elsewhere.read_bytes() == b"not the service's"
+
+    path.unlink()
+    os.mkfifo(path)
+    value = reader.state()  # neither hangs on the FIFO nor reads it
+    assert path.is_file() and value == path.read_bytes()
+    before = reader.state()
+    writer.signal()
+    assert reader.state() != before
 
 
 def test_a_marker_that_cannot_be_written_is_retried_and_then_signals(
@@ -133,8 +181,10 @@ def test_a_marker_that_cannot_be_written_is_retried_and_then_signals(
     def refused(*_: Any) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    # A full copy-on-write file system: neither the overwrite nor a new file.
     monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
     monkeypatch.setattr(os, "pwrite", refused)
+    monkeypatch.setattr(os, "replace", refused)
     writer.signal()
     assert reader.state() == before  # not told
     assert writer.retry_due()
@@ -146,11 +196,11 @@ def test_a_marker_that_cannot_be_written_is_retried_and_then_signals(
     assert reader.state() != before
 
 
-def test_a_directory_that_cannot_hold_the_file_leaves_no_mapping_and_no_error(
+def test_a_directory_that_cannot_hold_the_file_leaves_no_marker_and_no_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nothing to map: the checks see no marker (they read within the max age), and
-    the file is mapped as soon as it can be made."""
+    """No file: the checks see no marker (they read within the max age), and the file
+    is made and read as soon as it can be."""
     path = tmp_path / "var" / "revocations.marker"
     real_open = os.open
 
@@ -160,7 +210,7 @@ def test_a_directory_that_cannot_hold_the_file_leaves_no_mapping_and_no_error(
         return real_open(file, flags, *args, **kwargs)
 
     monkeypatch.setattr(db_marker, "SIGNAL_RETRY_SECONDS", 0.0)
-    monkeypatch.setattr(db_marker, "REMAP_SECONDS", 0.0)
+    monkeypatch.setattr(db_marker, "REOPEN_SECONDS", 0.0)
     monkeypatch.setattr(os, "open", read_only)
     marker = ChangeMarker(path, max_age=2)
     assert marker.state() is None
@@ -168,22 +218,57 @@ def test_a_directory_that_cannot_hold_the_file_leaves_no_mapping_and_no_error(
     assert marker.retry_due()
     assert marker.state() is None
     monkeypatch.setattr(os, "open", real_open)
-    assert marker.state() == path.read_bytes()  # made and mapped at the next check
+    assert marker.state() == path.read_bytes()  # made and read at the next check
 
 
-def test_a_file_system_without_shared_mappings_is_read_at_each_check(
-    path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No mapping: each check reads the file instead, and still sees another process's
-    revocation at once."""
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_a_marker_made_by_another_user_still_signals() -> None:
+    """An administration command run as root makes the file (0600, root's) before the
+    service does: the service, another user, replaces it with its own and signals."""
+    nobody = pwd.getpwnam("nobody")
+    top = Path(tempfile.mkdtemp(prefix="marker-owner-"))  # where nobody can reach
+    top.chmod(0o755)
+    try:
+        made_by_root_then_used_by(nobody, top / "var")
+    finally:
+        shutil.rmtree(top)
 
-    def no_mapping(*_: Any, **__: Any) -> Any:
-        raise OSError(errno.ENODEV, "No such device")
 
-    monkeypatch.setattr(mmap, "mmap", no_mapping)
-    marker = ChangeMarker(path, max_age=2)
-    before = marker.state()
-    assert before is not None and before == path.read_bytes()
-    signal_from_another_process(path)
-    after = marker.state()
-    assert after is not None and after != before and after == path.read_bytes()
+def made_by_root_then_used_by(nobody: pwd.struct_passwd, var: Path) -> None:
+    var.mkdir()
+    os.chown(var, nobody.pw_uid, nobody.pw_gid)
+    path = var / "revocations.marker"
+    old = os.umask(0o077)
+    try:
+        ChangeMarker(path, max_age=2).signal()  # as root
+    finally:
+        os.umask(old)
+    assert path.stat().st_uid == 0
+    service = (
+        "import sys; from pathlib import Path\n"
+        "from secureflaskauth.adapters.db.marker import ChangeMarker\n"
+        "reader = ChangeMarker(Path(sys.argv[1]), max_age=2)\n"
+        "writer = ChangeMarker(Path(sys.argv[1]), max_age=2)\n"
+        "before = reader.state(); writer.signal()\n"
+        "print(before is not None, not writer.retry_due(), reader.state() != before)\n"
+    )
+    done = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={nobody.pw_uid}",
+            f"--regid={nobody.pw_gid}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            service,
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.split() == ["True", "True", "True"], done.stdout + done.stderr
+    assert path.stat().st_uid == nobody.pw_uid

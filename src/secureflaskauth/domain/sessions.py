@@ -272,7 +272,7 @@ class Sessions:
         """Verify an access token and check its session was not revoked. The revocation
         list answers from this process's copy of the database's revocations, reloaded
         every SFA_REVOCATION_MAX_AGE_SECONDS and, without Redis, when the var directory's
-        marker file changes (read from memory); with Redis, a session that copy does not
+        marker file changes (one ``pread``); with Redis, a session that copy does not
         name costs one Redis lookup (and Redis is refilled from the database when it has
         lost them)."""
         claims = self.tokens.verify(token)

@@ -2,41 +2,42 @@
 each revocation overwrites in place, so that the other processes of the machine read
 the revoked sessions again at once.
 
-Each process maps the file into its memory (mmap, shared): a process's write goes to
-the page cache that every mapping of the file shares, so a check reads the value from
-memory, with no system call, and sees a revocation from the moment its writer's write
-returned (before the writer's answer leaves). Every protected request makes a check,
-so a system call there is paid on each (README, "Performance").
+Each process keeps the file open and a check reads its SIZE bytes with one ``pread``
+(no path to look up, nothing raised when all is well): it sees a revocation from the
+moment its writer's write returned, before the writer's answer leaves. Every protected
+request makes a check, so its cost is paid on each (README, "Performance"). The file
+is read, not mapped into memory: a mapped file that someone empties (``cp`` over it,
+``: >``) kills each process that reads it next with SIGBUS, which Python cannot catch.
 
 Whatever happens to the file, a check never trusts a copy older than ``max_age`` (the
 caller's rule), so the marker can only make the other processes learn sooner:
 
-- the file cannot be created or written (a read-only directory, a disk full when it
-  is made, or full on a copy-on-write file system, where an overwrite needs a new
-  block): the writer logs it and tries again at most every SIGNAL_RETRY_SECONDS;
-- the file cannot be mapped (a file system without shared mappings): each check
-  reads it with ``pread`` instead, and the process tries to map it again every
-  REMAP_SECONDS;
-- it is replaced or deleted (a person, a copy of the var directory put back): every
-  process compares the path's inode with its mapping's every REMAP_SECONDS, and maps
-  the new file (whose value differs from the old one: the copy is read again);
-- it is cut shorter than SIZE bytes by hand: reading a mapped page past the end of
-  its file kills a process (SIGBUS); the server starts a new worker, which lengthens
-  the file again. The service itself only ever writes its SIZE bytes in place.
+- it is replaced, deleted, or put back from a copy: every process compares the path's
+  inode with its open file's every REOPEN_SECONDS and opens the new file (whose value
+  differs: the copy is read again); a file emptied or cut short reads short, which is
+  also a change, and the next write makes it whole;
+- it cannot be written in place (another user's file, say one an administration
+  command run as root made; a symbolic link, a FIFO; a full copy-on-write file
+  system, where an overwrite needs a new block): the writer replaces it with a new
+  file of its own, which the others open within REOPEN_SECONDS;
+- neither can be done (a read-only or full disk): the writer logs it and tries again
+  at most every SIGNAL_RETRY_SECONDS; the others read the table within ``max_age``.
 
-Overwritten in place rather than replaced by a new file each time (whose inode each
-check would compare with a ``stat``): the same "at once" without a system call a
-check, and an overwrite needs no free block, so a full disk does not stop it once the
-file exists. No library does this; ``mmap`` and ``os.pwrite`` are the standard
-library's own.
+Files are opened without following symbolic links and without blocking (a FIFO put
+in its place would otherwise hold the open forever), and only a regular file is
+read. Overwritten in place rather than replaced at each revocation: a full disk does
+not stop an overwrite once the file exists, and a check costs a ``pread`` of an open
+file rather than a ``stat`` of a path. No library does this; ``os.pread`` and
+``os.pwrite`` are the standard library's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import mmap
 import os
 import secrets
+import stat
 import threading
 import time
 from pathlib import Path
@@ -44,14 +45,13 @@ from pathlib import Path
 log = logging.getLogger("secureflaskauth.revocations")
 # A marker that could not be written is tried again at most this often (seconds).
 SIGNAL_RETRY_SECONDS = 1.0
-# Each process checks this often that its mapping is still the path's file.
-REMAP_SECONDS = 1.0
+# Each process checks this often that its open file is still the path's.
+REOPEN_SECONDS = 1.0
 # The value's length: a random value each write, so two writes never leave it alike.
 SIZE = 16
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | _CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
 
-# The marker's value as a process last read it (None: no file mapped).
+# The marker's value as a process last read it (None: no file to read).
 MarkerState = bytes | None
 
 
@@ -62,31 +62,42 @@ class ChangeMarker:
         self._path = path
         self._max_age = max_age
         self._retry_due: float | None = None  # monotonic time of the next retry
-        self._lock = threading.Lock()  # one (re)mapping at a time
-        self._view: mmap.mmap | None = None
-        self._inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the mapped file
-        self._remap_due = 0.0  # monotonic time of the next comparison with the path
+        self._lock = threading.Lock()  # one reopening at a time
+        self._fd: int | None = None
+        self._inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
+        # The file open before the last reopening: closed at the next one, so that a
+        # check still reading it on another thread never reads a reused descriptor.
+        self._previous: int | None = None
+        self._reopen_due = 0.0  # monotonic time of the next comparison with the path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             log.warning("revocation marker directory unavailable: %s", _why(exc))
-        self._map()
+        self._reopen()
 
     def signal(self) -> None:
-        """Tell the other processes to reload: a new value, written in place."""
+        """Tell the other processes to reload: a new value, written in place (or, where
+        that cannot be done, in a new file put in the old one's place)."""
+        value = secrets.token_bytes(SIZE)
         try:
-            self._write(secrets.token_bytes(SIZE))
-        except OSError as exc:
-            self._retry_due = time.monotonic() + SIGNAL_RETRY_SECONDS
-            log.warning(
-                "revocation marker %s not written (%s): other processes refuse the "
-                "revoked sessions within %.0f s instead of at once; retrying",
-                self._path,
-                _why(exc),
-                self._max_age,
-            )
-            return
+            self._write(value)
+        except OSError as in_place:
+            try:
+                self._replace(value)
+            except OSError:
+                self._failed(in_place)
+                return
         self._retry_due = None
+
+    def _failed(self, exc: OSError) -> None:
+        self._retry_due = time.monotonic() + SIGNAL_RETRY_SECONDS
+        log.warning(
+            "revocation marker %s not written (%s): other processes refuse the "
+            "revoked sessions within %.0f s instead of at once; retrying",
+            self._path,
+            _why(exc),
+            self._max_age,
+        )
 
     def retry_if_due(self) -> None:
         """Write again a marker that could not be written, once the retry is due."""
@@ -99,74 +110,95 @@ class ChangeMarker:
 
     def state(self) -> MarkerState:
         """The marker's value now (None: no file to read)."""
-        view = self._view
-        if time.monotonic() >= self._remap_due:
-            view = self._map()
-        if view is not None:
-            return view[:SIZE]
-        return self._read()
-
-    def _read(self) -> MarkerState:
-        """The value read from the file itself, for a process that could not map it (a
-        file system without shared mappings, say): three system calls a check instead
-        of none, and the same "at once"."""
-        try:
-            fd = os.open(self._path, os.O_RDONLY | _CLOEXEC)
-        except OSError:
+        if time.monotonic() >= self._reopen_due:
+            self._reopen()
+        fd = self._fd
+        if fd is None:
             return None
         try:
-            value = os.pread(fd, SIZE, 0)
+            return os.pread(fd, SIZE, 0)
         except OSError:
             return None
-        finally:
-            os.close(fd)
-        return value if len(value) == SIZE else None
 
     def _write(self, value: bytes) -> None:
         # Opened by path each time: a file replaced since is the one written.
-        fd = os.open(self._path, _OPEN_FLAGS, 0o600)
+        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | _FLAGS, 0o600)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{self._path.name} is not a regular file")
             if os.pwrite(fd, value, 0) != SIZE:
                 raise OSError("short write")
         finally:
             os.close(fd)
 
-    def _map(self) -> mmap.mmap | None:
-        """The path's file mapped (made, or lengthened to SIZE, first when needed): the
-        current mapping when it still is that file; None when it cannot be mapped."""
-        with self._lock:
-            self._remap_due = time.monotonic() + REMAP_SECONDS
+    def _replace(self, value: bytes) -> None:
+        """A new file of this process's own in the path's place (what another user made,
+        a link, a FIFO: replaced, not followed)."""
+        tmp = self._path.with_name(f".{self._path.name}.{secrets.token_hex(4)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS, 0o600)
             try:
-                view = self._mapping()
-            except (OSError, ValueError):
-                view = None
-            if view is None:
-                self._view, self._inode = None, None
-            return view
+                if os.write(fd, value) != SIZE:
+                    raise OSError("short write")
+            finally:
+                os.close(fd)
+            os.replace(tmp, self._path)
+        except OSError:
+            with contextlib.suppress(OSError):  # a read-only directory refuses this too
+                tmp.unlink(missing_ok=True)
+            raise
 
-    def _mapping(self) -> mmap.mmap | None:
+    def _reopen(self) -> None:
+        """Keep the path's file open for reading: the one already open while it still
+        is the path's; else the new one, made first when there is none (or none this
+        process may read)."""
+        with self._lock:
+            self._reopen_due = time.monotonic() + REOPEN_SECONDS
+            try:
+                found = os.stat(self._path, follow_symlinks=False)
+            except OSError:
+                found = None
+            if found is not None and (found.st_dev, found.st_ino) == self._inode:
+                return
+            try:
+                fd = self._open()
+            except OSError:
+                fd = None
+            self._close(self._previous)
+            self._previous, self._fd, self._inode = self._fd, None, None
+            if fd is not None:
+                st = os.fstat(fd)
+                self._fd, self._inode = fd, (st.st_dev, st.st_ino)
+
+    def _open(self) -> int:
         try:
-            found: os.stat_result | None = os.stat(self._path)
-        except FileNotFoundError:
-            found = None
-        if found is not None and found.st_size >= SIZE:
-            if (found.st_dev, found.st_ino) == self._inode:
-                return self._view
-        else:
-            self._write(secrets.token_bytes(SIZE))
-        fd = os.open(self._path, os.O_RDONLY | _CLOEXEC)
+            return self._open_regular()
+        except OSError:
+            # None there yet, another user's, a link, a FIFO: one of this process's own.
+            self._replace(secrets.token_bytes(SIZE))
+        return self._open_regular()
+
+    def _open_regular(self) -> int:
+        fd = os.open(self._path, os.O_RDONLY | _FLAGS)
         try:
-            st = os.fstat(fd)
-            if st.st_size < SIZE:  # cut short again in between
-                return None
-            view = mmap.mmap(fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ)
-        finally:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{self._path.name} is not a regular file")
+        except BaseException:
             os.close(fd)
-        # The old mapping is not closed: a check on another thread may still be reading
-        # it; it is unmapped when the last reference to it goes.
-        self._view, self._inode = view, (st.st_dev, st.st_ino)
-        return view
+            raise
+        return fd
+
+    def __del__(self) -> None:
+        # Each app of a process has its marker (the tests build thousands of apps).
+        self._close(getattr(self, "_fd", None))
+        self._close(getattr(self, "_previous", None))
+
+    @staticmethod
+    def _close(fd: int | None) -> None:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def _why(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+    return exc.strerror or str(exc) or type(exc).__name__

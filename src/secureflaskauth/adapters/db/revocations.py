@@ -6,8 +6,8 @@ is never ended without its revocation, nor the other way round.
 
 ``SqlRevocationList`` keeps the rows in each process's memory and reads them again
 when they may have changed: a revocation overwrites a marker file in the var
-directory, and each check compares its value, read from a shared memory mapping (no
-system call, no query: adapters/db/marker.py). Whatever
+directory, and each check compares its value, read from the file each process keeps
+open (one ``pread``, no query: adapters/db/marker.py). Whatever
 happens to the marker (a full or read-only disk, a process killed after the commit,
 another node without that directory), every process also reads the table at least
 every ``max_age`` seconds, so a committed revocation is enforced everywhere within
