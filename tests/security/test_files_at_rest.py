@@ -168,6 +168,31 @@ def test_private_files_bring_no_warning(
     assert warnings_in(capsys.readouterr().err) == []
 
 
+def test_a_link_in_the_marker_s_place_is_not_followed_to_change_its_target(
+    settings_for: Callable[..., Settings],
+    var_dir: Path,
+    tmp_path: Path,
+    shell_umask: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The marker is never written through a link (it is replaced): neither is the
+    link's target made private at start."""
+    create_app(settings_for(), clock=FrozenClock(1.8e9))
+    elsewhere = tmp_path / "elsewhere.conf"
+    elsewhere.write_text("not the service's")
+    elsewhere.chmod(0o644)
+    marker = var_dir / "revocations.marker"
+    marker.unlink()
+    marker.symlink_to(elsewhere)
+    capsys.readouterr()
+
+    create_app(settings_for(), clock=FrozenClock(1.8e9))
+    assert mode(elsewhere) == 0o644
+    assert elsewhere.read_text() == "not the service's"
+    assert not marker.is_symlink() and mode(marker) == 0o600
+    assert not any(str(elsewhere) in w for w in warnings_in(capsys.readouterr().err))
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
 def test_a_database_of_another_user_open_to_others_is_refused_in_production(
     settings_for: Callable[..., Settings],

@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +221,55 @@ def test_a_directory_that_cannot_hold_the_file_leaves_no_marker_and_no_error(
     assert marker.state() is None
     monkeypatch.setattr(os, "open", real_open)
     assert marker.state() == path.read_bytes()  # made and read at the next check
+
+
+def test_a_hard_link_in_the_file_s_place_is_replaced_not_written_through(
+    path: Path, tmp_path: Path
+) -> None:
+    writer = ChangeMarker(path, max_age=2)
+    elsewhere = tmp_path / "elsewhere.conf"
+    elsewhere.write_bytes(b"not the service's: keep me intact")
+    path.unlink()
+    os.link(elsewhere, path)
+    writer.signal()
+    assert elsewhere.read_bytes() == b"not the service's: keep me intact"
+    assert path.stat().st_nlink == 1 and not writer.retry_due()
+
+
+def test_checks_due_at_once_reopen_once_and_keep_a_descriptor_a_check_took(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checks that find the comparison due together while the path cannot be
+    opened: the second does not reopen again and close the descriptor that a third,
+    about to read, took just before."""
+    marker = ChangeMarker(path, max_age=2)
+    marker._reopen_due = time.monotonic() + 100
+    main = threading.current_thread()
+    real_pread = os.pread
+    seen: dict[str, object] = {}
+
+    def paused(fd: int, n: int, offset: int) -> bytes:
+        if threading.current_thread() is main and not seen:
+            inode = os.fstat(fd).st_ino
+            path.unlink()
+            path.mkdir()  # the path cannot be opened, nor replaced
+            with marker._lock:  # two checks due at once, waiting for the lock
+                marker._reopen_due = 0.0
+                checks = [threading.Thread(target=marker.state) for _ in range(2)]
+                for check in checks:
+                    check.start()
+                time.sleep(0.2)
+            for check in checks:
+                check.join()
+            try:
+                seen["still"] = os.fstat(fd).st_ino == inode
+            except OSError as exc:
+                seen["still"] = exc.strerror
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(os, "pread", paused)
+    marker.state()
+    assert seen["still"] is True
 
 
 @pytest.mark.skipif(

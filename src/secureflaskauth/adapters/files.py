@@ -24,6 +24,9 @@ PRIVATE_UMASK = 0o077
 # The files the service itself writes under the var directory (wiring.otp_key and the
 # SQL revocation list); others an operator put there are not the service's to change.
 VAR_FILES = ("secret.key", "revocations.marker")
+# Never written through a link (adapters/db/marker.py replaces one with its own file),
+# so a link there is not followed to make its target private either.
+UNFOLLOWED = frozenset({"revocations.marker"})
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
@@ -48,7 +51,7 @@ def protect(var_dir: Path, database: Path | None, *, production: bool) -> None:
     refused in production when one is open to others and another user owns it."""
     private_umask()
     for path in [var_dir, *(var_dir / name for name in VAR_FILES)]:
-        _make_private(path, production=production, hint="")
+        _make_private(path, production=production, hint="", follow=path.name not in UNFOLLOWED)
     if database is not None:
         for suffix in SQLITE_SUFFIXES:
             _make_private(
@@ -58,9 +61,9 @@ def protect(var_dir: Path, database: Path | None, *, production: bool) -> None:
             )
 
 
-def _make_private(path: Path, *, production: bool, hint: str) -> None:
+def _make_private(path: Path, *, production: bool, hint: str, follow: bool = True) -> None:
     try:
-        st = path.stat()
+        st = path.stat() if follow else path.lstat()
     except FileNotFoundError:
         return
     mode = stat.S_IMODE(st.st_mode)

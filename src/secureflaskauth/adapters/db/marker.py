@@ -13,13 +13,16 @@ Whatever happens to the file, a check never trusts a copy older than ``max_age``
 caller's rule), so the marker can only make the other processes learn sooner:
 
 - it is replaced, deleted, or put back from a copy: every process compares the path's
-  inode with its open file's every REOPEN_SECONDS and opens the new file (whose value
-  differs: the copy is read again); a file emptied or cut short reads short, which is
-  also a change, and the next write makes it whole;
+  inode with its open file's every REOPEN_SECONDS and opens the new file, whose value
+  differs (the copy is read again), unless it is the very value last read (then the
+  table is read within ``max_age``); a file emptied or cut short reads short, which
+  is also a change, and the next write makes it whole;
 - it cannot be written in place (another user's file, say one an administration
-  command run as root made; a symbolic link, a FIFO; a full copy-on-write file
-  system, where an overwrite needs a new block): the writer replaces it with a new
-  file of its own, which the others open within REOPEN_SECONDS;
+  command run as root made; a symbolic or hard link, a FIFO; a full copy-on-write
+  file system, where an overwrite needs a new block): the writer replaces it with a
+  new file of its own, which the others open within REOPEN_SECONDS. A process that
+  cannot open it for reading (another user's, a link, a FIFO, a directory) replaces
+  it the same way at its next comparison, revocation or not, with a warning;
 - neither can be done (a read-only or full disk): the writer logs it and tries again
   at most every SIGNAL_RETRY_SECONDS; the others read the table within ``max_age``.
 
@@ -65,8 +68,9 @@ class ChangeMarker:
         self._lock = threading.Lock()  # one reopening at a time
         self._fd: int | None = None
         self._inode: tuple[int, int] | None = None  # (st_dev, st_ino) of the open file
-        # The file open before the last reopening: closed at the next one, so that a
-        # check still reading it on another thread never reads a reused descriptor.
+        # The file open before the last reopening: closed at the next one, at least
+        # REOPEN_SECONDS later, so that a check that took it just before a reopening
+        # still reads it rather than whatever file reuses its number.
         self._previous: int | None = None
         self._reopen_due = 0.0  # monotonic time of the next comparison with the path
         try:
@@ -124,8 +128,10 @@ class ChangeMarker:
         # Opened by path each time: a file replaced since is the one written.
         fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | _FLAGS, 0o600)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(f"{self._path.name} is not a regular file")
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+                # A hard link would have the write land in another file as well.
+                raise OSError(f"{self._path.name} is not a regular file of its own")
             if os.pwrite(fd, value, 0) != SIZE:
                 raise OSError("short write")
         finally:
@@ -153,7 +159,10 @@ class ChangeMarker:
         is the path's; else the new one, made first when there is none (or none this
         process may read)."""
         with self._lock:
-            self._reopen_due = time.monotonic() + REOPEN_SECONDS
+            now = time.monotonic()
+            if now < self._reopen_due:  # another check just did it
+                return
+            self._reopen_due = now + REOPEN_SECONDS
             try:
                 found = os.stat(self._path, follow_symlinks=False)
             except OSError:
@@ -173,9 +182,14 @@ class ChangeMarker:
     def _open(self) -> int:
         try:
             return self._open_regular()
-        except OSError:
-            # None there yet, another user's, a link, a FIFO: one of this process's own.
-            self._replace(secrets.token_bytes(SIZE))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            # Another user's, a link, a FIFO, a directory: one of this process's own.
+            log.warning(
+                "revocation marker %s could not be read (%s): replacing it", self._path, _why(exc)
+            )
+        self._replace(secrets.token_bytes(SIZE))
         return self._open_regular()
 
     def _open_regular(self) -> int:
