@@ -57,6 +57,9 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._active: dict[str, SigningKey] = {}
         self._loaded_at = float("-inf")
+        # Reloads begun: a caller that waited for one that began reading the store after
+        # it found a reload due need not do another.
+        self._begun = 0
         # Counts the reloads that dropped a key: what was verified with it must not
         # be taken as verified any more (tokens/cache.py).
         self.generation = 0
@@ -64,11 +67,18 @@ class KeyRing:
         self._ahead = ReadAhead("keyring-read-ahead", self._reload_ahead)
         self.reload()
 
-    def reload(self) -> None:
+    def reload(self, *, unless_after: int | None = None) -> None:
+        """Read the keys from the store; with ``unless_after`` (the count of reloads
+        begun that the caller saw), not when another one began since: it read the
+        store after the caller found a reload due. So requests that find the same
+        reload due together (forged kids, say) make one read, not one each."""
         # One reload at a time, each reading the store after the one before it stored
         # its keys: a slow one (the read ahead's, say) that finished last would put
         # back an older key set over a newer one.
         with self._reloading:
+            if unless_after is not None and self._begun != unless_after:
+                return
+            self._begun += 1
             now = self._clock()
             keys = {
                 record.kid: load_key(record, self._passphrase)
@@ -92,8 +102,9 @@ class KeyRing:
         return not 0 <= at - self._loaded_at < self._refresh
 
     def _maybe_reload(self) -> None:
+        seen = self._begun
         if self._reload_due(self._clock()):
-            self.reload()
+            self.reload(unless_after=seen)
 
     def _verifying(self, key: SigningKey | None, now: float) -> SigningKey | None:
         """``key`` if there is one and it may verify tokens at ``now`` (not retired)."""
@@ -114,8 +125,9 @@ class KeyRing:
         return self._verifying(self._keys.get(kid), now)
 
     def _reload_ahead(self) -> None:
+        seen = self._begun
         if self._reload_due(self._clock() + AHEAD_SECONDS):  # no other thread did it
-            self.reload()
+            self.reload(unless_after=seen)
 
     def active(self, algorithm: str | None = None) -> SigningKey:
         """The key that signs now: in the service's algorithm, or in ``algorithm`` (RS256
@@ -131,11 +143,12 @@ class KeyRing:
     def public(self, kid: str) -> SigningKey | None:
         """The key named ``kid`` if it may verify tokens now."""
         self._maybe_reload()
+        seen = self._begun
         key = self._keys.get(kid)
         if key is None and not 0 <= self._clock() - self._loaded_at < UNKNOWN_KID_RELOAD_SECONDS:
             # Another process may sign with a key added since the last reload: a token
             # from another node must not be refused until this one reloads too.
-            self.reload()
+            self.reload(unless_after=seen)
             key = self._keys.get(kid)
         return self._verifying(key, self._clock())
 
