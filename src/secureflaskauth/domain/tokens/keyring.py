@@ -57,9 +57,11 @@ class KeyRing:
         self._keys: dict[str, SigningKey] = {}
         self._active: dict[str, SigningKey] = {}
         self._loaded_at = float("-inf")
-        # Reloads begun: a caller that waited for one that began reading the store after
-        # it found a reload due need not do another.
+        # Reloads begun, and the number of the last one that stored its keys: a caller
+        # that found a reload due need not read the store when one that began after
+        # that has stored what it read (not when it failed: the caller then reads).
         self._begun = 0
+        self._stored = 0
         # Counts the reloads that dropped a key: what was verified with it must not
         # be taken as verified any more (tokens/cache.py).
         self.generation = 0
@@ -69,16 +71,18 @@ class KeyRing:
 
     def reload(self, *, unless_after: int | None = None) -> None:
         """Read the keys from the store; with ``unless_after`` (the count of reloads
-        begun that the caller saw), not when another one began since: it read the
-        store after the caller found a reload due. So requests that find the same
-        reload due together (forged kids, say) make one read, not one each."""
+        begun that the caller saw), not when one that began since has stored its keys:
+        it read the store after the caller found a reload due. So requests that find
+        the same reload due together (forged kids, say) make one read, not one each;
+        when that read fails, each reads in turn (and fails closed) as before."""
         # One reload at a time, each reading the store after the one before it stored
         # its keys: a slow one (the read ahead's, say) that finished last would put
         # back an older key set over a newer one.
         with self._reloading:
-            if unless_after is not None and self._begun != unless_after:
+            if unless_after is not None and self._stored > unless_after:
                 return
             self._begun += 1
+            mine = self._begun
             now = self._clock()
             keys = {
                 record.kid: load_key(record, self._passphrase)
@@ -95,6 +99,7 @@ class KeyRing:
                 self._keys = keys
                 self._active = active
                 self._loaded_at = now
+                self._stored = mine
 
     def _reload_due(self, at: float) -> bool:
         # A clock set back (``at`` before the last load) must not hold off the next
