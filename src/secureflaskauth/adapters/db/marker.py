@@ -126,12 +126,11 @@ class ChangeMarker:
 
     def _write(self, value: bytes) -> None:
         # Opened by path each time: a file replaced since is the one written.
-        fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | _FLAGS, 0o600)
+        fd, found = self._open_regular(os.O_WRONLY | os.O_CREAT)
         try:
-            found = os.fstat(fd)
-            if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+            if found.st_nlink != 1:
                 # A hard link would have the write land in another file as well.
-                raise OSError(f"{self._path.name} is not a regular file of its own")
+                raise OSError(f"{self._path.name} is not a file of its own")
             if os.pwrite(fd, value, 0) != SIZE:
                 raise OSError("short write")
         finally:
@@ -170,18 +169,17 @@ class ChangeMarker:
             if found is not None and (found.st_dev, found.st_ino) == self._inode:
                 return
             try:
-                fd = self._open()
+                fd, st = self._open()
             except OSError:
                 fd = None
             self._close(self._previous)
             self._previous, self._fd, self._inode = self._fd, None, None
             if fd is not None:
-                st = os.fstat(fd)
                 self._fd, self._inode = fd, (st.st_dev, st.st_ino)
 
-    def _open(self) -> int:
+    def _open(self) -> tuple[int, os.stat_result]:
         try:
-            return self._open_regular()
+            return self._open_regular(os.O_RDONLY)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -190,17 +188,20 @@ class ChangeMarker:
                 "revocation marker %s could not be read (%s): replacing it", self._path, _why(exc)
             )
         self._replace(secrets.token_bytes(SIZE))
-        return self._open_regular()
+        return self._open_regular(os.O_RDONLY)
 
-    def _open_regular(self) -> int:
-        fd = os.open(self._path, os.O_RDONLY | _FLAGS)
+    def _open_regular(self, flags: int) -> tuple[int, os.stat_result]:
+        """The path opened with ``flags`` (no link followed, no wait), and its status;
+        OSError when it is not a regular file."""
+        fd = os.open(self._path, flags | _FLAGS, 0o600)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode):
                 raise OSError(f"{self._path.name} is not a regular file")
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, found
 
     def __del__(self) -> None:
         # Each app of a process has its marker (the tests build thousands of apps).
