@@ -11,6 +11,7 @@ hoped for.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -43,14 +44,15 @@ class Hooked:
         return self.clock.now()
 
 
-class FailsOnce(MemoryKeys):
-    """The store fails one read (a timeout, a dropped connection), then answers."""
+class Failing(MemoryKeys):
+    """The store fails its next ``failures`` reads (a timeout, a dropped connection, an
+    outage), then answers."""
 
-    fail = False
+    failures = 0
 
     def all(self) -> list[SigningKeyRecord]:
-        if self.fail:
-            self.fail = False
+        if self.failures:
+            self.failures -= 1
             self.loads += 1
             raise StoreUnavailable("database", "timeout")
         return super().all()
@@ -73,12 +75,12 @@ def test_a_failed_reload_does_not_let_a_removed_key_verify_for_its_waiters() -> 
     clock = FrozenClock(T0)
     hooked = Hooked(clock)
     a = generate_key("EdDSA", T0)
-    store = FailsOnce(a)
+    store = Failing(a)
     ring = KeyRing(store.all, hooked.now)
     store.records = [generate_key("EdDSA", T0 + 1)]  # A removed, B added
     clock.advance(KEYRING_REFRESH_SECONDS)  # the reload is due
     errors: list[BaseException] = []
-    store.fail = True
+    store.failures = 1
     hooked.hook = _other_request(ring, errors)
     verified = ring.public(a.kid)
     assert errors  # the other request's read failed
@@ -90,13 +92,13 @@ def test_a_failed_reload_does_not_hide_a_key_another_node_added() -> None:
     kid reload due has its read fail; this one, which needs K, must read itself."""
     clock = FrozenClock(T0)
     hooked = Hooked(clock)
-    store = FailsOnce(generate_key("EdDSA", T0))
+    store = Failing(generate_key("EdDSA", T0))
     ring = KeyRing(store.all, hooked.now)
     clock.advance(2 * UNKNOWN_KID_RELOAD_SECONDS)
     k = generate_key("EdDSA", clock.now())
     store.records.append(k)
     errors: list[BaseException] = []
-    store.fail = True
+    store.failures = 1
     # public(): _maybe_reload calls the clock once (not due), then the count is read,
     # then the clock is called for the unknown-kid check: the failing read lands there.
     calls = {"n": 0}
@@ -120,11 +122,11 @@ def test_a_failed_read_ahead_does_not_satisfy_a_request_that_found_the_reload_du
     clock = FrozenClock(T0)
     hooked = Hooked(clock)
     a = generate_key("EdDSA", T0)
-    store = FailsOnce(a)
+    store = Failing(a)
     ring = KeyRing(store.all, hooked.now)
     store.records = [generate_key("EdDSA", T0 + 1)]
     clock.advance(KEYRING_REFRESH_SECONDS)
-    store.fail = True
+    store.failures = 1
     # the read-ahead thread's reload (it logs and swallows the failure)
     hooked.hook = lambda: ring._ahead._run()
     assert ring.public(a.kid) is None, "removed key A still verifies"
@@ -175,28 +177,50 @@ def test_generation_is_bumped_when_a_removal_is_picked_up_by_a_coalesced_reload(
     assert ring.generation == g + 1
 
 
-class Down(MemoryKeys):
-    down = False
-
-    def all(self) -> list[SigningKeyRecord]:
-        if self.down:
-            self.loads += 1
-            raise StoreUnavailable("database", "down")
-        return super().all()
-
-
 def test_store_down_waiters_fail_closed() -> None:
     """The store stays down: a request that waited for another's failed read fails
     closed (503) too, rather than verify with the key set of before the outage."""
     clock = FrozenClock(T0)
     hooked = Hooked(clock)
     a = generate_key("EdDSA", T0)
-    store = Down(a)
+    store = Failing(a)
     ring = KeyRing(store.all, hooked.now)
     store.records = []  # A removed just before the outage
-    store.down = True
+    store.failures = 1_000_000
     clock.advance(60)  # a minute into the outage: far past the reload interval
     errors: list[BaseException] = []
     hooked.hook = _other_request(ring, errors)
     with pytest.raises(StoreUnavailable):
         ring.public(a.kid)
+
+
+def test_requests_with_unknown_kids_together_make_one_reload() -> None:
+    """Forged kids sent at once: each request finds the reload for an unknown kid due.
+    One reads the store; those that found it due before that read began wait for it
+    and read no more; those that found it due while it was reading (it may have missed
+    a key added just before) make one more read between them."""
+
+    class SlowKeys(MemoryKeys):
+        def all(self) -> list[SigningKeyRecord]:
+            time.sleep(0.05)
+            return super().all()
+
+    clock = FrozenClock(T0)
+    store = SlowKeys(generate_key("EdDSA", clock.now()))
+    ring = KeyRing(store.all, clock.now)
+    clock.advance(2 * UNKNOWN_KID_RELOAD_SECONDS)  # due for an unknown kid, not periodically
+    loads = store.loads
+    ready = threading.Barrier(8)
+    found: list[object] = []
+
+    def forged(i: int) -> None:
+        ready.wait()
+        found.append(ring.public(f"forged-{i}"))
+
+    threads = [threading.Thread(target=forged, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found == [None] * 8
+    assert store.loads - loads in (1, 2)

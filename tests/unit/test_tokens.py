@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-import time
 from typing import Any
 
 import jwt
@@ -24,7 +22,6 @@ from secureflaskauth.domain.tokens import (
     TokenSettings,
     generate_key,
 )
-from secureflaskauth.domain.tokens.keyring import UNKNOWN_KID_RELOAD_SECONDS
 from secureflaskauth.settings.sections import JwtSettings
 from secureflaskauth.wiring.policies import token_settings
 from tests.clock import FrozenClock
@@ -309,37 +306,6 @@ def test_a_clock_set_back_does_not_hold_off_the_reload_for_an_unknown_kid(
     loads = store.loads
     assert ring.public("no-such-kid") is None  # and then no reload for every unknown kid
     assert store.loads == loads
-
-
-def test_requests_with_unknown_kids_together_make_one_reload(clock: FrozenClock) -> None:
-    """Forged kids sent at once: each request finds the reload for an unknown kid due.
-    One reads the store; those that found it due before that read began wait for it
-    and read no more; those that found it due while it was reading (it may have missed
-    a key added just before) make one more read between them."""
-
-    class SlowKeys(MemoryKeys):
-        def all(self) -> list[SigningKeyRecord]:
-            time.sleep(0.05)
-            return super().all()
-
-    store = SlowKeys(generate_key("EdDSA", clock.now()))
-    ring = KeyRing(store.all, clock.now)
-    clock.advance(2 * UNKNOWN_KID_RELOAD_SECONDS)  # due for an unknown kid, not periodically
-    loads = store.loads
-    ready = threading.Barrier(8)
-    found: list[object] = []
-
-    def forged(i: int) -> None:
-        ready.wait()
-        found.append(ring.public(f"forged-{i}"))
-
-    threads = [threading.Thread(target=forged, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert found == [None] * 8
-    assert store.loads - loads in (1, 2)
 
 
 def test_no_key_is_a_configuration_error(clock: FrozenClock) -> None:
