@@ -297,9 +297,16 @@ def made_by_root_then_used_by(nobody: pwd.struct_passwd, var: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_uid == 0
+    # The module by itself (it needs the standard library only), where the other user
+    # can read it: the checkout may sit in a directory only root may enter.
+    module = var.parent / "marker.py"
+    shutil.copyfile(db_marker.__file__, module)
+    module.chmod(0o644)
     service = (
-        "import sys; from pathlib import Path\n"
-        "from secureflaskauth.adapters.db.marker import ChangeMarker\n"
+        "import importlib.util, sys; from pathlib import Path\n"
+        "spec = importlib.util.spec_from_file_location('marker', sys.argv[2])\n"
+        "marker = importlib.util.module_from_spec(spec); spec.loader.exec_module(marker)\n"
+        "ChangeMarker = marker.ChangeMarker\n"
         "reader = ChangeMarker(Path(sys.argv[1]), max_age=2)\n"
         "writer = ChangeMarker(Path(sys.argv[1]), max_age=2)\n"
         "before = reader.state(); writer.signal()\n"
@@ -315,6 +322,7 @@ def made_by_root_then_used_by(nobody: pwd.struct_passwd, var: Path) -> None:
             "-c",
             service,
             str(path),
+            str(module),
         ],
         capture_output=True,
         text=True,
