@@ -16,6 +16,8 @@ import json
 import logging
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -214,3 +216,27 @@ def test_a_sign_in_on_the_direct_way_logs_each_request_once_and_no_secret(
     assert len(lines) == 6, lines  # register, login, outbox, verify, private twice
     for secret in (PASSWORD, code, session_id, tokens["access_token"], PHONE.lstrip("0")):
         assert secret not in captured
+
+
+FORKED = """
+import json, os
+from secureflaskauth.observability.access import _json_line
+
+before = json.loads(_json_line("INFO", "GET", "/auth/private", 200, "id", 1.0))["pid"]
+pid = os.fork()
+if pid == 0:
+    line = json.loads(_json_line("INFO", "GET", "/auth/private", 200, "id", 1.0))
+    print(line["pid"], os.getpid(), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print(before, os.getpid(), flush=True)
+"""
+
+
+def test_the_pid_of_a_line_is_its_own_process_after_a_fork() -> None:
+    """The process id is read once a process: a forked worker's lines carry its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=60, check=True
+    )
+    child, parent = (line.split() for line in done.stdout.splitlines())
+    assert child[0] == child[1] != parent[0] == parent[1], done.stdout

@@ -10,14 +10,9 @@ import functools
 import json
 import logging
 import math
-import os
 import re
 import secrets
-import select
 import sys
-import threading
-import time
-import weakref
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
@@ -41,13 +36,6 @@ _URL_QUERY = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#'\"<>]*)\?[^\s#'\"<>]
 QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "botocore", "boto3", "s3transfer")
 # One encoder for every line: json.dumps with options builds a new one for each call.
 ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
-# Access lines written to the process's own stderr are gathered and written together:
-# at most BATCH_BYTES in one write, since a write of at most PIPE_BUF bytes to a pipe
-# is never interleaved with another process's (POSIX write(2); the workers share one
-# stderr), and none held longer than BATCH_SECONDS (nginx's access_log buffer= and
-# flush=). One write a line was a tenth of the cost of /auth/private (README).
-BATCH_BYTES = select.PIPE_BUF
-BATCH_SECONDS = 0.2
 # The attributes every LogRecord has; anything else came from ``extra=`` and is logged.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -160,16 +148,10 @@ def _escape(text: str) -> str:
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever sys.stderr is at the time (test runners swap it). Access
-    lines (``write_line``) meant for the process's own stderr wait in a batch; every
-    other record, a flush, the handler's removal, and logging's shutdown at exit
-    write the batch first, so lines keep their order."""
+    """Writes to whatever sys.stderr is at the time (test runners swap it)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._batch: list[str] = []
-        self._batch_bytes = 0
-        _BATCHING.add(self)
 
     def takes_json_lines(self, level: int) -> bool:
         """Whether a JSON line of ``level`` given to ``write_line`` is what this handler
@@ -182,25 +164,13 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         )
 
     def write_line(self, line: str) -> bool:
-        """Write one formatted line as ``emit`` would, or add it to the batch; False
-        when it could not (the caller then logs the record the usual way, which
-        reports the failure)."""
-        text = line + self.terminator
+        """Write one formatted line as ``emit`` would; False when it could not (the
+        caller then logs the record the usual way, which reports the failure)."""
         self.acquire()
         try:
             stream = self.stream
-            if stream is not sys.__stderr__ or stream is None:
-                self._write_batch()
-                stream.write(text)
-                stream.flush()
-                return True
-            size = len(text) if text.isascii() else _encoded_size(text, stream)
-            if self._batch_bytes + size > BATCH_BYTES:
-                self._write_batch()
-            self._batch.append(text)
-            self._batch_bytes += size
-            if len(self._batch) == 1:
-                _FLUSHER.due()
+            stream.write(line + self.terminator)
+            stream.flush()
         except RecursionError:  # as logging.StreamHandler.emit
             raise
         except Exception:  # the caller then logs through logging, which reports it
@@ -209,58 +179,6 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
             self.release()
         return True
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._batch:  # logging holds the handler's lock here
-            self.write_batch()
-        super().emit(record)
-
-    def flush(self) -> None:
-        self.write_batch()
-        super().flush()
-
-    def write_batch(self) -> bool:
-        """Write the waiting lines, if any; False when that failed, which is reported
-        as logging reports a record it could not write, and the lines wait on."""
-        self.acquire()
-        try:
-            self._write_batch()
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(
-                logging.LogRecord(
-                    "secureflaskauth.access",
-                    logging.WARNING,
-                    __file__,
-                    0,
-                    f"{len(self._batch)} access lines could not be written yet",
-                    (),
-                    None,
-                )
-            )
-            return False
-        finally:
-            self.release()
-        return True
-
-    def _write_batch(self) -> None:
-        """The waiting lines to the process's stderr in one write (with the lock held).
-        On failure they stay, at most BATCH_BYTES of them: lines that do not fit go
-        the usual way meanwhile (``write_line`` says False)."""
-        if not self._batch:
-            return
-        stream = sys.__stderr__
-        if stream is not None:
-            stream.write("".join(self._batch))
-            stream.flush()
-        self._batch.clear()
-        self._batch_bytes = 0
-
-    def drop_batch(self) -> None:
-        """In a forked child: the lines are the parent's, which writes them."""
-        self._batch.clear()
-        self._batch_bytes = 0
-
     @property
     def stream(self) -> TextIO:
         return sys.stderr
@@ -268,53 +186,6 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
     @stream.setter
     def stream(self, _value: TextIO) -> None:
         pass
-
-
-def _encoded_size(text: str, stream: TextIO) -> int:
-    return len(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
-
-
-class _Flusher:
-    """One thread a process that writes every handler's batch at most BATCH_SECONDS
-    after its first line; it sleeps while no line waits."""
-
-    def __init__(self) -> None:
-        self._due = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()
-
-    def due(self) -> None:
-        """A batch has its first line (called with that handler's lock held)."""
-        thread = self._thread
-        if thread is None or not thread.is_alive():  # first line, or a forked child
-            with self._starting:
-                if self._thread is thread:
-                    self._thread = threading.Thread(
-                        target=self._run, name="access-log-flush", daemon=True
-                    )
-                    self._thread.start()
-        self._due.set()
-
-    def _run(self) -> None:
-        while True:
-            self._due.wait()
-            time.sleep(BATCH_SECONDS)
-            self._due.clear()
-            written = [handler.write_batch() for handler in list(_BATCHING)]
-            if not all(written):  # tried again later, not only when the next line comes
-                self._due.set()
-
-    def forked(self) -> None:
-        self._due = threading.Event()
-        self._thread = None
-        self._starting = threading.Lock()
-        for handler in list(_BATCHING):
-            handler.drop_batch()
-
-
-_BATCHING: weakref.WeakSet[_StderrHandler] = weakref.WeakSet()
-_FLUSHER = _Flusher()
-os.register_at_fork(after_in_child=_FLUSHER.forked)
 
 
 def sole_json_handler(logger: logging.Logger, level: int) -> _StderrHandler | None:
@@ -348,7 +219,6 @@ def configure_logging(log_format: LogFormat = "json", level: str = "INFO") -> No
     for handler in list(root.handlers):
         if isinstance(handler, _StderrHandler):
             root.removeHandler(handler)
-            handler.flush()  # its batch, if any
     handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
