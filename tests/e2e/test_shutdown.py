@@ -159,3 +159,29 @@ def _pids_saying(server: Server, message: str) -> set[int]:
     """The processes that have logged a line starting with ``message``."""
     lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
     return {e["pid"] for e in lines if e["message"].startswith(message)}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGQUIT, signal.SIGINT], ids=["sigquit", "sigint"])
+def test_a_quick_stop_does_not_wait_for_the_graceful_timeout(
+    launch: Callable[[Store], Server], tmp_path: Path, stop: signal.Signals
+) -> None:
+    """gunicorn's arbiter answers SIGINT and SIGQUIT by sending its workers SIGQUIT, a
+    quick stop: each worker must end at once, not be killed by the arbiter once its
+    graceful timeout (30 s) has passed."""
+    server = launch(Store(f"sqlite:///{tmp_path / 'quick.db'}", tmp_path / "var"))
+    deadline = time.monotonic() + SHUTDOWN_TIMEOUT
+    while server.log().count("Started server process") < 2:  # both workers serve
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.1)
+    session = requests.Session()  # an idle kept-alive connection as well
+    assert session.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
+
+    server.process.send_signal(stop)
+    exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
+
+    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
+    assert not [m for m in messages if "SIGKILL" in m], messages
+    assert sum(m.startswith("Worker exiting") for m in messages) == 2, messages
+    assert "Shutting down: Master" in messages, messages
+    assert exit_code == 0, server.log()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import sys
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
+from uvicorn import Server
 from uvicorn_worker import UvicornWorker
 
 from secureflaskauth.server.protocol import GuardedHttpToolsProtocol
@@ -26,7 +31,12 @@ class Worker(UvicornWorker):  # type: ignore[misc]
     - ``limit_concurrency``: past this many connections and requests at once a worker
       answers 503 instead of taking more (gunicorn's ``worker_connections``, 1000);
     - ``timeout_graceful_shutdown``: on SIGTERM, idle connections close at once and
-      the requests in flight get this long (gunicorn's ``graceful_timeout``).
+      the requests in flight get this long (gunicorn's ``graceful_timeout``);
+    - SIGQUIT, which gunicorn's arbiter sends its workers for a quick stop (on its own
+      SIGINT or SIGQUIT), stops the worker at once: uvicorn-worker's handler only
+      marks the worker as no longer alive, which uvicorn never reads, so the worker
+      went on serving until the arbiter killed it after ``graceful_timeout``
+      (uvicorn-worker issue 2).
     """
 
     sockets: list[Any]  # gunicorn's Worker sets it: the listening sockets
@@ -58,6 +68,22 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         self.config.access_log = False
         self.config.limit_concurrency = self.cfg.worker_connections
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
+
+    async def _serve(self) -> None:
+        # uvicorn-worker's own, with the uvicorn server kept for the SIGQUIT handler.
+        self.config.app = self.wsgi
+        server = Server(config=self.config)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._quit, server)
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def _quit(self, server: Server) -> None:
+        """A quick stop: listening and every connection end without waiting for the
+        requests in flight (a second SIGINT does the same to a uvicorn server)."""
+        self.alive = False
+        server.should_exit = True
+        server.force_exit = True
 
     def run(self) -> None:
         # uvloop takes over each listening socket it is given: libuv closes the fd, then
