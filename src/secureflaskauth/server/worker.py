@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -33,10 +34,10 @@ class Worker(UvicornWorker):  # type: ignore[misc]
     - ``timeout_graceful_shutdown``: on SIGTERM, idle connections close at once and
       the requests in flight get this long (gunicorn's ``graceful_timeout``);
     - SIGQUIT, which gunicorn's arbiter sends its workers for a quick stop (on its own
-      SIGINT or SIGQUIT), stops the worker at once: uvicorn-worker's handler only
-      marks the worker as no longer alive, which uvicorn never reads, so the worker
-      went on serving until the arbiter killed it after ``graceful_timeout``
-      (uvicorn-worker issue 2).
+      SIGINT or SIGQUIT), ends the worker at once, as gunicorn's own workers do:
+      uvicorn-worker's handler only marks the worker as no longer alive, which
+      uvicorn never reads, so the worker went on serving until the arbiter killed it
+      after ``graceful_timeout`` (uvicorn-worker issue 2).
     """
 
     sockets: list[Any]  # gunicorn's Worker sets it: the listening sockets
@@ -75,13 +76,24 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         server = Server(config=self.config)
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._quit, server)
         await server.serve(sockets=self.sockets)
+        if self._quitting:
+            # A quick stop cuts what is still running, as a kill would: uvicorn would
+            # otherwise answer each request in flight with a 500 while its thread went
+            # on, and the process would wait for that thread, a blocked one until the
+            # arbiter killed it. Each log line is already written (logs.py).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
+    _quitting = False
+
     def _quit(self, server: Server) -> None:
-        """A quick stop: listening and every connection end without waiting for the
-        requests in flight (a second SIGINT does the same to a uvicorn server)."""
+        """A quick stop: the server stops listening and ends its loop without waiting
+        for connections or requests in flight; then the process ends (``_serve``)."""
         self.alive = False
+        self._quitting = True
         server.should_exit = True
         server.force_exit = True
 
