@@ -208,3 +208,26 @@ def test_a_quick_stop_cuts_what_runs_and_does_not_wait_for_the_graceful_timeout(
     assert "Shutting down: Master" in messages, messages
     assert not [e for e in entries if e["level"] in ("ERROR", "CRITICAL")], entries
     assert exit_code == 0, server.log()
+
+
+def test_a_quick_stop_while_the_workers_load_the_app_ends_them_cleanly(tmp_path: Path) -> None:
+    """Before the event loop runs, SIGQUIT had its default action in a worker: a core
+    dump (memory, keys included, written where core dumps are on). A quick stop in the
+    second or two a worker spends loading the app ends it as cleanly as later."""
+    server = Server(Store(f"sqlite:///{tmp_path / 'loading.db'}", tmp_path / "var"), tmp_path)
+    try:
+        deadline = time.monotonic() + SHUTDOWN_TIMEOUT
+        while server.log().count("Booting worker") < 2:
+            assert time.monotonic() < deadline and server.process.poll() is None, server.log()
+            time.sleep(0.02)
+        server.process.send_signal(signal.SIGQUIT)
+        exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
+    finally:
+        server.kill()
+
+    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
+    assert not [m for m in messages if "was sent" in m], messages  # no worker died of a signal
+    assert "Shutting down: Master" in messages, messages
+    assert exit_code == 0, server.log()
+    assert not list(tmp_path.glob("core*"))

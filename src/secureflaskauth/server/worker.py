@@ -70,6 +70,14 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         self.config.limit_concurrency = self.cfg.worker_connections
         self.config.timeout_graceful_shutdown = self.cfg.graceful_timeout
 
+    def init_signals(self) -> None:
+        super().init_signals()
+        # Until ``_serve`` installs the quick stop on the event loop, SIGQUIT would have
+        # its default action, a core dump: the process's memory, keys included, written
+        # to the working directory where core dumps are on. Loading the app takes a
+        # second or two, during which a quick stop ends the worker as well.
+        signal.signal(signal.SIGQUIT, _quit_while_loading)
+
     async def _serve(self) -> None:
         # uvicorn-worker's own, with the uvicorn server kept for the SIGQUIT handler.
         self.config.app = self.wsgi
@@ -110,3 +118,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         # gives each worker new listeners after it was built.
         self.sockets = [getattr(listener, "sock", listener) for listener in self.sockets]
         super().run()
+
+
+def _quit_while_loading(_signum: int, _frame: object) -> None:
+    os._exit(0)
