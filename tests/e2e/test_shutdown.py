@@ -111,7 +111,7 @@ def test_sigterm_lets_every_request_in_flight_finish(production_cost_server: Ser
     sent = server.store.query("SELECT count(*) AS n FROM sms_outbox")
     assert sent[0]["n"] == LOGINS * rounds, sent
     # gunicorn's own lines are JSON too, and tell the shutdown story.
-    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    entries = _log_entries(server)
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert "Handling signal: term" in messages, messages
     assert any(m.startswith("Shutting down") for m in messages), messages
@@ -141,25 +141,33 @@ def test_a_clean_stop_logs_no_error_and_closes_each_socket_once(
     server = launch(Store(f"sqlite:///{tmp_path / 'stop.db'}", tmp_path / "var"))
     with requests.Session() as http:
         assert http.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
-    started = _pids_saying(server, "Started server process")
-    deadline = time.monotonic() + HTTP_TIMEOUT
-    while len(started) < 2 and time.monotonic() < deadline:  # one answered: the other too
-        time.sleep(0.05)
-        started = _pids_saying(server, "Started server process")
-    assert len(started) == 2, server.log()
+    started = _both_workers_saying(server, "Started server process", HTTP_TIMEOUT)
 
     assert server.stop() == 0, server.log()
 
     assert _pids_saying(server, "Finished server process") == started, server.log()
-    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    entries = _log_entries(server)
     assert not [e for e in entries if "closing socket" in e["message"]], entries
     assert not [e for e in entries if e["level"] not in ("DEBUG", "INFO")], entries
 
 
+def _log_entries(server: Server) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in server.log().splitlines() if line.strip()]
+
+
 def _pids_saying(server: Server, message: str) -> set[int]:
     """The processes that have logged a line starting with ``message``."""
-    lines = [json.loads(line) for line in server.log().splitlines() if line.strip()]
-    return {e["pid"] for e in lines if e["message"].startswith(message)}
+    return {e["pid"] for e in _log_entries(server) if e["message"].startswith(message)}
+
+
+def _both_workers_saying(server: Server, message: str, timeout: float) -> set[int]:
+    """The two workers' pids, once each has logged a line starting with ``message``."""
+    deadline = time.monotonic() + timeout
+    while len(pids := _pids_saying(server, message)) < 2:
+        assert time.monotonic() < deadline and server.process.poll() is None, server.log()
+        time.sleep(0.02)
+    assert len(pids) == 2, server.log()
+    return pids
 
 
 @pytest.mark.parametrize("stop", [signal.SIGQUIT, signal.SIGINT], ids=["sigquit", "sigint"])
@@ -173,10 +181,7 @@ def test_a_quick_stop_cuts_what_runs_and_does_not_wait_for_the_graceful_timeout(
     which the test holds, so its worker is busy when the signal comes."""
     database = tmp_path / "quick.db"
     server = launch(Store(f"sqlite:///{database}", tmp_path / "var"))
-    deadline = time.monotonic() + SHUTDOWN_TIMEOUT
-    while server.log().count("Started server process") < 2:  # both workers serve
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.1)
+    _both_workers_saying(server, "Started server process", SHUTDOWN_TIMEOUT)
     session = requests.Session()  # an idle kept-alive connection as well
     assert session.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
     lock = sqlite3.connect(database, isolation_level=None)
@@ -202,7 +207,7 @@ def test_a_quick_stop_cuts_what_runs_and_does_not_wait_for_the_graceful_timeout(
     assert users.fetchone()[0] == 0  # nothing of it was written
     lock.close()
 
-    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    entries = _log_entries(server)
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert not [m for m in messages if "SIGKILL" in m], messages
     assert "Shutting down: Master" in messages, messages
@@ -216,16 +221,13 @@ def test_a_quick_stop_while_the_workers_load_the_app_ends_them_cleanly(tmp_path:
     second or two a worker spends loading the app ends it as cleanly as later."""
     server = Server(Store(f"sqlite:///{tmp_path / 'loading.db'}", tmp_path / "var"), tmp_path)
     try:
-        deadline = time.monotonic() + SHUTDOWN_TIMEOUT
-        while server.log().count("Booting worker") < 2:
-            assert time.monotonic() < deadline and server.process.poll() is None, server.log()
-            time.sleep(0.02)
+        _both_workers_saying(server, "Booting worker", SHUTDOWN_TIMEOUT)
         server.process.send_signal(signal.SIGQUIT)
         exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
     finally:
         server.kill()
 
-    entries = [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    entries = _log_entries(server)
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert not [m for m in messages if "was sent" in m], messages  # no worker died of a signal
     assert "Shutting down: Master" in messages, messages

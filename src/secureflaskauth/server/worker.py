@@ -84,7 +84,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         server = Server(config=self.config)
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._quit, server)
         await server.serve(sockets=self.sockets)
-        if self._quitting:
+        if server.force_exit:
             # A quick stop cuts what is still running, as a kill would: uvicorn would
             # otherwise answer each request in flight with a 500 while its thread went
             # on, and the process would wait for that thread, a blocked one until the
@@ -95,13 +95,10 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
-    _quitting = False
-
     def _quit(self, server: Server) -> None:
         """A quick stop: the server stops listening and ends its loop without waiting
         for connections or requests in flight; then the process ends (``_serve``)."""
         self.alive = False
-        self._quitting = True
         server.should_exit = True
         server.force_exit = True
 
