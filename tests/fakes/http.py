@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -147,6 +148,15 @@ class LocalServer:
     def requests(self) -> list[Received]:
         with self._lock:
             return list(self._requests)
+
+    def requests_once(self, count: int, timeout: float = 10.0) -> list[Received]:
+        """``requests`` once ``count`` of them have arrived, or ``timeout`` has passed: a
+        client that gave up waiting for an answer (its timeout) can be back before the
+        handler thread has recorded its request, on a busy machine."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
 
     def forget_requests(self) -> None:
         with self._lock:

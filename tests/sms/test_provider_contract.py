@@ -100,7 +100,7 @@ def test_each_provider_failure_raises_after_one_request(
         sender.send(PHONE_E164, TEXT)
 
     assert str(raised.value).startswith(f"{provider.name} ")
-    [request] = target.requests  # it reached the provider, and was not retried
+    [request] = target.requests_once(1)  # it reached the provider, and was not retried
     assert provider.to_of(request) == PHONE_E164
     assert provider.delivered(target) == []
 
@@ -114,7 +114,7 @@ def test_a_hanging_provider_times_out_as_transient(provider: HttpProvider, targe
 
     assert str(raised.value) == f"{provider.name} unreachable"
     assert raised.value.transient is True
-    [request] = target.requests  # it reached the provider, which never answered
+    [request] = target.requests_once(1)  # it reached the provider, which never answered
     assert provider.to_of(request) == PHONE_E164
     assert request.status is None
     assert provider.delivered(target) == []
