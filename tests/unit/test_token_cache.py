@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import FrozenInstanceError
 from typing import Any
@@ -21,6 +22,7 @@ from secureflaskauth.domain.errors import InvalidToken, StoreUnavailable
 from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.readahead import AHEAD_SECONDS, ReadAhead
 from secureflaskauth.domain.tokens import AccessTokens, KeyRing, generate_key
+from secureflaskauth.domain.tokens.cache import VerifiedTokens
 from secureflaskauth.domain.tokens.keyring import KEYRING_REFRESH_SECONDS
 from tests.clock import FrozenClock
 from tests.unit.test_tokens import TTL, MemoryKeys, good_claims, settings_of, sign
@@ -277,3 +279,72 @@ def test_a_slow_reload_ahead_does_not_put_back_an_older_key_set(clock: FrozenClo
     assert found and found[0] is not None
     assert ring.held(added.kid) is not None  # the newer set stayed
     assert ring.generation == 0  # no key was ever dropped
+
+
+def test_a_full_cache_drops_an_expired_entry_before_a_live_one(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens, _, _ = make(clock, size=2)
+    decodes = Decodes(monkeypatch)
+    refreshed = issue(tokens, "a")
+    tokens.verify(refreshed)
+    clock.advance(TTL - 10)
+    live = issue(tokens, "b")
+    tokens.verify(live)
+    clock.advance(9)
+    tokens.verify(refreshed)  # the most recently used, one second before its exp
+    clock.advance(2)  # expired, never read again (its client has a new token)
+    tokens.verify(issue(tokens, "c"))  # the cache is full: the expired entry goes
+    checked = decodes.count
+    tokens.verify(live)
+    assert decodes.count == checked  # still remembered
+
+
+def test_a_full_cache_is_swept_at_most_once_a_second(clock: FrozenClock) -> None:
+    tokens, _, _ = make(clock, size=2)
+    cache = tokens.verified
+    for session in ("a", "b"):
+        tokens.verify(issue(tokens, session))
+    clock.advance(TTL)  # both expired
+    sweeps: list[float] = []
+    sweep = cache._drop_expired
+
+    def counted(now: float) -> None:
+        sweeps.append(now)
+        sweep(now)
+
+    cache._drop_expired = counted  # type: ignore[method-assign]
+    start = clock.now()
+    for session in ("c", "d", "e", "f", "g", "h"):  # from "e" on, each overflows it
+        tokens.verify(issue(tokens, session))
+        clock.advance(0.4)
+    # The first overflow ("c", with the two expired ones), then the first a second
+    # or more later ("f"); the others only evicted the least recently used.
+    assert [round(at - start, 1) for at in sweeps] == [0.0, 1.2]
+    assert len(cache) == 2
+
+
+def test_the_expiry_is_checked_at_the_time_the_lock_was_taken(clock: FrozenClock) -> None:
+    tokens, _, _ = make(clock)
+    token = issue(tokens)
+    tokens.verify(token)
+    clock.advance(TTL - 1)
+    cache = tokens.verified
+    got: list[object] = []
+    cache._lock.acquire()
+    reader = threading.Thread(target=lambda: got.append(cache.get(token)))
+    reader.start()
+    time.sleep(0.2)  # the reader waits for the lock
+    clock.advance(5)  # exp passes meanwhile
+    cache._lock.release()
+    reader.join()
+    assert got == [None]
+
+
+def test_a_negative_size_remembers_nothing(clock: FrozenClock) -> None:
+    tokens, ring, _ = make(clock)
+    cache = VerifiedTokens(ring, clock.now, -1)
+    claims = tokens.verify(issue(tokens))
+    cache.put("token", claims, "kid")
+    assert cache.get("token") is None
+    assert len(cache) == 0

@@ -24,8 +24,9 @@ cache, and TLRUCache's read (its timer's context, its expiry list, its LRU links
 a layer of Python) cost a request 3 to 4 µs more of the server's time than this one
 (README, "Performance"). Nothing needs its expiry list
 here: the entries all live as long as the tokens' lifetime, so the least recently
-used one is nearly always the first to expire as well, and one that expired unread
-goes when it is read or when it is the least recently used of a full cache.
+used one is usually the first to expire as well; one that expired unread goes when
+it is read, when a full cache is swept (``_make_room``), or when it is the least
+recently used of a full cache.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ from dataclasses import dataclass
 
 from secureflaskauth.domain.tokens.claims import AccessClaims
 from secureflaskauth.domain.tokens.keyring import KeyRing
+
+# A full cache is swept for expired entries at most this often (seconds).
+SWEEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +56,17 @@ class VerifiedTokens:
     def __init__(self, keys: KeyRing, clock: Callable[[], float], size: int) -> None:
         self._keys = keys
         self._clock = clock
-        self._size = size
+        self._size = max(size, 0)  # 0 (or less): nothing is remembered
         self._entries: OrderedDict[str, _Verified] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = keys.generation
+        self._swept_at: float | None = None  # the clock at the last sweep (_make_room)
 
     def __len__(self) -> int:
-        """The entries that could still answer (the expired ones are dropped)."""
-        now = self._clock()
+        """The entries not yet expired (the expired ones are dropped)."""
         with self._lock:
             self._drop_if_keys_changed()
-            for token in [t for t, e in self._entries.items() if not now < e.expires_at]:
-                del self._entries[token]
+            self._drop_expired(self._clock())
             return len(self._entries)
 
     def get(self, token: str, *, from_memory: bool = False) -> AccessClaims | None:
@@ -72,8 +75,10 @@ class VerifiedTokens:
         due: the caller then verifies the usual way)."""
         if not self._size:
             return None
-        now = self._clock()
         with self._lock:
+            # The time once the lock is ours: a reader that waited for it must not
+            # answer with a time from before the wait.
+            now = self._clock()
             self._drop_if_keys_changed()
             entry = self._entries.get(token)
             if entry is None:
@@ -95,16 +100,33 @@ class VerifiedTokens:
         if not self._size:
             return
         entry = _Verified(claims, kid, float(claims.exp))
-        now = self._clock()
         with self._lock:
+            now = self._clock()
             self._drop_if_keys_changed()
             if not now < entry.expires_at:  # verified within the leeway past exp
                 self._entries.pop(token, None)
                 return
             self._entries[token] = entry
             self._entries.move_to_end(token)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            if len(self._entries) > self._size:
+                self._make_room(now)
+
+    def _make_room(self, now: float) -> None:
+        """Down to ``size`` entries: the expired ones first, then the least recently
+        used. A client that refreshed its token before ``exp`` leaves the old one
+        behind among the recently used, so a full cache is swept for expired entries
+        before any that can still answer is evicted; at most once a second, since a
+        sweep reads every entry (about 2 ms for 10,000): a flood of new tokens then
+        costs each one an eviction only."""
+        if self._swept_at is None or not 0 <= now - self._swept_at < SWEEP_SECONDS:
+            self._swept_at = now
+            self._drop_expired(now)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def _drop_expired(self, now: float) -> None:
+        for token in [t for t, e in self._entries.items() if not now < e.expires_at]:
+            del self._entries[token]
 
     def clear(self) -> None:
         with self._lock:
