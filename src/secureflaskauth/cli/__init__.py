@@ -13,6 +13,9 @@ from secureflaskauth.cli.context import load_settings
 from secureflaskauth.domain.errors import ConfigurationError, StoreUnavailable
 from secureflaskauth.observability.logs import configure_logging
 
+# Ended sessions removed in one transaction by ``maintenance``.
+MAINTENANCE_BATCH = 1000
+
 
 class _Commands(click.Group):
     """A store that fails in the middle of a command is one line, never a traceback;
@@ -90,7 +93,10 @@ def db_upgrade() -> None:
 @main.command()
 def maintenance() -> None:
     """Do now what the service otherwise does as it goes: remove the pending accounts
-    (number never verified) older than SFA_PENDING_ACCOUNT_TTL_SECONDS."""
+    (number never verified) older than SFA_PENDING_ACCOUNT_TTL_SECONDS, and the
+    sessions that ended more than SFA_SESSION_RETENTION_SECONDS ago. Each batch is
+    its own transaction: an interrupted run keeps what it removed, and running it
+    again removes the rest."""
     from secureflaskauth.cli.context import load_wiring
 
     wiring = load_wiring()
@@ -98,6 +104,10 @@ def maintenance() -> None:
     while batch := wiring.pending.purge():
         removed += batch
     click.echo(f"removed {removed} pending account{'' if removed == 1 else 's'}")
+    ended = 0
+    while batch := wiring.sessions.purge_ended(limit=MAINTENANCE_BATCH):
+        ended += batch
+    click.echo(f"removed {ended} ended session{'' if ended == 1 else 's'}")
 
 
 main.add_command(keys.keys)

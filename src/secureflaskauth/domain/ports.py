@@ -350,6 +350,13 @@ class SessionStore(Protocol):
 
     def touch(self, session_id: str, now: float) -> None: ...
 
+    def purge_ended(self, *, ended_before: float, limit: int) -> int:
+        """Remove up to ``limit`` sessions that ended before ``ended_before`` (revoked,
+        past their absolute lifetime, or idle past their timeout), oldest first, with
+        their refresh tokens and browser sign-ins; return how many. An active session
+        is never removed, and removing one twice (two callers at once) counts once."""
+        ...
+
     def revoke(self, session_id: str, *, now: float, reason: str, until: float) -> bool:
         """End one session and record its revocation (refused until ``until``) in one
         transaction; True if it was active until now. Repeating it writes the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -15,13 +16,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secureflaskauth.domain.audit import Audit
-from secureflaskauth.domain.errors import DomainError, InvalidToken
+from secureflaskauth.domain.errors import DomainError, InvalidToken, StoreUnavailable
 from secureflaskauth.domain.models import Client, Revocation, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
 from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessClaims, AccessTokens, IssuedToken
 
+log = logging.getLogger(__name__)
 _MAX_REFRESH_TOKEN = 128
+# Ended sessions removed at each sign-in, at most: more than the one session a
+# sign-in adds, so the table stays as large as the sessions of the retention
+# period, with bounded work on the request path (``maintenance`` removes them all).
+PURGE_BATCH = 20
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class SessionPolicy:
     lifetime_seconds: int
     idle_seconds: int
     refresh_grace_seconds: int
+    retention_seconds: int  # an ended session is removed this long after it ended
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,28 @@ class Sessions:
         if not self.store.create(session, _hash(refresh)):
             return None
         access = self._access(session)
+        self._purge_some()
         return TokenPair(access.token, access.expires_in, refresh, session.id)
+
+    def purge_ended(self, limit: int = PURGE_BATCH) -> int:
+        """Remove up to ``limit`` sessions that ended (logged out, revoked, expired or
+        idle) more than SFA_SESSION_RETENTION_SECONDS ago, their refresh tokens and
+        browser sign-ins with them; return how many. Their tokens expired long before
+        (an access token lives minutes; a revocation is kept until then, apart from
+        the session), so nothing about who may sign in changes: the administrators'
+        listings and counts only stop showing them."""
+        cutoff = self.clock.now() - self.policy.retention_seconds
+        return self.store.purge_ended(ended_before=cutoff, limit=limit)
+
+    def _purge_some(self) -> None:
+        # The sign-in has succeeded already: a store that fails here only leaves the
+        # removal to the next sign-in (or ``maintenance``).
+        try:
+            self.purge_ended()
+        except StoreUnavailable as exc:
+            log.warning("ended sessions not removed this time (%s)", exc.cause or exc.store)
+        except Exception:  # a fault of its own must not fail the sign-in either
+            log.exception("ended sessions not removed this time")
 
     def _access(self, session: Session) -> IssuedToken:
         return self.tokens.issue(subject=session.user_id, session_id=session.id, amr=session.amr)

@@ -383,6 +383,9 @@ class SessionSettings(Section):
     ENV_PREFIX = "session_"
     lifetime_seconds: int = Field(30 * 86400, ge=300, le=365 * 86400)
     idle_seconds: int = Field(7 * 86400, ge=300, le=365 * 86400)
+    # How long an ended session (logged out, revoked, expired, idle) is kept for the
+    # administrators' listings before it is removed (domain/sessions.py).
+    retention_seconds: int = Field(90 * 86400, ge=86400, le=10 * 365 * 86400)
     refresh_grace_seconds: int = Field(
         5, ge=0, le=60, json_schema_extra=env("refresh_grace_seconds")
     )

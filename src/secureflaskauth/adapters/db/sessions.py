@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -119,6 +119,31 @@ class SqlSessionStore:
                 .order_by(sessions.c.created_at.desc())
             ).all()
         return [session_of_row(r) for r in rows]
+
+    @fail_closed
+    def purge_ended(self, *, ended_before: float, limit: int) -> int:
+        c = sessions.c
+        ended = or_(
+            c.revoked_at < ended_before,  # NULL (never revoked) compares as not true
+            c.expires_at < ended_before,
+            c.last_used_at + c.idle_timeout < ended_before,
+        )
+        with self._engine.begin() as conn:
+            # Oldest first along (created_at, id), which an index keeps: a session
+            # started after the cutoff cannot have ended before it.
+            found = (
+                select(c.id)
+                .where(c.created_at < ended_before, ended)
+                .order_by(c.created_at, c.id)
+                .limit(limit)
+            )
+            ids = [row.id for row in conn.execute(found)]
+            if not ids:
+                return 0
+            # Refresh tokens and browser sign-ins go with their session (ON DELETE
+            # CASCADE); the condition again, so only what has ended is ever removed.
+            removed = conn.execute(delete(sessions).where(c.id.in_(ids), ended).returning(c.id))
+            return len(removed.all())
 
     @fail_closed
     def touch(self, session_id: str, now: float) -> None:

@@ -1,0 +1,197 @@
+"""Ended sessions are kept SFA_SESSION_RETENTION_SECONDS, then removed: a batch at each
+sign-in, and all of them by ``secureflaskauth maintenance``. Active sessions never are,
+whatever their age, and a removed session takes its refresh tokens with it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from secureflaskauth import cli as cli_module
+from secureflaskauth.adapters.db.sessions import SqlSessionStore
+from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
+from secureflaskauth.domain import sessions as domain_sessions
+from secureflaskauth.domain.errors import StoreUnavailable
+from secureflaskauth.domain.models import Session
+from tests.cli.conftest import Cli, cli_json_lines, full_sign_in, private_status, wiring_of
+from tests.conftest import register
+
+DAY = 86400.0
+RETENTION = 90 * DAY  # the default
+
+
+def ended_sessions(client: FlaskClient, user_id: str, count: int, ended_days_ago: float) -> None:
+    """``count`` sessions of the user, revoked ``ended_days_ago`` days before the app's
+    clock, each with a refresh token (written through the store, as a sign-in would)."""
+    w = wiring_of(client.application)
+    now = w.clock.now()
+    for _ in range(count):
+        started = now - (ended_days_ago + 1) * DAY
+        session = Session(
+            id=secrets.token_urlsafe(16),
+            user_id=user_id,
+            created_at=started,
+            last_used_at=started,
+            expires_at=started + 30 * DAY,
+            idle_timeout=7 * DAY,
+            ip="192.0.2.1",
+            user_agent="old",
+            amr=("pwd", "sms"),
+        )
+        assert w.sessions.store.create(session, secrets.token_hex(32))
+        age(client, session.id, revoked_at=now - ended_days_ago * DAY)  # logged out then
+
+
+def age(client: FlaskClient, session_id: str, **values: float) -> None:
+    with wiring_of(client.application).engine.begin() as conn:
+        conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
+
+
+def session_ids(client: FlaskClient) -> set[str]:
+    with wiring_of(client.application).engine.connect() as conn:
+        return {row.id for row in conn.execute(select(sessions.c.id))}
+
+
+def refresh_tokens_of(client: FlaskClient, session_ids: set[str]) -> int:
+    with wiring_of(client.application).engine.connect() as conn:
+        found = select(func.count()).where(refresh_tokens.c.session_id.in_(session_ids))
+        return int(conn.execute(found).scalar_one())
+
+
+def test_maintenance_removes_the_sessions_that_ended_before_the_retention_only(
+    cli: Cli, client: FlaskClient
+) -> None:
+    username = register(client)
+    signed = [full_sign_in(client, username) for _ in range(7)]
+    ids = [s.session_id for s in signed]
+    now = time.time()
+    old = now - RETENTION - DAY
+    idle = 7 * DAY
+    # Ended before the retention: revoked, past their lifetime, idle past their timeout.
+    age(client, ids[0], created_at=old - DAY, revoked_at=old)
+    age(client, ids[1], created_at=old - 30 * DAY, expires_at=old)
+    age(client, ids[2], created_at=old - 2 * idle, last_used_at=old - idle, idle_timeout=idle)
+    # Ended within it: kept for the listings.
+    age(client, ids[3], created_at=old, revoked_at=now - 10 * DAY)
+    age(client, ids[4], created_at=now - 40 * DAY, expires_at=now - 10 * DAY)
+    # Active, though started long before the retention (a long SFA_SESSION_LIFETIME).
+    age(client, ids[5], created_at=now - 200 * DAY, expires_at=now + DAY, last_used_at=now)
+    # ids[6]: active and new.
+
+    result = cli("maintenance")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["removed 0 pending accounts", "removed 3 ended sessions"]
+    assert session_ids(client) == set(ids[3:])
+    assert refresh_tokens_of(client, set(ids[:3])) == 0
+    assert refresh_tokens_of(client, set(ids[3:])) == 4
+    listed = {s["id"] for s in cli_json_lines(cli, "sessions", "list", "--all")}
+    assert listed == set(ids[3:])
+    # The active ones still work; running it again finds nothing more.
+    assert private_status(client, signed[5].access_token) == 200
+    assert private_status(client, signed[6].access_token) == 200
+    again = cli("maintenance")
+    assert again.stdout.splitlines()[-1] == "removed 0 ended sessions"
+    assert session_ids(client) == set(ids[3:])
+
+
+def test_each_sign_in_removes_a_batch_of_the_ended_sessions(client: FlaskClient) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    ended_sessions(client, first.user_id, domain_sessions.PURGE_BATCH + 5, ended_days_ago=91)
+    ended_sessions(client, first.user_id, 3, ended_days_ago=89)  # within the retention
+    assert len(session_ids(client)) == 1 + domain_sessions.PURGE_BATCH + 5 + 3
+
+    second = full_sign_in(client, username)
+    assert len(session_ids(client)) == 2 + 5 + 3  # one batch gone
+    third = full_sign_in(client, username)
+    assert len(session_ids(client)) == 3 + 3  # the rest of them
+    assert {first.session_id, second.session_id, third.session_id} <= session_ids(client)
+
+
+def test_a_sign_in_succeeds_when_the_ended_sessions_cannot_be_removed(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    ended_sessions(client, first.user_id, 2, ended_days_ago=91)
+
+    def unavailable(self: SqlSessionStore, **_: Any) -> int:
+        raise StoreUnavailable("database", "connection refused")
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", unavailable)
+    with caplog.at_level(logging.WARNING):
+        second = full_sign_in(client, username)
+    assert private_status(client, second.access_token) == 200
+    assert "ended sessions not removed this time (connection refused)" in caplog.text
+    assert len(session_ids(client)) == 4  # nothing removed, nothing half-removed
+    monkeypatch.undo()
+    full_sign_in(client, username)  # the next sign-in removes them
+    assert len(session_ids(client)) == 3
+
+
+def test_maintenance_stopped_by_a_failing_store_keeps_each_batch_whole_and_a_rerun_ends_it(
+    cli: Cli, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    ended_sessions(client, first.user_id, 5, ended_days_ago=95)
+    monkeypatch.setattr(cli_module, "MAINTENANCE_BATCH", 2)
+    real = SqlSessionStore.purge_ended
+    calls: list[int] = []
+
+    def fails_second(self: SqlSessionStore, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreUnavailable("database", "disk I/O error")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", fails_second)
+    failed = cli("maintenance")
+    assert failed.exit_code == 1
+    assert "the database is unavailable (disk I/O error)" in failed.output
+    left = session_ids(client) - {first.session_id}
+    assert len(left) == 3  # the first batch of two is gone, whole
+    assert refresh_tokens_of(client, left) == 3
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", real)
+    rerun = cli("maintenance")
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.stdout.splitlines()[-1] == "removed 3 ended sessions"
+    assert session_ids(client) == {first.session_id}
+
+
+def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    ended_sessions(client, first.user_id, 30, ended_days_ago=100)
+    store = wiring_of(client.application).sessions.store
+    cutoff = wiring_of(client.application).clock.now() - RETENTION
+    start = threading.Barrier(8)
+    removed: list[int] = []
+    errors: list[BaseException] = []
+
+    def purge() -> None:
+        start.wait()
+        try:
+            while batch := store.purge_ended(ended_before=cutoff, limit=4):
+                removed.append(batch)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=purge) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(removed) == 30
+    assert session_ids(client) == {first.session_id}
+    assert private_status(client, first.access_token) == 200
