@@ -1,6 +1,7 @@
 """On PostgreSQL the administration queries are answered from indexes: no sequential
 scan of users or sessions for a page, a search, a filter or a count, nor of the
-revoked sessions for the revocation reader's read of new rows.
+revoked sessions for the revocation reader's read of new rows, nor of the active
+sessions when the ended ones are removed.
 
 How: a database shaped like a live one (100,000 accounts with real-sized rows, most
 active, some pending, disabled, locked or delayed; stale failure rows; 200,000
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, Select, create_engine, text
 from secureflaskauth.adapters.db.engine import make_engine
 from secureflaskauth.adapters.db.revocations import SqlRevocationArchive
 from secureflaskauth.adapters.db.sessionlist import SqlSessionDirectory
+from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.userlist import SqlUserDirectory
 from secureflaskauth.domain import accountstate as states
 from secureflaskauth.domain.directory import SessionQuery, UserQuery
@@ -218,3 +220,13 @@ def test_the_revocation_readers_read_of_new_rows_uses_the_revoked_at_index(
 ) -> None:
     recent = SqlRevocationArchive.query(NOW, NOW - 120)
     assert_indexed(engine, recent, "ix_revoked_sessions_revoked_at")
+
+
+def test_the_ended_sessions_to_remove_are_found_from_their_indexes(engine: Engine) -> None:
+    # A day ago: most of the 200,000 sessions have ended by then, one way or another.
+    revoked, expired, idle = SqlSessionStore.purge_statements(NOW - 86400, 20)
+    assert_indexed(engine, revoked, "ix_sessions_revoked_at")
+    assert_indexed(engine, expired, "ix_sessions_unrevoked_expiry")
+    assert_indexed(engine, idle, "ix_sessions_unrevoked_idle_end")
+    with engine.connect() as conn:
+        assert all(len(conn.execute(s).all()) == 20 for s in (revoked, expired, idle))

@@ -352,8 +352,8 @@ class SessionStore(Protocol):
 
     def purge_ended(self, *, ended_before: float, limit: int) -> int:
         """Remove up to ``limit`` sessions that ended before ``ended_before`` (revoked,
-        past their absolute lifetime, or idle past their timeout), oldest first, with
-        their refresh tokens and browser sign-ins; return how many. An active session
+        past their absolute lifetime, or idle past their timeout), with their refresh
+        tokens and browser sign-ins; return how many. An active session
         is never removed, and removing one twice (two callers at once) counts once."""
         ...
 

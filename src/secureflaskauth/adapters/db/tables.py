@@ -220,6 +220,15 @@ sessions = Table(
     Index("ix_sessions_client_id", "client_id"),
 )
 
+# Removing the ended sessions (adapters/db/sessions.py, ``purge_ended``): the unrevoked
+# ones by the time they go idle (migration 0022).
+Index(
+    "ix_sessions_unrevoked_idle_end",
+    sessions.c.last_used_at + sessions.c.idle_timeout,
+    postgresql_where=text("revoked_at IS NULL"),
+    sqlite_where=text("revoked_at IS NULL"),
+)
+
 refresh_tokens = Table(
     "refresh_tokens",
     metadata,
