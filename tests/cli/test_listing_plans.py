@@ -224,7 +224,10 @@ def test_the_revocation_readers_read_of_new_rows_uses_the_revoked_at_index(
 
 def test_the_ended_sessions_to_remove_are_found_from_their_indexes(engine: Engine) -> None:
     # A day ago: most of the 200,000 sessions have ended by then, one way or another.
-    revoked, expired, idle = SqlSessionStore.purge_statements(NOW - 86400, 20)
+    revoked, expired, idle = (
+        s.with_for_update(skip_locked=True)
+        for s in SqlSessionStore.purge_statements(NOW - 86400, 20)
+    )
     assert_indexed(engine, revoked, "ix_sessions_revoked_at")
     assert_indexed(engine, expired, "ix_sessions_unrevoked_expiry")
     assert_indexed(engine, idle, "ix_sessions_unrevoked_idle_end")

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from secureflaskauth import cli as cli_module
 from secureflaskauth.adapters.db.sessions import SqlSessionStore
 from secureflaskauth.adapters.db.tables import refresh_tokens, sessions
 from secureflaskauth.domain import sessions as domain_sessions
 from secureflaskauth.domain.errors import StoreUnavailable
-from secureflaskauth.domain.models import Session
+from secureflaskauth.domain.models import Purged, Session
 from tests.cli.conftest import Cli, cli_json_lines, full_sign_in, private_status, wiring_of
 from tests.conftest import register
 
@@ -27,12 +27,16 @@ DAY = 86400.0
 RETENTION = 90 * DAY  # the default
 
 
-def ended_sessions(client: FlaskClient, user_id: str, count: int, ended_days_ago: float) -> None:
+def ended_sessions(
+    client: FlaskClient, user_id: str, count: int, ended_days_ago: float, refreshed: int = 0
+) -> list[str]:
     """``count`` sessions of the user, revoked ``ended_days_ago`` days before the app's
-    clock, each with a refresh token (written through the store, as a sign-in would)."""
+    clock, each with a refresh token (written through the store, as a sign-in would)
+    and ``refreshed`` rotated ones before it; their ids."""
     w = wiring_of(client.application)
     now = w.clock.now()
-    for _ in range(count):
+    made: list[str] = []
+    for index in range(count):
         started = now - (ended_days_ago + 1) * DAY
         session = Session(
             id=secrets.token_urlsafe(16),
@@ -46,7 +50,17 @@ def ended_sessions(client: FlaskClient, user_id: str, count: int, ended_days_ago
             amr=("pwd", "sms"),
         )
         assert w.sessions.store.create(session, secrets.token_hex(32))
-        age(client, session.id, revoked_at=now - ended_days_ago * DAY)  # logged out then
+        # Logged out then, a second apart: the order they are removed in is known.
+        age(client, session.id, revoked_at=now - ended_days_ago * DAY - index)
+        rotated = [
+            {"token_hash": secrets.token_hex(32), "session_id": session.id, "created_at": started}
+            for _ in range(refreshed)
+        ]
+        if rotated:
+            with w.engine.begin() as conn:
+                conn.execute(insert(refresh_tokens), rotated)
+        made.append(session.id)
+    return made
 
 
 def age(client: FlaskClient, session_id: str, **values: float) -> None:
@@ -147,7 +161,7 @@ def test_maintenance_stopped_by_a_failing_store_keeps_each_batch_whole_and_a_rer
     real = SqlSessionStore.purge_ended
     calls: list[int] = []
 
-    def fails_second(self: SqlSessionStore, **kwargs: Any) -> int:
+    def fails_second(self: SqlSessionStore, **kwargs: Any) -> Purged:
         calls.append(1)
         if len(calls) == 2:
             raise StoreUnavailable("database", "disk I/O error")
@@ -181,8 +195,8 @@ def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) ->
     def purge() -> None:
         start.wait()
         try:
-            while batch := store.purge_ended(ended_before=cutoff, limit=4):
-                removed.append(batch)
+            while batch := store.purge_ended(ended_before=cutoff, limit=4, row_limit=100):
+                removed.append(batch.sessions)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -195,3 +209,98 @@ def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) ->
     assert sum(removed) == 30
     assert session_ids(client) == {first.session_id}
     assert private_status(client, first.access_token) == 200
+
+
+def test_a_session_refreshed_for_months_goes_a_bounded_number_of_rows_at_a_time(
+    client: FlaskClient,
+) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    rows = domain_sessions.PURGE_ROWS
+    heavy = ended_sessions(client, first.user_id, 1, ended_days_ago=91, refreshed=rows + 200)
+    light = ended_sessions(client, first.user_id, 3, ended_days_ago=91)
+
+    # One sign-in removes PURGE_ROWS of the refresh tokens and no session yet (those
+    # chosen with it wait for the next); it is answered as any other.
+    second = full_sign_in(client, username)
+    assert private_status(client, second.access_token) == 200
+    left = session_ids(client)
+    assert set(heavy + light) <= left
+    # 1,204 refresh tokens among the four (the heavy one's 1,201, one each for the
+    # others): 1,000 of them went, whichever.
+    assert refresh_tokens_of(client, set(heavy + light)) == 204
+    full_sign_in(client, username)
+    assert not set(heavy + light) & session_ids(client)
+    assert refresh_tokens_of(client, set(heavy + light)) == 0
+
+
+def test_maintenance_removes_refresh_heavy_sessions_in_bounded_transactions_and_resumes(
+    cli: Cli, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    username = register(client)
+    first = full_sign_in(client, username)
+    heavy = ended_sessions(client, first.user_id, 4, ended_days_ago=120, refreshed=9)
+    monkeypatch.setattr(cli_module, "MAINTENANCE_BATCH", 2)
+    monkeypatch.setattr(cli_module, "MAINTENANCE_ROWS", 8)
+    real = SqlSessionStore.purge_ended
+    done: list[Any] = []
+
+    def fails_fourth(self: SqlSessionStore, **kwargs: Any) -> Any:
+        if len(done) == 3:
+            raise StoreUnavailable("database", "disk I/O error")
+        done.append(real(self, **kwargs))
+        assert kwargs["row_limit"] == 8
+        return done[-1]
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", fails_fourth)
+    failed = cli("maintenance")
+    assert failed.exit_code == 1
+    # 20 tokens for the first two sessions: 8, 8, then 4 with the sessions.
+    assert [(p.sessions, p.refresh_tokens) for p in done] == [(0, 8), (0, 8), (2, 4)]
+    assert "removed 2 ended sessions" in failed.stdout
+    assert "the database is unavailable (disk I/O error)" in failed.output
+    assert len(set(heavy) & session_ids(client)) == 2
+    assert refresh_tokens_of(client, set(heavy)) == 20  # the other two's, whole
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", real)
+    rerun = cli("maintenance")
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.stdout.splitlines()[-1] == "removed 2 ended sessions"
+    assert session_ids(client) == {first.session_id}
+
+
+def test_a_retention_of_zero_keeps_the_ended_sessions(make_app: Any) -> None:
+    client = make_app(session_retention_seconds=0).test_client()
+    username = register(client)
+    first = full_sign_in(client, username)
+    old = ended_sessions(client, first.user_id, 3, ended_days_ago=3000)
+    full_sign_in(client, username)
+    assert set(old) <= session_ids(client)
+    assert not wiring_of(client.application).sessions.purge_ended(limit=100)
+
+
+def test_a_removal_skips_the_sessions_another_transaction_holds_without_waiting(
+    client: FlaskClient,
+) -> None:
+    w = wiring_of(client.application)
+    if w.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no row locks: its writers take turns")
+    username = register(client)
+    first = full_sign_in(client, username)
+    held = ended_sessions(client, first.user_id, 4, ended_days_ago=100)[0]
+    cutoff = w.clock.now() - RETENTION
+    with w.engine.connect() as holder:
+        holder.execute(text("SET lock_timeout = '10s'"))
+        holder.execute(select(sessions.c.id).where(sessions.c.id == held).with_for_update())
+        result: list[Any] = []
+        purge = threading.Thread(
+            target=lambda: result.append(
+                w.sessions.store.purge_ended(ended_before=cutoff, limit=10, row_limit=100)
+            )
+        )
+        purge.start()
+        purge.join(timeout=5)
+        assert not purge.is_alive()  # it did not wait for the held row
+        holder.rollback()
+    assert result[0].sessions == 3
+    assert session_ids(client) == {first.session_id, held}

@@ -204,6 +204,19 @@ class EndedSessions:
 
 
 @dataclass(frozen=True, slots=True)
+class Purged:
+    """What one removal of ended sessions removed: sessions, and refresh tokens of
+    sessions not yet removed (a session refreshed for months has thousands, removed a
+    bounded number at a time before the session itself goes)."""
+
+    sessions: int = 0
+    refresh_tokens: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions or self.refresh_tokens)
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshRecord:
     """A refresh token as stored: its hash, its session and, once rotated, when and
     the successor pair sealed under a key only the old token's holder can derive."""

@@ -32,6 +32,7 @@ from secureflaskauth.domain.models import (
     HeldReset,
     OAuthClient,
     OtpClaim,
+    Purged,
     RefreshRecord,
     Revocation,
     SentMessage,
@@ -350,11 +351,14 @@ class SessionStore(Protocol):
 
     def touch(self, session_id: str, now: float) -> None: ...
 
-    def purge_ended(self, *, ended_before: float, limit: int) -> int:
+    def purge_ended(self, *, ended_before: float, limit: int, row_limit: int) -> Purged:
         """Remove up to ``limit`` sessions that ended before ``ended_before`` (revoked,
         past their absolute lifetime, or idle past their timeout), with their refresh
-        tokens and browser sign-ins; return how many. An active session
-        is never removed, and removing one twice (two callers at once) counts once."""
+        tokens and browser sign-ins, in one transaction of at most about ``row_limit``
+        rows: when their refresh tokens are more, ``row_limit`` of those go now and the
+        sessions at a later call. An active session is never removed; callers at once
+        remove different sessions (each skips those another holds), and never wait for
+        a session another transaction holds."""
         ...
 
     def revoke(self, session_id: str, *, now: float, reason: str, until: float) -> bool:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secureflaskauth.domain.audit import Audit
 from secureflaskauth.domain.errors import DomainError, InvalidToken, StoreUnavailable
-from secureflaskauth.domain.models import Client, Revocation, Session
+from secureflaskauth.domain.models import Client, Purged, Revocation, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
 from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessClaims, AccessTokens, IssuedToken
@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 _MAX_REFRESH_TOKEN = 128
 # Ended sessions removed at each sign-in, at most: more than the one session a
 # sign-in adds, so the table stays as large as the sessions of the retention
-# period, with bounded work on the request path (``maintenance`` removes them all).
+# period, with bounded work on the request path (``maintenance`` removes them all):
+# at most PURGE_ROWS of their refresh tokens in the same transaction.
 PURGE_BATCH = 20
+PURGE_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -156,22 +158,26 @@ class Sessions:
         if not self.store.create(session, _hash(refresh)):
             return None
         access = self._access(session)
-        self._purge_some()
         return TokenPair(access.token, access.expires_in, refresh, session.id)
 
-    def purge_ended(self, limit: int = PURGE_BATCH) -> int:
+    def purge_ended(self, limit: int = PURGE_BATCH, row_limit: int = PURGE_ROWS) -> Purged:
         """Remove up to ``limit`` sessions that ended (logged out, revoked, expired or
         idle) more than SFA_SESSION_RETENTION_SECONDS ago, their refresh tokens and
-        browser sign-ins with them; return how many. Their tokens expired long before
-        (an access token lives minutes; a revocation is kept until then, apart from
-        the session), so nothing about who may sign in changes: the administrators'
-        listings and counts only stop showing them."""
+        browser sign-ins with them, in one transaction of about ``row_limit`` rows at
+        most (SessionStore.purge_ended); nothing when the retention is 0 (kept for
+        ever). Their tokens expired long before (an access token lives minutes; a
+        revocation is kept until then, apart from the session), so nothing about who
+        may sign in changes: the administrators' listings and counts only stop showing
+        them."""
+        if not self.policy.retention_seconds:
+            return Purged()
         cutoff = self.clock.now() - self.policy.retention_seconds
-        return self.store.purge_ended(ended_before=cutoff, limit=limit)
+        return self.store.purge_ended(ended_before=cutoff, limit=limit, row_limit=row_limit)
 
-    def _purge_some(self) -> None:
-        # The sign-in has succeeded already: a store that fails here only leaves the
-        # removal to the next sign-in (or ``maintenance``).
+    def purge_some(self) -> None:
+        """``purge_ended`` once, for a sign-in that has just succeeded (called when it
+        is done with everything else): a store that fails here only leaves the removal
+        to the next sign-in (or ``maintenance``), with a warning."""
         try:
             self.purge_ended()
         except StoreUnavailable as exc:

@@ -396,6 +396,7 @@ class SignIn:
                 "sms_sent": sms_sent,
             },
         )
+        self.sessions.purge_some()  # a batch of the ended sessions, now the sign-in is done
         return SignedIn(user.id, pair)
 
     def wrong_code(

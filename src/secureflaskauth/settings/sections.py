@@ -384,11 +384,18 @@ class SessionSettings(Section):
     lifetime_seconds: int = Field(30 * 86400, ge=300, le=365 * 86400)
     idle_seconds: int = Field(7 * 86400, ge=300, le=365 * 86400)
     # How long an ended session (logged out, revoked, expired, idle) is kept for the
-    # administrators' listings before it is removed (domain/sessions.py).
-    retention_seconds: int = Field(90 * 86400, ge=86400, le=10 * 365 * 86400)
+    # administrators' listings before it is removed (domain/sessions.py); 0: for ever.
+    retention_seconds: int = Field(90 * 86400, ge=0, le=10 * 365 * 86400)
     refresh_grace_seconds: int = Field(
         5, ge=0, le=60, json_schema_extra=env("refresh_grace_seconds")
     )
     revocation_max_age_seconds: float = Field(
         2.0, gt=0, le=60, json_schema_extra=env("revocation_max_age_seconds")
     )
+
+    @field_validator("retention_seconds")
+    @classmethod
+    def _a_day_or_more(cls, value: int) -> int:
+        if 0 < value < 86400:
+            raise ValueError("must be 0 (ended sessions kept for ever) or at least 86400 (a day)")
+        return value

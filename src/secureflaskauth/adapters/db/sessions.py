@@ -12,7 +12,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import refresh_tokens, sessions, users
-from secureflaskauth.domain.models import RefreshRecord, Revocation, Session
+from secureflaskauth.domain.models import Purged, RefreshRecord, Revocation, Session
 
 
 class _LostRace(Exception):
@@ -146,7 +146,7 @@ class SqlSessionStore:
         ]
 
     @fail_closed
-    def purge_ended(self, *, ended_before: float, limit: int) -> int:
+    def purge_ended(self, *, ended_before: float, limit: int, row_limit: int) -> Purged:
         c = sessions.c
         ended = or_(
             c.revoked_at < ended_before,  # NULL (never revoked) compares as not true
@@ -156,16 +156,35 @@ class SqlSessionStore:
         with self._engine.begin() as conn:
             ids: set[str] = set()
             for found in self.purge_statements(ended_before, limit):
-                ids.update(row.id for row in conn.execute(found))
+                # Locked as found, skipping any row another transaction holds (another
+                # removal, a logout-all ending the user's sessions): this never waits
+                # for one, so it can take no part in a deadlock, and removals at once
+                # take different sessions. (SQLite has no row locks: its writers take
+                # turns.)
+                ids.update(conn.scalars(found.with_for_update(skip_locked=True)))
                 if len(ids) >= limit:
                     break
-            if not ids:
-                return 0
-            # Refresh tokens and browser sign-ins go with their session (ON DELETE
-            # CASCADE); the condition again, so only what has ended is ever removed.
             chosen = sorted(ids)[:limit]
+            if not chosen:
+                return Purged()
+            # A session refreshed every few minutes for months has thousands of rotated
+            # refresh tokens, kept until it goes. More than ``row_limit`` of them: that
+            # many go now, and the sessions at a later call, so that no transaction
+            # holds the database (SQLite's one writer) for long. Those sessions have
+            # ended: a refresh token of theirs is refused with or without its row.
+            t = refresh_tokens.c
+            tokens = list(
+                conn.scalars(
+                    select(t.token_hash).where(t.session_id.in_(chosen)).limit(row_limit + 1)
+                )
+            )
+            if len(tokens) > row_limit:
+                conn.execute(delete(refresh_tokens).where(t.token_hash.in_(tokens[:row_limit])))
+                return Purged(refresh_tokens=row_limit)
+            # The rest of their refresh tokens and their browser sign-ins go with them
+            # (ON DELETE CASCADE); the condition again, so only what ended is removed.
             removed = conn.execute(delete(sessions).where(c.id.in_(chosen), ended).returning(c.id))
-            return len(removed.all())
+            return Purged(sessions=len(removed.all()), refresh_tokens=len(tokens))
 
     @fail_closed
     def touch(self, session_id: str, now: float) -> None:

@@ -246,6 +246,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
         if pair is None:
             raise InvalidGrantError("The code is invalid, expired or used.")
+        w.sessions.purge_some()  # a batch of the ended sessions, once the code is spent
         self.request.user = user
         self.request.session_id = pair.session_id
         return 200, token_response(pair, code.code.scope), self.TOKEN_RESPONSE_HEADER
