@@ -190,6 +190,7 @@ def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) ->
     cutoff = wiring_of(client.application).clock.now() - RETENTION
     start = threading.Barrier(8)
     removed: list[int] = []
+    tokens: list[int] = []
     errors: list[BaseException] = []
 
     def purge() -> None:
@@ -197,6 +198,7 @@ def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) ->
         try:
             while batch := store.purge_ended(ended_before=cutoff, limit=4, row_limit=100):
                 removed.append(batch.sessions)
+                tokens.append(batch.refresh_tokens)
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -207,6 +209,7 @@ def test_removals_at_once_remove_each_ended_session_once(client: FlaskClient) ->
         thread.join(timeout=60)
     assert errors == []
     assert sum(removed) == 30
+    assert sum(tokens) == 30  # one each: each counted once, by whichever removed it
     assert session_ids(client) == {first.session_id}
     assert private_status(client, first.access_token) == 200
 

@@ -356,9 +356,11 @@ class SessionStore(Protocol):
         past their absolute lifetime, or idle past their timeout), with their refresh
         tokens and browser sign-ins, in one transaction of at most about ``row_limit``
         rows: when their refresh tokens are more, ``row_limit`` of those go now and the
-        sessions at a later call. An active session is never removed; callers at once
-        remove different sessions (each skips those another holds), and never wait for
-        a session another transaction holds."""
+        sessions at a later call; the counts are of rows removed. An active session is
+        never removed. Where the store has row locks, callers at once remove different
+        sessions (each skips those another holds) and never wait for one another
+        transaction holds; elsewhere they take turns, and one may find gone what it
+        chose."""
         ...
 
     def revoke(self, session_id: str, *, now: float, reason: str, until: float) -> bool:

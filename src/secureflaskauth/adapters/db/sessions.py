@@ -156,11 +156,13 @@ class SqlSessionStore:
         with self._engine.begin() as conn:
             ids: set[str] = set()
             for found in self.purge_statements(ended_before, limit):
-                # Locked as found, skipping any row another transaction holds (another
-                # removal, a logout-all ending the user's sessions): this never waits
-                # for one, so it can take no part in a deadlock, and removals at once
-                # take different sessions. (SQLite has no row locks: its writers take
-                # turns.)
+                # On PostgreSQL, locked as found, skipping any row another transaction
+                # holds (another removal, a logout-all ending the user's sessions):
+                # this never waits for one, so it can take no part in a deadlock, and
+                # removals at once take different sessions. SQLite has no row locks:
+                # two removals at once may find the same sessions, and the second, its
+                # turn to write come, finds them gone (the counts below are of rows
+                # removed, so nothing is counted twice).
                 ids.update(conn.scalars(found.with_for_update(skip_locked=True)))
                 if len(ids) >= limit:
                     break
@@ -179,12 +181,13 @@ class SqlSessionStore:
                 )
             )
             if len(tokens) > row_limit:
-                conn.execute(delete(refresh_tokens).where(t.token_hash.in_(tokens[:row_limit])))
-                return Purged(refresh_tokens=row_limit)
-            # The rest of their refresh tokens and their browser sign-ins go with them
-            # (ON DELETE CASCADE); the condition again, so only what ended is removed.
+                some = delete(refresh_tokens).where(t.token_hash.in_(tokens[:row_limit]))
+                return Purged(refresh_tokens=conn.execute(some).rowcount)
+            gone = conn.execute(delete(refresh_tokens).where(t.session_id.in_(chosen))).rowcount
+            # Their browser sign-ins go with them (ON DELETE CASCADE); the condition
+            # again, so only what ended is ever removed.
             removed = conn.execute(delete(sessions).where(c.id.in_(chosen), ended).returning(c.id))
-            return Purged(sessions=len(removed.all()), refresh_tokens=len(tokens))
+            return Purged(sessions=len(removed.all()), refresh_tokens=gone)
 
     @fail_closed
     def touch(self, session_id: str, now: float) -> None:
