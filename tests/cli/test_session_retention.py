@@ -282,12 +282,14 @@ def test_a_retention_of_zero_keeps_the_ended_sessions(make_app: Any) -> None:
     assert not wiring_of(client.application).sessions.purge_ended(limit=100)
 
 
+# PostgreSQL only: SQLite has no row locks (its writers take turns).
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres+redis"], indirect=True)
 def test_a_removal_skips_the_sessions_another_transaction_holds_without_waiting(
     client: FlaskClient,
 ) -> None:
     w = wiring_of(client.application)
-    if w.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no row locks: its writers take turns")
+    assert w.engine.dialect.name == "postgresql"
     username = register(client)
     first = full_sign_in(client, username)
     held = ended_sessions(client, first.user_id, 4, ended_days_ago=100)[0]
