@@ -79,6 +79,26 @@ def refresh_tokens_of(client: FlaskClient, session_ids: set[str]) -> int:
         return int(conn.execute(found).scalar_one())
 
 
+def purge_failing_at(
+    monkeypatch: pytest.MonkeyPatch, call: int
+) -> list[tuple[dict[str, Any], Purged]]:
+    """The store's ``purge_ended`` fails with a database error at its ``call``-th call,
+    and is itself again afterwards (the store is back); each call before it, with its
+    arguments and what it removed."""
+    real = SqlSessionStore.purge_ended
+    done: list[tuple[dict[str, Any], Purged]] = []
+
+    def purge(self: SqlSessionStore, **kwargs: Any) -> Purged:
+        if len(done) == call - 1:
+            monkeypatch.setattr(SqlSessionStore, "purge_ended", real)
+            raise StoreUnavailable("database", "disk I/O error")
+        done.append((kwargs, real(self, **kwargs)))
+        return done[-1][1]
+
+    monkeypatch.setattr(SqlSessionStore, "purge_ended", purge)
+    return done
+
+
 def test_maintenance_removes_the_sessions_that_ended_before_the_retention_only(
     cli: Cli, client: FlaskClient
 ) -> None:
@@ -158,16 +178,7 @@ def test_maintenance_stopped_by_a_failing_store_keeps_each_batch_whole_and_a_rer
     first = full_sign_in(client, username)
     ended_sessions(client, first.user_id, 5, ended_days_ago=95)
     monkeypatch.setattr(cli_module, "MAINTENANCE_BATCH", 2)
-    real = SqlSessionStore.purge_ended
-    calls: list[int] = []
-
-    def fails_second(self: SqlSessionStore, **kwargs: Any) -> Purged:
-        calls.append(1)
-        if len(calls) == 2:
-            raise StoreUnavailable("database", "disk I/O error")
-        return real(self, **kwargs)
-
-    monkeypatch.setattr(SqlSessionStore, "purge_ended", fails_second)
+    purge_failing_at(monkeypatch, 2)
     failed = cli("maintenance")
     assert failed.exit_code == 1
     assert "the database is unavailable (disk I/O error)" in failed.output
@@ -175,7 +186,6 @@ def test_maintenance_stopped_by_a_failing_store_keeps_each_batch_whole_and_a_rer
     assert len(left) == 3  # the first batch of two is gone, whole
     assert refresh_tokens_of(client, left) == 3
 
-    monkeypatch.setattr(SqlSessionStore, "purge_ended", real)
     rerun = cli("maintenance")
     assert rerun.exit_code == 0, rerun.output
     assert rerun.stdout.splitlines()[-1] == "removed 3 ended sessions"
@@ -245,27 +255,17 @@ def test_maintenance_removes_refresh_heavy_sessions_in_bounded_transactions_and_
     heavy = ended_sessions(client, first.user_id, 4, ended_days_ago=120, refreshed=9)
     monkeypatch.setattr(cli_module, "MAINTENANCE_BATCH", 2)
     monkeypatch.setattr(cli_module, "MAINTENANCE_ROWS", 8)
-    real = SqlSessionStore.purge_ended
-    done: list[Any] = []
-
-    def fails_fourth(self: SqlSessionStore, **kwargs: Any) -> Any:
-        if len(done) == 3:
-            raise StoreUnavailable("database", "disk I/O error")
-        done.append(real(self, **kwargs))
-        assert kwargs["row_limit"] == 8
-        return done[-1]
-
-    monkeypatch.setattr(SqlSessionStore, "purge_ended", fails_fourth)
+    done = purge_failing_at(monkeypatch, 4)
     failed = cli("maintenance")
     assert failed.exit_code == 1
     # 20 tokens for the first two sessions: 8, 8, then 4 with the sessions.
-    assert [(p.sessions, p.refresh_tokens) for p in done] == [(0, 8), (0, 8), (2, 4)]
+    assert [(p.sessions, p.refresh_tokens) for _, p in done] == [(0, 8), (0, 8), (2, 4)]
+    assert all(kwargs["row_limit"] == 8 for kwargs, _ in done)
     assert "removed 2 ended sessions" in failed.stdout
     assert "the database is unavailable (disk I/O error)" in failed.output
     assert len(set(heavy) & session_ids(client)) == 2
     assert refresh_tokens_of(client, set(heavy)) == 20  # the other two's, whole
 
-    monkeypatch.setattr(SqlSessionStore, "purge_ended", real)
     rerun = cli("maintenance")
     assert rerun.exit_code == 0, rerun.output
     assert rerun.stdout.splitlines()[-1] == "removed 2 ended sessions"

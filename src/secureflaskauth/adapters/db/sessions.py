@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import ReturningUpdate
@@ -54,6 +67,21 @@ def end_sessions_of(
         .values(revoked_at=now, revoked_reason=reason[:64])
         .returning(*sessions.c)
     )
+
+
+def _ways_to_end(
+    ended_before: float,
+) -> list[tuple[tuple[ColumnElement[bool], ...], ColumnElement[Any]]]:
+    """Each way a session ends before ``ended_before``: its condition, and the time it
+    ended (what its index is ordered by): revoked; unrevoked and past its lifetime;
+    unrevoked and idle past its timeout."""
+    c = sessions.c
+    idle_end = c.last_used_at + c.idle_timeout
+    return [
+        ((c.revoked_at.is_not(None), c.revoked_at < ended_before), c.revoked_at),
+        ((c.revoked_at.is_(None), c.expires_at < ended_before), c.expires_at),
+        ((c.revoked_at.is_(None), idle_end < ended_before), idle_end),
+    ]
 
 
 class SqlSessionStore:
@@ -128,31 +156,15 @@ class SqlSessionStore:
         0022) in the order the sessions ended: revoked, past their lifetime, idle. A
         single statement over all three would have to read every session left, the
         active ones included, on each sign-in (tests/cli/test_listing_plans.py)."""
-        c = sessions.c
-        idle_end = c.last_used_at + c.idle_timeout
         return [
-            select(c.id)
-            .where(c.revoked_at.is_not(None), c.revoked_at < ended_before)
-            .order_by(c.revoked_at)
-            .limit(limit),
-            select(c.id)
-            .where(c.revoked_at.is_(None), c.expires_at < ended_before)
-            .order_by(c.expires_at)
-            .limit(limit),
-            select(c.id)
-            .where(c.revoked_at.is_(None), idle_end < ended_before)
-            .order_by(idle_end)
-            .limit(limit),
+            select(sessions.c.id).where(*condition).order_by(order).limit(limit)
+            for condition, order in _ways_to_end(ended_before)
         ]
 
     @fail_closed
     def purge_ended(self, *, ended_before: float, limit: int, row_limit: int) -> Purged:
         c = sessions.c
-        ended = or_(
-            c.revoked_at < ended_before,  # NULL (never revoked) compares as not true
-            c.expires_at < ended_before,
-            c.last_used_at + c.idle_timeout < ended_before,
-        )
+        ended = or_(*(and_(*condition) for condition, _ in _ways_to_end(ended_before)))
         with self._engine.begin() as conn:
             ids: set[str] = set()
             for found in self.purge_statements(ended_before, limit):

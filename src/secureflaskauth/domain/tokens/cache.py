@@ -22,11 +22,10 @@ checked when it is read, under one lock. Written here rather than taken from
 cachetools (whose TLRUCache did this job before): every protected request reads the
 cache, and TLRUCache's read (its timer's context, its expiry list, its LRU links, each
 a layer of Python) cost a request 3 to 4 µs more of the server's time than this one
-(README, "Performance"). Nothing needs its expiry list
-here: the entries all live as long as the tokens' lifetime, so the least recently
-used one is usually the first to expire as well; one that expired unread goes when
-it is read, when a full cache is swept (``_make_room``), or when it is the least
-recently used of a full cache.
+(README, "Performance"). Nothing needs its expiry list here: the entries all live as
+long as the tokens' lifetime, so the least recently used one is usually the first to
+expire as well; one that expired unread goes when it is read, when a full cache is
+swept (``_make_room``), or when it is the least recently used of a full cache.
 """
 
 from __future__ import annotations
