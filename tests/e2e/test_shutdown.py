@@ -10,6 +10,7 @@ one got its full answer and that the server then exited with status 0.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import threading
@@ -233,3 +234,35 @@ def test_a_quick_stop_while_the_workers_load_the_app_ends_them_cleanly(tmp_path:
     assert "Shutting down: Master" in messages, messages
     assert exit_code == 0, server.log()
     assert not list(tmp_path.glob("core*"))
+
+
+@pytest.mark.parametrize("when", ["serving", "loading"])
+def test_ctrl_c_at_a_terminal_stops_every_process_without_a_warning(
+    tmp_path: Path, when: str
+) -> None:
+    """Ctrl-C at a terminal sends SIGINT to every process of the group: the arbiter
+    and each worker. Each worker must end cleanly (uvicorn raised the signal again
+    once it had stopped, each worker died of it and the arbiter warned "Worker (pid:N)
+    was sent SIGINT!" for every one), while serving as while loading the app."""
+    server = Server(Store(f"sqlite:///{tmp_path / 'ctrl-c.db'}", tmp_path / "var"), tmp_path)
+    try:
+        if when == "serving":
+            workers = _both_workers_saying(server, "Started server process", SHUTDOWN_TIMEOUT)
+            assert requests.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
+        else:
+            workers = _both_workers_saying(server, "Booting worker", SHUTDOWN_TIMEOUT)
+        for pid in (*workers, server.process.pid):  # as the terminal does, all at once
+            os.kill(pid, signal.SIGINT)
+        exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
+    finally:
+        server.kill()
+
+    entries = _log_entries(server)
+    messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
+    assert not [m for m in messages if "was sent" in m], messages  # none died of a signal
+    assert not [e for e in entries if e["level"] not in ("DEBUG", "INFO")], entries
+    assert "Shutting down: Master" in messages, messages
+    assert exit_code == 0, server.log()
+    for pid in workers:  # every worker is gone, none left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -37,7 +37,15 @@ class Worker(UvicornWorker):  # type: ignore[misc]
       SIGINT or SIGQUIT), ends the worker at once, as gunicorn's own workers do:
       uvicorn-worker's handler only marks the worker as no longer alive, which
       uvicorn never reads, so the worker went on serving until the arbiter killed it
-      after ``graceful_timeout`` (uvicorn-worker issue 2).
+      after ``graceful_timeout`` (uvicorn-worker issue 2);
+    - Ctrl-C at a terminal sends SIGINT to the arbiter and to every worker at once.
+      While serving, uvicorn's own handler stops the worker; when it is done, uvicorn
+      puts back the handler it found and raises the signal again, and with the
+      default action there each worker died of it and the arbiter logged "Worker
+      (pid:N) was sent SIGINT!" for every one. The handler it finds does nothing: the
+      worker is stopping already (and the arbiter's quick stop is on its way), so it
+      ends as after any stop, with status 0. Before it serves, SIGINT ends it at once
+      as SIGQUIT does.
     """
 
     sockets: list[Any]  # gunicorn's Worker sets it: the listening sockets
@@ -77,12 +85,15 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         # to the working directory where core dumps are on. Loading the app takes a
         # second or two, during which a quick stop ends the worker as well.
         signal.signal(signal.SIGQUIT, _quit_while_loading)
+        signal.signal(signal.SIGINT, _quit_while_loading)
 
     async def _serve(self) -> None:
         # uvicorn-worker's own, with the uvicorn server kept for the SIGQUIT handler.
         self.config.app = self.wsgi
         server = Server(config=self.config)
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._quit, server)
+        # What uvicorn puts back, and calls, once it has stopped on a SIGINT.
+        signal.signal(signal.SIGINT, _stopping_already)
         await server.serve(sockets=self.sockets)
         if server.force_exit:
             # A quick stop cuts what is still running, as a kill would: uvicorn would
@@ -119,3 +130,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
 
 def _quit_while_loading(_signum: int, _frame: object) -> None:
     os._exit(0)
+
+
+def _stopping_already(_signum: int, _frame: object) -> None:
+    return None
