@@ -39,13 +39,15 @@ class Worker(UvicornWorker):  # type: ignore[misc]
       uvicorn never reads, so the worker went on serving until the arbiter killed it
       after ``graceful_timeout`` (uvicorn-worker issue 2);
     - Ctrl-C at a terminal sends SIGINT to the arbiter and to every worker at once.
-      While serving, uvicorn's own handler stops the worker; when it is done, uvicorn
-      puts back the handler it found and raises the signal again, and with the
-      default action there each worker died of it and the arbiter logged "Worker
-      (pid:N) was sent SIGINT!" for every one. The handler it finds does nothing: the
-      worker is stopping already (and the arbiter's quick stop is on its way), so it
-      ends as after any stop, with status 0. Before it serves, SIGINT ends it at once
-      as SIGQUIT does.
+      While serving, uvicorn's own handler stops the worker; when it is done (or its
+      graceful timeout has passed), uvicorn puts back the handler it found and raises
+      the signal again. With the default action there each worker died of it and the
+      arbiter logged "Worker (pid:N) was sent SIGINT!" for every one. The handler it
+      finds ends the worker there and then, as that default did, but with status 0:
+      not later, once a thread still running a request has finished (the app's
+      threads would hold a normal exit, while the arbiter, no longer hearing from
+      the worker, neither replaced it nor could stop it with SIGQUIT). Before it
+      serves, SIGINT ends it at once as SIGQUIT does.
     """
 
     sockets: list[Any]  # gunicorn's Worker sets it: the listening sockets
@@ -93,7 +95,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         server = Server(config=self.config)
         asyncio.get_running_loop().add_signal_handler(signal.SIGQUIT, self._quit, server)
         # What uvicorn puts back, and calls, once it has stopped on a SIGINT.
-        signal.signal(signal.SIGINT, _stopping_already)
+        signal.signal(signal.SIGINT, _stopped)
         await server.serve(sockets=self.sockets)
         if server.force_exit:
             # A quick stop cuts what is still running, as a kill would: uvicorn would
@@ -132,5 +134,8 @@ def _quit_while_loading(_signum: int, _frame: object) -> None:
     os._exit(0)
 
 
-def _stopping_already(_signum: int, _frame: object) -> None:
-    return None
+def _stopped(_signum: int, _frame: object) -> None:
+    # Each log line is already written (logs.py); whatever a print left is flushed.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
