@@ -49,7 +49,9 @@ def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 def log_entries(server: Server) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in server.log().splitlines() if line.strip()]
+    """The log's lines so far: a line still being written is left for the next read."""
+    lines = server.log().splitlines(keepends=True)
+    return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
 
 
 def metrics_dir(server: Server) -> Path:
