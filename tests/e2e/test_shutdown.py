@@ -226,6 +226,10 @@ def test_a_quick_stop_while_the_workers_load_the_app_ends_them_cleanly(tmp_path:
     server = Server(Store(f"sqlite:///{tmp_path / 'loading.db'}", tmp_path / "var"), tmp_path)
     try:
         _both_workers_saying(server, "Booting worker", SHUTDOWN_TIMEOUT)
+        # A worker logs "Booting worker" just after the fork, before it installs its
+        # own handlers; a signal in that gap meets the arbiter's copied ones (gunicorn's
+        # own window). Loading the app takes a second or more after that.
+        time.sleep(0.3)
         server.process.send_signal(signal.SIGQUIT)
         exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
     finally:
@@ -254,6 +258,7 @@ def test_ctrl_c_at_a_terminal_stops_every_process_without_a_warning(
             assert requests.get(server.url("/healthz"), timeout=HTTP_TIMEOUT).status_code == 200
         else:
             workers = _both_workers_saying(server, "Booting worker", SHUTDOWN_TIMEOUT)
+            time.sleep(0.3)  # past the gap before a worker's own handlers (above)
         for pid in (*workers, server.process.pid):  # as the terminal does, all at once
             os.kill(pid, signal.SIGINT)
         exit_code = server.process.wait(timeout=SHUTDOWN_TIMEOUT)
