@@ -6,6 +6,7 @@ that restart a server start their own with ``launch`` on a ``fresh_store``.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -107,6 +108,12 @@ class Server:
 
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The JSON log's lines so far: a line still being written (read while the
+        server runs) is left for the next read."""
+        lines = self.log().splitlines(keepends=True)
+        return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
 
     def wait_until_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -8,7 +8,6 @@ reads the per-process sample files in the server's metrics directory.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -48,16 +47,10 @@ def sample(samples: dict[Any, float], name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def log_entries(server: Server) -> list[dict[str, Any]]:
-    """The log's lines so far: a line still being written is left for the next read."""
-    lines = server.log().splitlines(keepends=True)
-    return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
-
-
 def metrics_dir(server: Server) -> Path:
     """The directory the server announced for its workers' samples."""
     prefix = "metrics of every worker are gathered in "
-    for entry in log_entries(server):
+    for entry in server.log_entries():
         if entry["message"].startswith(prefix):
             return Path(entry["message"][len(prefix) :])
     raise AssertionError(f"no metrics directory in the log:\n{server.log()}")

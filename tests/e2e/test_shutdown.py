@@ -9,7 +9,6 @@ one got its full answer and that the server then exited with status 0.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -112,7 +111,7 @@ def test_sigterm_lets_every_request_in_flight_finish(production_cost_server: Ser
     sent = server.store.query("SELECT count(*) AS n FROM sms_outbox")
     assert sent[0]["n"] == LOGINS * rounds, sent
     # gunicorn's own lines are JSON too, and tell the shutdown story.
-    entries = _log_entries(server)
+    entries = server.log_entries()
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert "Handling signal: term" in messages, messages
     assert any(m.startswith("Shutting down") for m in messages), messages
@@ -147,21 +146,14 @@ def test_a_clean_stop_logs_no_error_and_closes_each_socket_once(
     assert server.stop() == 0, server.log()
 
     assert _pids_saying(server, "Finished server process") == started, server.log()
-    entries = _log_entries(server)
+    entries = server.log_entries()
     assert not [e for e in entries if "closing socket" in e["message"]], entries
     assert not [e for e in entries if e["level"] not in ("DEBUG", "INFO")], entries
 
 
-def _log_entries(server: Server) -> list[dict[str, Any]]:
-    """The log's lines so far: a line still being written (read while the server runs)
-    is left for the next read."""
-    lines = server.log().splitlines(keepends=True)
-    return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
-
-
 def _pids_saying(server: Server, message: str) -> set[int]:
     """The processes that have logged a line starting with ``message``."""
-    return {e["pid"] for e in _log_entries(server) if e["message"].startswith(message)}
+    return {e["pid"] for e in server.log_entries() if e["message"].startswith(message)}
 
 
 def _both_workers_saying(server: Server, message: str, timeout: float) -> set[int]:
@@ -211,7 +203,7 @@ def test_a_quick_stop_cuts_what_runs_and_does_not_wait_for_the_graceful_timeout(
     assert users.fetchone()[0] == 0  # nothing of it was written
     lock.close()
 
-    entries = _log_entries(server)
+    entries = server.log_entries()
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert not [m for m in messages if "SIGKILL" in m], messages
     assert "Shutting down: Master" in messages, messages
@@ -235,7 +227,7 @@ def test_a_quick_stop_while_the_workers_load_the_app_ends_them_cleanly(tmp_path:
     finally:
         server.kill()
 
-    entries = _log_entries(server)
+    entries = server.log_entries()
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert not [m for m in messages if "was sent" in m], messages  # no worker died of a signal
     assert "Shutting down: Master" in messages, messages
@@ -265,7 +257,7 @@ def test_ctrl_c_at_a_terminal_stops_every_process_without_a_warning(
     finally:
         server.kill()
 
-    entries = _log_entries(server)
+    entries = server.log_entries()
     messages = [e["message"] for e in entries if e["logger"] == "gunicorn.error"]
     assert not [m for m in messages if "was sent" in m], messages  # none died of a signal
     assert not [e for e in entries if e["level"] not in ("DEBUG", "INFO")], entries

@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from gunicorn.arbiter import Arbiter
 from uvicorn import Server
@@ -101,10 +101,8 @@ class Worker(UvicornWorker):  # type: ignore[misc]
             # A quick stop cuts what is still running, as a kill would: uvicorn would
             # otherwise answer each request in flight with a 500 while its thread went
             # on, and the process would wait for that thread, a blocked one until the
-            # arbiter killed it. Each log line is already written (logs.py).
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(0)
+            # arbiter killed it.
+            _exit_now()
         if not server.started:
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
@@ -135,7 +133,12 @@ def _quit_while_loading(_signum: int, _frame: object) -> None:
 
 
 def _stopped(_signum: int, _frame: object) -> None:
-    # Each log line is already written (logs.py); whatever a print left is flushed.
+    _exit_now()
+
+
+def _exit_now() -> NoReturn:
+    """End the process with status 0, its threads where they are. Each log line is
+    already written (logs.py); whatever a print left is flushed."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
