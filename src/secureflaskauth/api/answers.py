@@ -69,6 +69,15 @@ _SECONDS = {"type": "string", "pattern": "^[0-9]+$"}
 retry_after = (RETRY_AFTER, Header("Seconds to wait before trying again.", _SECONDS))
 
 
+def cache_headers(policy: str | None) -> tuple[tuple[str, str], ...]:
+    """The headers an answer under the Cache-Control ``policy`` carries (none for None)."""
+    if policy is None:
+        return ()
+    if policy == NO_STORE:
+        return ((CACHE_CONTROL, policy), ("Pragma", "no-cache"))  # HTTP/1.0 caches: RFC 9111 5.4
+    return ((CACHE_CONTROL, policy),)
+
+
 def cache_control(value: str) -> tuple[str, Header]:
     description = (
         "Never stored by a cache (RFC 9111 5.2.2.5): the answer holds a secret or "

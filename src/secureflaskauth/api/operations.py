@@ -34,7 +34,7 @@ from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, TypeAdapter
 
 from secureflaskauth.api import answers
-from secureflaskauth.api.answers import Answer
+from secureflaskauth.api.answers import Answer, cache_headers
 from secureflaskauth.api.bearer import authenticate
 from secureflaskauth.api.body import read_json
 
@@ -96,6 +96,11 @@ def operation_of(view: Callable[..., Any] | None) -> Operation | None:
     return declared if isinstance(declared, Operation) else None
 
 
+class DeclaredAnswer(Response):
+    """A route's own answer, as its declaration says: built by the route's handler with
+    its Cache-Control headers (api/caching.py sets them on every other answer)."""
+
+
 class Routes:
     """A group of declared routes, registered with the app as ``blueprint``."""
 
@@ -148,6 +153,7 @@ def _handler(func: View, operation: Operation) -> View:
     # Built once: a TypeAdapter compiles the model's serializer, which writes the JSON
     # itself (as compact as Flask's, with its closing newline).
     dump = TypeAdapter(answer.model).dump_json if answer.model is not None else None
+    headers = cache_headers(operation.cache)
 
     @wraps(func)
     def view(**kwargs: Any) -> ResponseReturnValue:
@@ -160,10 +166,10 @@ def _handler(func: View, operation: Operation) -> View:
         if isinstance(result, Response):
             return result
         if result is None:
-            return Response(status=status)
+            return DeclaredAnswer(status=status, headers=headers)
         if dump is None:
             raise TypeError(f"{func.__name__} declares no body for its {status} answer")
-        return Response(dump(result) + b"\n", status, mimetype="application/json")
+        return DeclaredAnswer(dump(result) + b"\n", status, headers, mimetype="application/json")
 
     setattr(view, _ATTRIBUTE, operation)
     return view
