@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from secureflaskauth.domain.sessions import TokenPair
 from tests.api.test_refresh import (
     assert_access_refused,
     assert_refresh_refused,
@@ -173,6 +174,90 @@ def test_logout_all_ends_every_session_of_the_user(app: Flask, client: FlaskClie
     # A new sign-in after logout-all works.
     again = signed_in(client, username)
     assert private(client, again["access_token"]).status_code == 200
+
+
+def kept_alive_to_its_end(client: FlaskClient, clock: FrozenClock, body: dict[str, Any]) -> str:
+    """Refresh a session (lifetime 1800 s, idle 600 s) every 500 s up to 10 s before its
+    lifetime ends: the access token of the last refresh outlives the session."""
+    for _ in range(3):
+        clock.advance(500)
+        body = refreshed(client, body["refresh_token"])
+    clock.advance(290)
+    token: str = refreshed(client, body["refresh_token"])["access_token"]
+    return token
+
+
+def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_ended_ones(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    app = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    )
+    client = app.test_client()
+    username = register(client)
+    long_ended = signed_in(client, username)  # idle from here: ended at +600
+    clock.advance(400)
+    outliving = signed_in(client, username)
+    last_token = kept_alive_to_its_end(client, clock, outliving)
+    clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
+    assert private(client, last_token).status_code == 200
+    current = signed_in(client, username)
+
+    response = client.post("/auth/logout-all", headers=bearer(current["access_token"]))
+    assert response.status_code == 204
+
+    assert_access_refused(client, last_token)
+    assert_access_refused(client, current["access_token"])
+    # Ended by inactivity 1,590 s ago: no token of its can be good, so it is not
+    # revoked again (its end, and so its retention, stay as they were).
+    rows = query(app, "SELECT id, revoked_at FROM sessions WHERE id = :id", id=sid(long_ended))
+    assert [r["revoked_at"] for r in rows] == [None]
+    ended = query(
+        app,
+        "SELECT id FROM sessions WHERE user_id = :user_id AND revoked_at IS NOT NULL",
+        user_id=claims(current["access_token"])["sub"],
+    )
+    assert sorted(r["id"] for r in ended) == sorted([sid(outliving), sid(current)])
+
+
+def test_removing_a_client_revokes_a_token_that_outlived_its_session(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    app = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    )
+    client = app.test_client()
+    user_id = claims(signed_in(client)["access_token"])["sub"]
+    sessions = wiring_of(app).sessions
+
+    def start() -> TokenPair:
+        pair = sessions.start(
+            user_id, ip="127.0.0.1", user_agent="test", amr=("pwd", "sms"), client_id="photos"
+        )
+        assert pair is not None
+        return pair
+
+    def refreshed_for_client(pair: TokenPair) -> TokenPair:
+        return sessions.refresh(
+            pair.refresh_token, ip="127.0.0.1", user_agent="test", client_id="photos"
+        )
+
+    long_ended = start()  # idle from here: ended at +600
+    clock.advance(400)
+    pair = start()
+    for _ in range(3):
+        clock.advance(500)
+        pair = refreshed_for_client(pair)
+    clock.advance(290)
+    pair = refreshed_for_client(pair)
+    clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
+    assert private(client, pair.access_token).status_code == 200
+
+    assert sessions.end_for_client("photos", reason="client removed") == 1
+
+    assert_access_refused(client, pair.access_token)
+    rows = query(app, "SELECT revoked_at FROM sessions WHERE id = :id", id=long_ended.session_id)
+    assert [r["revoked_at"] for r in rows] == [None]
 
 
 def test_logout_events_are_audited(app: Flask, client: FlaskClient) -> None:

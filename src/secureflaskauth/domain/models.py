@@ -184,6 +184,32 @@ class Session:
             and self.last_used_at + self.idle_timeout > now
         )
 
+    def may_hold_live_tokens(self, now: float, until: float) -> bool:
+        """Whether an access token of this session may still be accepted at ``now``
+        (so ending it must revoke it): not ended yet, or ended by its lifetime or
+        inactivity after ``live_tokens_bound(now, until)``."""
+        bound = live_tokens_bound(now, until)
+        return (
+            self.revoked_at is None
+            and self.expires_at > bound
+            and self.last_used_at + self.idle_timeout > bound
+        )
+
+
+# A token may be issued a moment after the check that found its session active (the
+# check and the issue each read the clock): a session whose end is up to this much
+# older than the bound below still counts as holding live tokens.
+ISSUE_SLACK_SECONDS = 60.0
+
+
+def live_tokens_bound(now: float, until: float) -> float:
+    """The end before which a session can hold no access token still accepted at
+    ``now``. Tokens are issued only while their session is active and outlive its end
+    by at most ``until - now``: the access-token lifetime and the clock leeway, what a
+    revocation made at ``now`` lasts (Sessions.revoked_until). Ending such a session
+    again would revoke nothing and only restart its retention."""
+    return now - (until - now) - ISSUE_SLACK_SECONDS
+
 
 @dataclass(frozen=True, slots=True)
 class Revocation:

@@ -49,6 +49,11 @@ class Clock(Protocol):
 
 
 class UserStore(Protocol):
+    """Where a method below ends "every active session" of a user, that is every session
+    that may still hold an access token accepted at ``now`` (Session.may_hold_live_tokens:
+    the active ones, and those ended by their lifetime or inactivity so recently that a
+    token of theirs is still good), each revoked until ``until``."""
+
     def add(self, user: User) -> None:
         """Insert a user; raise UsernameTaken if the canonical username exists."""
         ...
@@ -372,7 +377,8 @@ class SessionStore(Protocol):
     def revoke_all_for_user(
         self, user_id: str, *, now: float, reason: str, until: float
     ) -> list[Session]:
-        """End every active session of the user and record each revocation in one
+        """End every session of the user that may still hold an access token accepted
+        at ``now`` (Session.may_hold_live_tokens) and record each revocation in one
         transaction; return the sessions ended now."""
         ...
 

@@ -287,7 +287,8 @@ class Sessions:
         return ended
 
     def end_all(self, user_id: str, *, reason: str) -> int:
-        """End every session of the user; a repeat propagates the revocations of an
+        """End every session of the user that may still hold a live access token
+        (Session.may_hold_live_tokens); a repeat propagates the revocations of an
         earlier call again (so a retry repairs one whose propagation failed)."""
         now = self.clock.now()
         ended = self.store.revoke_all_for_user(
@@ -297,10 +298,13 @@ class Sessions:
         return len(ended)
 
     def end_for_client(self, client_id: str, *, reason: str) -> int:
-        """End every active session issued to an OpenID Connect client (removed)."""
+        """End every session issued to an OpenID Connect client (removed) that may still
+        hold a live access token: the active ones, and those that ended by their
+        lifetime or inactivity so recently that their last token is still good."""
         now = self.clock.now()
-        active = [s for s in self.store.for_client(client_id) if s.is_active(now)]
-        return sum(self.end(session, reason=reason) for session in active)
+        until = self.revoked_until(now)
+        live = [s for s in self.store.for_client(client_id) if s.may_hold_live_tokens(now, until)]
+        return sum(self.end(session, reason=reason) for session in live)
 
     def authenticate(self, token: str) -> AccessClaims:
         """Verify an access token and check its session was not revoked. The revocation

@@ -62,7 +62,7 @@ class SqlHeldResetStore:
             ).rowcount
             if changed != 1:
                 return None  # the owner changed the password meanwhile: dropped
-            ended = conn.execute(end_sessions_of(user_id, now, "password reset")).all()
+            ended = conn.execute(end_sessions_of(user_id, now, "password reset", until=until)).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))

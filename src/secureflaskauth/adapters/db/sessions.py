@@ -25,7 +25,13 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from secureflaskauth.adapters.db import revocations
 from secureflaskauth.adapters.db.errors import fail_closed
 from secureflaskauth.adapters.db.tables import refresh_tokens, sessions, users
-from secureflaskauth.domain.models import Purged, RefreshRecord, Revocation, Session
+from secureflaskauth.domain.models import (
+    Purged,
+    RefreshRecord,
+    Revocation,
+    Session,
+    live_tokens_bound,
+)
 
 
 class _LostRace(Exception):
@@ -56,14 +62,24 @@ def session_of_row(row: Row[tuple[object, ...]]) -> Session:
 
 
 def end_sessions_of(
-    user_id: str, now: float, reason: str, *, keep: str | None = None
+    user_id: str, now: float, reason: str, *, until: float, keep: str | None = None
 ) -> ReturningUpdate[Any]:
-    """End every active session of the user but ``keep``, returning the rows ended."""
+    """End every session of the user but ``keep`` that may still hold an access token
+    accepted at ``now`` (Session.may_hold_live_tokens: those its revocation, lasting
+    until ``until``, is for), returning the rows ended. A session that ended by its
+    lifetime or inactivity long before is left as it is, its end and retention too."""
     c = sessions.c
     others = c.id != keep if keep is not None else true()
+    bound = live_tokens_bound(now, until)
     return (
         update(sessions)
-        .where(c.user_id == user_id, c.revoked_at.is_(None), others)
+        .where(
+            c.user_id == user_id,
+            c.revoked_at.is_(None),
+            c.expires_at > bound,
+            c.last_used_at + c.idle_timeout > bound,
+            others,
+        )
         .values(revoked_at=now, revoked_reason=reason[:64])
         .returning(*sessions.c)
     )
@@ -231,7 +247,8 @@ class SqlSessionStore:
     ) -> list[Session]:
         with self._engine.begin() as conn:
             ended = [
-                session_of_row(r) for r in conn.execute(end_sessions_of(user_id, now, reason)).all()
+                session_of_row(r)
+                for r in conn.execute(end_sessions_of(user_id, now, reason, until=until)).all()
             ]
             revocations.record(conn, [Revocation(s.id, until) for s in ended], now=now)
         return ended

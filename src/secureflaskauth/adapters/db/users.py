@@ -125,7 +125,9 @@ class SqlUserStore:
             if changed != 1:
                 return None
             reason = "password changed"
-            ended = conn.execute(end_sessions_of(user_id, now, reason, keep=keep_session)).all()
+            ended = conn.execute(
+                end_sessions_of(user_id, now, reason, until=until, keep=keep_session)
+            ).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))
@@ -204,7 +206,9 @@ class SqlUserStore:
                 return None
             numbers.check_holders(conn, new_phone, user_id, max_accounts)
             reason = "phone changed"
-            ended = conn.execute(end_sessions_of(user_id, now, reason, keep=keep_session)).all()
+            ended = conn.execute(
+                end_sessions_of(user_id, now, reason, until=until, keep=keep_session)
+            ).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))
@@ -270,7 +274,7 @@ class SqlUserStore:
             ).rowcount
             if found != 1:
                 return None
-            ended = conn.execute(end_sessions_of(user_id, now, "user disabled")).all()
+            ended = conn.execute(end_sessions_of(user_id, now, "user disabled", until=until)).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))
@@ -288,7 +292,9 @@ class SqlUserStore:
             # A reset held before (SFA_RESET_WITH_SMS_ONLY=delayed) is dropped: the
             # owner asks for a new one, after the operator's decision.
             conn.execute(sa_delete(held_resets).where(held_resets.c.user_id == user_id))
-            ended = conn.execute(end_sessions_of(user_id, now, "password reset required")).all()
+            ended = conn.execute(
+                end_sessions_of(user_id, now, "password reset required", until=until)
+            ).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
         return EndedSessions(len(ended), tuple(in_force))
@@ -301,7 +307,7 @@ class SqlUserStore:
             found = select(users.c.id).where(users.c.id == user_id).with_for_update()
             if conn.execute(found).first() is None:
                 return None
-            ended = conn.execute(end_sessions_of(user_id, now, "user deleted")).all()
+            ended = conn.execute(end_sessions_of(user_id, now, "user deleted", until=until)).all()
             revocations.record(conn, [Revocation(r.id, until) for r in ended], now=now)
             in_force = revocations.in_force_for_user(conn, user_id, now=now)
             # Explicit, so it holds on SQLite connections without foreign-key enforcement too.
