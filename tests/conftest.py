@@ -232,11 +232,21 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def make_app(make_settings: Callable[..., Settings], clock: FrozenClock) -> Callable[..., Flask]:
-    def factory(**overrides: Any) -> Flask:
-        return create_app(make_settings(**overrides), clock=clock)
+def make_app(
+    make_settings: Callable[..., Settings], clock: FrozenClock
+) -> Iterator[Callable[..., Flask]]:
+    """Apps on the test's settings; their database connections are closed after the test
+    (an engine left to the garbage collector drops PostgreSQL connections still open)."""
+    made: list[Flask] = []
 
-    return factory
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(make_settings(**overrides), clock=clock)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        app.extensions["secureflaskauth"].engine.dispose()
 
 
 @pytest.fixture
