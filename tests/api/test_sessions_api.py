@@ -220,6 +220,29 @@ def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_en
     assert sorted(r["id"] for r in ended) == sorted([sid(outliving), sid(current)])
 
 
+def test_a_shorter_token_lifetime_after_a_restart_voids_the_longer_tokens(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    before = make_app(
+        session_idle_seconds=3600, session_lifetime_seconds=3600, access_token_ttl_seconds=3600
+    )
+    username = register(before.test_client())
+    body = signed_in(before.test_client(), username)
+    clock.advance(3590)
+    last = refreshed(before.test_client(), body["refresh_token"])  # good for an hour
+    # The same database and keys, restarted with SFA_ACCESS_TOKEN_TTL_SECONDS=300: a
+    # revocation now lasts 330 s, and the sessions ended more than that ago are left.
+    after = make_app(
+        session_idle_seconds=3600, session_lifetime_seconds=3600, access_token_ttl_seconds=300
+    )
+    client = after.test_client()
+    clock.advance(500)
+    assert_access_refused(client, last["access_token"])
+    again = signed_in(client, username)
+    assert private(client, again["access_token"]).status_code == 200
+    assert claims(again["access_token"])["exp"] - claims(again["access_token"])["iat"] == 300
+
+
 def test_removing_a_client_revokes_a_token_that_outlived_its_session(
     make_app: Any, clock: FrozenClock
 ) -> None:

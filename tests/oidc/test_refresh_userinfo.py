@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import pytest
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import Flask
@@ -43,6 +44,8 @@ def test_refresh_rotates_and_a_rotated_token_ends_the_session(
     assert set(second) == {"access_token", "token_type", "expires_in", "refresh_token", "scope"}
     assert second["refresh_token"] != first["refresh_token"]
     assert second["scope"] == "openid profile phone"
+    access = jwt.decode(second["access_token"], options={"verify_signature": False})
+    assert (access["client_id"], access["scope"]) == (registered.client_id, second["scope"])
     assert client.get("/auth/private", headers=bearer(second["access_token"])).status_code == 200
     # Past the grace window, the rotated token coming back is theft: the session ends.
     clock.advance(30)

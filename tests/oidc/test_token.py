@@ -78,6 +78,8 @@ def test_a_confidential_client_exchanges_its_code_for_tokens(
     assert claims["amr"] == list(person.amr)
     assert claims["acr"] == "mfa"
     assert claims["sid"] == access["sid"]
+    # RFC 9068 2.2, 2.2.3: the client it was issued to, and the scope granted.
+    assert (access["client_id"], access["scope"]) == (confidential.client_id, body["scope"])
     # Profile claims go to userinfo, not into the ID token (Core 5.4).
     assert "phone_number" not in claims and "preferred_username" not in claims
 

@@ -138,12 +138,63 @@ def test_claims(clock: FrozenClock) -> None:
     }
 
 
+def test_a_client_sessions_token_names_its_client_and_scope(clock: FrozenClock) -> None:
+    tokens, _, _ = make_tokens(clock)
+    issued = tokens.issue(
+        subject="user-1",
+        session_id="sid-1",
+        amr=["pwd", "sms"],
+        client_id="photos",
+        scope="openid profile",
+    )
+    payload = segment(issued.token, 1)
+    assert set(payload) == {*REQUIRED_CLAIMS, "client_id", "scope"}
+    assert (payload["client_id"], payload["scope"]) == ("photos", "openid profile")
+    verified = tokens.verify(issued.token)
+    assert (verified.client_id, verified.scope) == ("photos", "openid profile")
+    own = tokens.verify(tokens.issue(subject="user-1", session_id="sid-2", amr=["pwd"]).token)
+    assert (own.client_id, own.scope) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"client_id": "", "scope": "openid"},
+        {"client_id": 7, "scope": "openid"},
+        {"client_id": ["photos"], "scope": "openid"},
+        {"client_id": "photos"},  # a client's token always says its scope
+        {"scope": "openid"},  # and a scope only with the client it was granted to
+        {"client_id": "photos", "scope": ["openid"]},
+        {"client_id": "photos", "scope": None},
+    ],
+)
+def test_a_malformed_client_id_or_scope_is_refused(
+    clock: FrozenClock, extra: dict[str, Any]
+) -> None:
+    tokens, ring, _ = make_tokens(clock)
+    with pytest.raises(InvalidToken):
+        tokens.verify(sign(ring, {**good_claims(clock.now()), **extra}))
+
+
 def test_ttl_is_configurable(clock: FrozenClock) -> None:
     tokens, _, _ = make_tokens(clock, ttl=60)
     issued = tokens.issue(subject="u", session_id="s", amr=["pwd"])
     payload = segment(issued.token, 1)
     assert payload["exp"] - payload["iat"] == 60
     assert issued.expires_in == 60
+
+
+def test_a_token_longer_lived_than_the_configured_lifetime_is_refused(
+    clock: FrozenClock,
+) -> None:
+    """Issued before the lifetime was shortened (a restart with a smaller
+    SFA_ACCESS_TOKEN_TTL_SECONDS): a revocation lasts only the new lifetime, so the
+    token must not outlast it."""
+    tokens, ring, _ = make_tokens(clock, ttl=300)
+    claims = good_claims(clock.now())
+    assert tokens.verify(sign(ring, {**claims, "exp": claims["iat"] + 300})).jti == "jti-1"
+    with pytest.raises(InvalidToken):
+        tokens.verify(sign(ring, {**claims, "jti": "jti-2", "exp": claims["iat"] + 301}))
 
 
 def test_jti_is_unique_per_token(clock: FrozenClock) -> None:

@@ -5,6 +5,7 @@ tokens), and what a stolen sign-in cookie alone cannot do."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -12,6 +13,8 @@ from flask.testing import FlaskClient
 
 from tests.api.test_lockout import outbox_size
 from tests.api.test_refresh import private, query
+from tests.api.test_refresh import signed_in as api_signed_in
+from tests.api.test_sessions_api import kept_alive_to_its_end
 from tests.clock import FrozenClock
 from tests.conftest import PASSWORD, login, sign_in
 from tests.web.signedin import (
@@ -139,6 +142,27 @@ def test_sign_out_everywhere_else_keeps_only_this_browser(app: Flask) -> None:
     assert is_signed_in(here) and is_signed_in(other_account)
     again = here.post("/account/sessions/end-others")
     assert notices_of(here.follow(again)) == ["No other device was signed in."]
+
+
+def test_sign_out_everywhere_else_revokes_a_token_that_outlived_its_session(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    app = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    )
+    here, username = signed_in(app)
+    outliving = api_signed_in(here.client, username)
+    last_token = kept_alive_to_its_end(here.client, clock, outliving)
+    clock.advance(20)  # its lifetime is over; its last token has 290 s left
+    assert private(here.client, last_token).status_code == 200
+    # This browser's session outlives it: the session it signs in with now.
+    here, _ = signed_in(app, username)
+    here.get("/account")
+    done = here.post("/account/sessions/end-others")
+    # The person never saw it listed; its token is refused all the same.
+    assert notices_of(here.follow(done)) == ["No other device was signed in."]
+    assert private(here.client, last_token).status_code == 401
+    assert is_signed_in(here)
 
 
 def test_a_stolen_cookie_alone_changes_nothing(app: Flask, clock: FrozenClock) -> None:

@@ -186,7 +186,13 @@ class Sessions:
             log.exception("ended sessions not removed this time")
 
     def _access(self, session: Session) -> IssuedToken:
-        return self.tokens.issue(subject=session.user_id, session_id=session.id, amr=session.amr)
+        return self.tokens.issue(
+            subject=session.user_id,
+            session_id=session.id,
+            amr=session.amr,
+            client_id=session.client_id,
+            scope=session.scope,
+        )
 
     def refresh(
         self, refresh_token: str, *, ip: str, user_agent: str, client_id: str | None = None
@@ -353,6 +359,28 @@ class Sessions:
             user_id=user_id,
             detail={"all": True, "sessions": ended},
         )
+
+    def end_others(self, user_id: str, keep: str, client: Client) -> int:
+        """End every session of the user but ``keep`` that may still hold a good access
+        token (Session.may_hold_live_tokens: also one whose time ran out so recently
+        that its last token is still good), each audited as ended by the user; the
+        number of them that were active (those the person saw listed)."""
+        now = self.clock.now()
+        until = self.revoked_until(now)
+        shown = 0
+        for session in self.store.for_user(user_id):
+            if session.id == keep or not session.may_hold_live_tokens(now, until):
+                continue
+            self.end(session, reason="ended by user")
+            shown += session.is_active(now)
+            self.audit.client_event(
+                "session_revoked",
+                "success",
+                client,
+                user_id=user_id,
+                detail={"sid": session.id, "by": "user"},
+            )
+        return shown
 
     def end_own(self, user_id: str, session_id: str, client: Client) -> None:
         """End one of the user's sessions; 404 when it is not theirs or not active."""

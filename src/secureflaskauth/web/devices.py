@@ -38,16 +38,9 @@ def end_session(owner: Owner, session_id: str) -> Response:
 @blueprint.post("/account/sessions/end-others")
 @signed_in_only
 def end_other_sessions(owner: Owner) -> Response:
-    sessions, client = wiring.current().sessions, client_info()
-    ended = 0
-    for found in sessions.active_for_user(owner.user.id):
-        if found.id == owner.signin.session_id:
-            continue
-        try:
-            sessions.end_own(owner.user.id, found.id, client)
-            ended += 1
-        except SessionNotFound:
-            continue  # ended meanwhile (elsewhere, or its time ran out)
+    ended = wiring.current().sessions.end_others(
+        owner.user.id, owner.signin.session_id, client_info()
+    )
     flash(
         ngettext(
             "%(num)d other device is signed out.", "%(num)d other devices are signed out.", ended

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import jwt
@@ -16,7 +16,9 @@ from secureflaskauth.domain.tokens.header import TOKEN_TYPE, expected_kid, unver
 from secureflaskauth.domain.tokens.keyring import KeyRing
 from secureflaskauth.domain.tokens.keys import RSA_ALGORITHM, SigningKey
 
-REQUIRED_CLAIMS = tuple(field.name for field in fields(AccessClaims))
+REQUIRED_CLAIMS = tuple(field.name for field in fields(AccessClaims) if field.default is MISSING)
+# Carried by the tokens of an OpenID Connect client's sessions only (claims.py).
+CLIENT_CLAIMS = ("client_id", "scope")
 LEEWAY_SECONDS = 30
 
 
@@ -49,7 +51,18 @@ class AccessTokens:
         self._clock = clock
         self.verified = VerifiedTokens(keys, clock, settings.verified_cache_size)
 
-    def issue(self, *, subject: str, session_id: str, amr: Sequence[str]) -> IssuedToken:
+    def issue(
+        self,
+        *,
+        subject: str,
+        session_id: str,
+        amr: Sequence[str],
+        client_id: str | None = None,
+        scope: str | None = None,
+    ) -> IssuedToken:
+        """A token for the session; ``client_id`` and ``scope`` for a session of an
+        OpenID Connect client (RFC 9068 2.2: the client it was issued to, and 2.2.3: the
+        scope granted, which a resource server reads to decide what it allows)."""
         key = self._keys.active()
         now = int(self._clock())
         jti = secrets.token_urlsafe(16)
@@ -64,6 +77,9 @@ class AccessTokens:
             "sid": session_id,
             "amr": list(amr),
         }
+        if client_id is not None:
+            claims["client_id"] = client_id
+            claims["scope"] = scope or ""
         token = jwt.encode(
             claims, key.private, algorithm=key.alg, headers={"kid": key.kid, "typ": TOKEN_TYPE}
         )
@@ -124,6 +140,11 @@ class AccessTokens:
             raise InvalidToken("bad time claim")
         if claims["exp"] <= now - LEEWAY_SECONDS:
             raise InvalidToken("expired")
+        # Never longer-lived than the tokens issued now: a lifetime shortened since a
+        # token was issued voids it, rather than outlasting what a revocation (and the
+        # choice of sessions to revoke: Sessions.revoked_until) counts on.
+        if claims["exp"] - claims["iat"] > self._settings.access_token_ttl_seconds:
+            raise InvalidToken("lifetime over the configured one")
         if claims["nbf"] > now + LEEWAY_SECONDS or claims["iat"] > now + LEEWAY_SECONDS:
             raise InvalidToken("not yet valid")
         for name in ("sub", "jti", "sid"):
@@ -132,6 +153,11 @@ class AccessTokens:
         amr = claims["amr"]
         if not isinstance(amr, list) or not all(isinstance(method, str) for method in amr):
             raise InvalidToken("bad amr")
+        client_id, scope = claims.get("client_id"), claims.get("scope")
+        if client_id is not None and (not isinstance(client_id, str) or not client_id):
+            raise InvalidToken("bad client_id")
+        if (scope is None) != (client_id is None) or (scope is not None and type(scope) is not str):
+            raise InvalidToken("bad scope")
         # iss and aud: PyJWT has compared them with the expected strings exactly.
         return AccessClaims(
             iss=claims["iss"],
@@ -143,4 +169,6 @@ class AccessTokens:
             jti=claims["jti"],
             sid=claims["sid"],
             amr=tuple(amr),
+            client_id=client_id,
+            scope=scope,
         )

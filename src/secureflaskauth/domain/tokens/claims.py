@@ -8,7 +8,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     """The claims of an access token that verified, each checked (tokens/access.py):
-    every access token carries all of them (RFC 9068 2.2, plus ``sid`` and ``amr``)."""
+    every access token carries all of them without a default (RFC 9068 2.2, plus
+    ``sid`` and ``amr``); a token issued to an OpenID Connect client carries its
+    ``client_id`` and the ``scope`` granted too (RFC 9068 2.2, 2.2.3). The API's own
+    sign-ins have no OAuth client, and no such claims."""
 
     iss: str
     aud: str
@@ -19,3 +22,5 @@ class AccessClaims:
     jti: str
     sid: str
     amr: tuple[str, ...]
+    client_id: str | None = None
+    scope: str | None = None
