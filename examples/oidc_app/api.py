@@ -1,5 +1,7 @@
 """An API that accepts SecureFlaskAuth's access tokens, verified offline: the signing
-keys come from the service's JWKS (fetched once, then again only for a new kid)."""
+keys come from the service's JWKS (fetched once, then again only for a new kid). Given
+a ``client_id``, it serves only the tokens issued to that OpenID Connect client (their
+``client_id`` claim, RFC 9068 2.2): not the service's own sign-ins, nor another app's."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 
-def create_api(issuer: str, token_issuer: str, audience: str) -> Flask:
+def create_api(
+    issuer: str, token_issuer: str, audience: str, client_id: str | None = None
+) -> Flask:
     api = Flask(__name__)
     keys = jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json")
 
@@ -31,6 +35,8 @@ def create_api(issuer: str, token_issuer: str, audience: str) -> Flask:
                 issuer=token_issuer,
                 options={"require": ["exp", "iat", "sub", "sid"]},
             )
+            if client_id is not None and claims.get("client_id") != client_id:
+                raise jwt.InvalidTokenError("issued to another client, or to none")
         except jwt.PyJWTError:
             return Response("", 401, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return {"message": f"Hello, {claims['sub']}", "signed_in_with": " ".join(claims["amr"])}
@@ -43,4 +49,5 @@ if __name__ == "__main__":
         os.environ.get("SERVICE_URL", f"http://localhost:{os.environ.get('SFA_PORT', '5000')}"),
         os.environ.get("SFA_JWT_ISSUER", "secureflaskauth"),
         os.environ.get("SFA_JWT_AUDIENCE", "secureflaskauth"),
+        os.environ.get("CLIENT_ID"),
     ).run(port=8001)

@@ -196,7 +196,7 @@ def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_en
     client = app.test_client()
     username = register(client)
     long_ended = signed_in(client, username)  # idle from here: ended at +600
-    clock.advance(400)
+    clock.advance(4000)
     outliving = signed_in(client, username)
     last_token = kept_alive_to_its_end(client, clock, outliving)
     clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
@@ -208,8 +208,9 @@ def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_en
 
     assert_access_refused(client, last_token)
     assert_access_refused(client, current["access_token"])
-    # Ended by inactivity 1,590 s ago: no token of its can be good, so it is not
-    # revoked again (its end, and so its retention, stay as they were).
+    # Ended by inactivity 5,210 s ago, more than the longest token lifetime (3,600 s):
+    # no token of its can be good, so it is not revoked again (its end, and so its
+    # retention, stay as they were).
     rows = query(app, "SELECT id, revoked_at FROM sessions WHERE id = :id", id=sid(long_ended))
     assert [r["revoked_at"] for r in rows] == [None]
     ended = query(
@@ -220,27 +221,35 @@ def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_en
     assert sorted(r["id"] for r in ended) == sorted([sid(outliving), sid(current)])
 
 
-def test_a_shorter_token_lifetime_after_a_restart_voids_the_longer_tokens(
-    make_app: Any, clock: FrozenClock
+@pytest.mark.parametrize(("issued_with", "revoked_with"), [(3600, 300), (300, 3600), (900, 300)])
+def test_a_revocation_outlasts_tokens_issued_with_another_lifetime(
+    make_app: Any, clock: FrozenClock, issued_with: int, revoked_with: int
 ) -> None:
-    before = make_app(
-        session_idle_seconds=3600, session_lifetime_seconds=3600, access_token_ttl_seconds=3600
+    """Two processes on one database with different SFA_ACCESS_TOKEN_TTL_SECONDS (a
+    rolling restart that changes it, or a restart before the tokens expired): a session
+    ended through either stays refused for as long as any of its tokens lives."""
+
+    def app_with(ttl: int) -> Flask:
+        app: Flask = make_app(
+            session_idle_seconds=3600, session_lifetime_seconds=3600, access_token_ttl_seconds=ttl
+        )
+        return app
+
+    issuing, revoking = app_with(issued_with), app_with(revoked_with)
+    username = register(issuing.test_client())
+    token = signed_in(issuing.test_client(), username)["access_token"]
+    assert claims(token)["exp"] - claims(token)["iat"] == issued_with
+    assert private(revoking.test_client(), token).status_code == 200
+    current = signed_in(revoking.test_client(), username)
+    response = revoking.test_client().post(
+        "/auth/logout-all", headers=bearer(current["access_token"])
     )
-    username = register(before.test_client())
-    body = signed_in(before.test_client(), username)
-    clock.advance(3590)
-    last = refreshed(before.test_client(), body["refresh_token"])  # good for an hour
-    # The same database and keys, restarted with SFA_ACCESS_TOKEN_TTL_SECONDS=300: a
-    # revocation now lasts 330 s, and the sessions ended more than that ago are left.
-    after = make_app(
-        session_idle_seconds=3600, session_lifetime_seconds=3600, access_token_ttl_seconds=300
-    )
-    client = after.test_client()
-    clock.advance(500)
-    assert_access_refused(client, last["access_token"])
-    again = signed_in(client, username)
-    assert private(client, again["access_token"]).status_code == 200
-    assert claims(again["access_token"])["exp"] - claims(again["access_token"])["iat"] == 300
+    assert response.status_code == 204
+    start, last = clock.now(), claims(token)["exp"] + 30 - 1  # its last moment, leeway in
+    for moment in (start, (start + last) / 2, last):
+        clock.advance(moment - clock.now())
+        for app in (issuing, revoking):
+            assert_access_refused(app.test_client(), token)
 
 
 def test_removing_a_client_revokes_a_token_that_outlived_its_session(
@@ -266,7 +275,7 @@ def test_removing_a_client_revokes_a_token_that_outlived_its_session(
         )
 
     long_ended = start()  # idle from here: ended at +600
-    clock.advance(400)
+    clock.advance(4000)
     pair = start()
     for _ in range(3):
         clock.advance(500)

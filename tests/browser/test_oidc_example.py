@@ -11,6 +11,8 @@ or chromium is not installed (a failure under SFA_REQUIRE_SERVICES=1)."""
 from __future__ import annotations
 
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,15 @@ from secureflaskauth.app import create_app
 from secureflaskauth.settings import Settings
 from secureflaskauth.web.browser import COOKIE
 from secureflaskauth.wiring import EXTENSION, Wiring
-from tests.conftest import CHEAP_ARGON2, GENEROUS_LIMITS, PASSWORD, free_port, last_code, register
+from tests.conftest import (
+    CHEAP_ARGON2,
+    GENEROUS_LIMITS,
+    PASSWORD,
+    free_port,
+    last_code,
+    register,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 20_000
@@ -79,7 +89,12 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     )
     assert registered.secret is not None
     service = serve(service_app, port)
-    api = serve(create_api(service.origin, "secureflaskauth", "secureflaskauth"), api_port)
+    api = serve(
+        create_api(
+            service.origin, "secureflaskauth", "secureflaskauth", registered.client.client_id
+        ),
+        api_port,
+    )
     example = serve(
         create_example_app(
             service.origin, registered.client.client_id, registered.secret, f"{api.origin}/hello"
@@ -92,6 +107,19 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     for running in (example, api, service):
         running.server.shutdown()
         running.thread.join(timeout=10)
+
+
+def test_the_example_api_serves_only_its_apps_tokens(setup: Setup) -> None:
+    """The API was given the example app's client id: the service's own sign-in (no
+    client_id claim) is refused, though its token is valid."""
+    token = sign_in(setup.service.app.test_client(), setup.username)
+    request = urllib.request.Request(
+        setup.api.origin + "/hello", headers={"Authorization": f"Bearer {token}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    assert refused.value.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
 @pytest.fixture

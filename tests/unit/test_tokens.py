@@ -14,6 +14,7 @@ from secureflaskauth.domain.models import SigningKeyRecord
 from secureflaskauth.domain.tokens import (
     KEYRING_REFRESH_SECONDS,
     LEEWAY_SECONDS,
+    MAX_TTL_SECONDS,
     REQUIRED_CLAIMS,
     AccessClaims,
     AccessTokens,
@@ -184,17 +185,20 @@ def test_ttl_is_configurable(clock: FrozenClock) -> None:
     assert issued.expires_in == 60
 
 
-def test_a_token_longer_lived_than_the_configured_lifetime_is_refused(
+def test_a_token_lives_at_most_the_longest_lifetime_any_setting_gives(
     clock: FrozenClock,
 ) -> None:
-    """Issued before the lifetime was shortened (a restart with a smaller
-    SFA_ACCESS_TOKEN_TTL_SECONDS): a revocation lasts only the new lifetime, so the
-    token must not outlast it."""
+    """What a revocation lasts (Sessions.revoked_until). A token of a longer lifetime
+    than this process's own setting, issued by another process or before a restart,
+    is accepted: a rolling restart that changes the setting refuses no one."""
     tokens, ring, _ = make_tokens(clock, ttl=300)
     claims = good_claims(clock.now())
-    assert tokens.verify(sign(ring, {**claims, "exp": claims["iat"] + 300})).jti == "jti-1"
+    longest = sign(ring, {**claims, "exp": claims["iat"] + MAX_TTL_SECONDS})
+    assert tokens.verify(longest).jti == "jti-1"
     with pytest.raises(InvalidToken):
-        tokens.verify(sign(ring, {**claims, "jti": "jti-2", "exp": claims["iat"] + 301}))
+        tokens.verify(
+            sign(ring, {**claims, "jti": "2", "exp": claims["iat"] + MAX_TTL_SECONDS + 1})
+        )
 
 
 def test_jti_is_unique_per_token(clock: FrozenClock) -> None:

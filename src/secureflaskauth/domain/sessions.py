@@ -20,7 +20,13 @@ from secureflaskauth.domain.errors import DomainError, InvalidToken, StoreUnavai
 from secureflaskauth.domain.models import Client, Purged, Revocation, Session
 from secureflaskauth.domain.ports import Clock, RevocationList, SessionStore
 from secureflaskauth.domain.text import printable
-from secureflaskauth.domain.tokens import LEEWAY_SECONDS, AccessClaims, AccessTokens, IssuedToken
+from secureflaskauth.domain.tokens import (
+    LEEWAY_SECONDS,
+    MAX_TTL_SECONDS,
+    AccessClaims,
+    AccessTokens,
+    IssuedToken,
+)
 
 log = logging.getLogger(__name__)
 _MAX_REFRESH_TOKEN = 128
@@ -117,7 +123,6 @@ class Sessions:
         clock: Clock,
         policy: SessionPolicy,
         audit: Audit,
-        access_ttl: int,
     ) -> None:
         self.store = store
         self.revocations = revocations
@@ -125,7 +130,6 @@ class Sessions:
         self.clock = clock
         self.policy = policy
         self.audit = audit
-        self._access_ttl = access_ttl
 
     def start(
         self,
@@ -279,8 +283,11 @@ class Sessions:
 
     def revoked_until(self, now: float) -> float:
         """Until when the tokens of a session ended at ``now`` must be refused: its
-        access tokens live at most the access-token lifetime (+ leeway) more."""
-        return now + self._access_ttl + LEEWAY_SECONDS
+        access tokens live at most the longest lifetime any setting gives them (+
+        leeway) more. Not this process's own SFA_ACCESS_TOKEN_TTL_SECONDS: during a
+        rolling restart that raises it, or after one that lowers it, other tokens of
+        the session may have been issued with a longer one."""
+        return now + MAX_TTL_SECONDS + LEEWAY_SECONDS
 
     def end(self, session: Session, *, reason: str) -> bool:
         """End the session; its tokens are refused from now on. The session change and
@@ -371,7 +378,8 @@ class Sessions:
         for session in self.store.for_user(user_id):
             if session.id == keep or not session.may_hold_live_tokens(now, until):
                 continue
-            self.end(session, reason="ended by user")
+            if not self.end(session, reason="ended by user"):
+                continue  # ended meanwhile, by another request: that one tells of it
             shown += session.is_active(now)
             self.audit.client_event(
                 "session_revoked",

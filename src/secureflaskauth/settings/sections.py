@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, f
 from secureflaskauth.domain.otp import DEFAULT_SMS_TEMPLATE, check_sms_template, check_webotp_host
 from secureflaskauth.domain.passwords import Argon2Parameters
 from secureflaskauth.domain.ratelimit import Rate, parse_rates
+from secureflaskauth.domain.tokens.access import MAX_TTL_SECONDS
 from secureflaskauth.domain.tokens.keys import Algorithm
 
 # An SMS provider's name: the name of its section's field on SmsSettings, which is the
@@ -366,7 +367,7 @@ class JwtSettings(Section):
     issuer: str = "secureflaskauth"
     audience: str = "secureflaskauth"
     access_token_ttl_seconds: int = Field(
-        900, ge=60, le=3600, json_schema_extra=env("access_token_ttl_seconds")
+        900, ge=60, le=MAX_TTL_SECONDS, json_schema_extra=env("access_token_ttl_seconds")
     )
     # Tokens that verified, remembered by each worker process (0: every token is
     # checked in full); about 2 KB each.

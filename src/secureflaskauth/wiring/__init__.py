@@ -167,7 +167,6 @@ def build(
         clock=clock,
         policy=policies.session_policy(settings.sessions),
         audit=audit,
-        access_ttl=settings.jwt.access_token_ttl_seconds,
     )
     users = SqlUserStore(engine)
     hasher = PasswordHasher(settings.argon2.parameters)

@@ -10,6 +10,7 @@
 
 from secureflaskauth.domain.tokens.access import (
     LEEWAY_SECONDS,
+    MAX_TTL_SECONDS,
     REQUIRED_CLAIMS,
     AccessTokens,
     IssuedToken,
@@ -32,6 +33,7 @@ __all__ = [
     "KEYRING_REFRESH_SECONDS",
     "LEEWAY_SECONDS",
     "MAX_TOKEN_LENGTH",
+    "MAX_TTL_SECONDS",
     "REQUIRED_CLAIMS",
     "SUPPORTED_ALGORITHMS",
     "TOKEN_TYPE",

@@ -20,6 +20,11 @@ REQUIRED_CLAIMS = tuple(field.name for field in fields(AccessClaims) if field.de
 # Carried by the tokens of an OpenID Connect client's sessions only (claims.py).
 CLIENT_CLAIMS = ("client_id", "scope")
 LEEWAY_SECONDS = 30
+# The longest lifetime a token may have (the bound of SFA_ACCESS_TOKEN_TTL_SECONDS). A
+# revocation lasts that long (Sessions.revoked_until), whatever this process's own
+# setting: another process, or this one before a restart, may have issued tokens with
+# a longer one.
+MAX_TTL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -140,11 +145,10 @@ class AccessTokens:
             raise InvalidToken("bad time claim")
         if claims["exp"] <= now - LEEWAY_SECONDS:
             raise InvalidToken("expired")
-        # Never longer-lived than the tokens issued now: a lifetime shortened since a
-        # token was issued voids it, rather than outlasting what a revocation (and the
-        # choice of sessions to revoke: Sessions.revoked_until) counts on.
-        if claims["exp"] - claims["iat"] > self._settings.access_token_ttl_seconds:
-            raise InvalidToken("lifetime over the configured one")
+        # Never longer-lived than a revocation lasts (MAX_TTL_SECONDS): no setting
+        # issues such a token.
+        if claims["exp"] - claims["iat"] > MAX_TTL_SECONDS:
+            raise InvalidToken("lifetime over the longest allowed")
         if claims["nbf"] > now + LEEWAY_SECONDS or claims["iat"] > now + LEEWAY_SECONDS:
             raise InvalidToken("not yet valid")
         for name in ("sub", "jti", "sid"):
