@@ -459,6 +459,39 @@ def test_delete_of_the_current_session_signs_out(client: FlaskClient) -> None:
     assert_refresh_refused(client, body["refresh_token"])
 
 
+def test_delete_of_a_session_whose_time_ran_out_a_moment_ago_refuses_its_last_token(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    """Listed while active, its lifetime ends before the person presses delete: its last
+    access token outlives it, so it is ended (204) and that token refused; one ended
+    longer ago than any token lives is 404, as is ending it twice."""
+    app = make_app(
+        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    )
+    client = app.test_client()
+    username = register(client)
+    long_ended = signed_in(client, username)  # idle from here: ended at +600
+    clock.advance(4000)
+    outliving = signed_in(client, username)
+    last_token = kept_alive_to_its_end(client, clock, outliving)
+    current = signed_in(client, username)
+    assert sid(outliving) in [s["id"] for s in sessions_of(client, current["access_token"])]
+    clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
+    assert private(client, last_token).status_code == 200
+
+    me = bearer(current["access_token"])
+    response = client.delete(f"/auth/sessions/{sid(outliving)}", headers=me)
+    assert response.status_code == 204, response.get_data(as_text=True)
+    assert_access_refused(client, last_token)
+    assert private(client, current["access_token"]).status_code == 200
+    problem(client.delete(f"/auth/sessions/{sid(outliving)}", headers=me), 404)
+    # Ended by inactivity 5,230 s ago, more than the longest token lifetime: 404, and
+    # its end (so its retention) is left as it was.
+    problem(client.delete(f"/auth/sessions/{sid(long_ended)}", headers=me), 404)
+    rows = query(app, "SELECT revoked_at FROM sessions WHERE id = :id", id=sid(long_ended))
+    assert [r["revoked_at"] for r in rows] == [None]
+
+
 def test_delete_of_another_users_session_is_404(app: Flask, client: FlaskClient) -> None:
     me, victim = signed_in(client), signed_in(client)
     response = client.delete(f"/auth/sessions/{sid(victim)}", headers=bearer(me["access_token"]))

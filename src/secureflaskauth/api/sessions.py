@@ -95,7 +95,10 @@ def list_sessions(claims: AccessClaims) -> list[SessionInfo]:
     summary="End one of the user's sessions",
     responses={
         204: ok("Session ended."),
-        404: problem("No such active session of this user (`session-not-found`)."),
+        404: problem(
+            "No session of this user that is active or whose time ran out so recently "
+            "that its last access token may still be good (`session-not-found`)."
+        ),
     },
     bearer=True,
     cache=NO_STORE,

@@ -391,9 +391,18 @@ class Sessions:
         return shown
 
     def end_own(self, user_id: str, session_id: str, client: Client) -> None:
-        """End one of the user's sessions; 404 when it is not theirs or not active."""
+        """End one of the user's sessions: an active one, or one whose time ran out so
+        recently that its last access token may still be good (Session.
+        may_hold_live_tokens; it was listed a moment ago, and ending it must refuse
+        that token). SessionNotFound (404) when it is not theirs, or is already ended
+        and can hold no good token."""
         session = self.store.get(session_id) if len(session_id) <= 64 else None
-        if session is None or session.user_id != user_id or not session.is_active(self.clock.now()):
+        now = self.clock.now()
+        if (
+            session is None
+            or session.user_id != user_id
+            or not session.may_hold_live_tokens(now, self.revoked_until(now))
+        ):
             raise SessionNotFound()
         self.end(session, reason="ended by user")
         self.audit.client_event(
