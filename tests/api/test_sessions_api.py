@@ -492,6 +492,25 @@ def test_delete_of_a_session_whose_time_ran_out_a_moment_ago_refuses_its_last_to
     assert [r["revoked_at"] for r in rows] == [None]
 
 
+def test_two_deletes_of_one_session_at_once_end_and_audit_it_once(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second request read the session before the first ended it: it is told the
+    session is not found (as a later repeat is), and the end is audited once."""
+    username = register(client)
+    me, other = signed_in(client, username), signed_in(client, username)
+    store = wiring_of(app).sessions.store
+    before = store.get(sid(other))
+    first = client.delete(f"/auth/sessions/{sid(other)}", headers=bearer(me["access_token"]))
+    assert first.status_code == 204
+    monkeypatch.setattr(store, "get", lambda session_id: before)
+    second = client.delete(f"/auth/sessions/{sid(other)}", headers=bearer(me["access_token"]))
+    problem(second, 404)
+    assert_access_refused(client, other["access_token"])
+    events = query(app, "SELECT detail FROM audit_events WHERE event = 'session_revoked'")
+    assert len([e for e in events if sid(other) in e["detail"]]) == 1
+
+
 def test_delete_of_another_users_session_is_404(app: Flask, client: FlaskClient) -> None:
     me, victim = signed_in(client), signed_in(client)
     response = client.delete(f"/auth/sessions/{sid(victim)}", headers=bearer(me["access_token"]))

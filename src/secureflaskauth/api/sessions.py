@@ -96,8 +96,9 @@ def list_sessions(claims: AccessClaims) -> list[SessionInfo]:
     responses={
         204: ok("Session ended."),
         404: problem(
-            "No session of this user that is active or whose time ran out so recently "
-            "that its last access token may still be good (`session-not-found`)."
+            "No session of this user that is active or whose time ran out less than the "
+            "longest access-token lifetime (an hour) ago, so that its last token may still "
+            "be good (`session-not-found`)."
         ),
     },
     bearer=True,

@@ -404,7 +404,10 @@ class Sessions:
             or not session.may_hold_live_tokens(now, self.revoked_until(now))
         ):
             raise SessionNotFound()
-        self.end(session, reason="ended by user")
+        if not self.end(session, reason="ended by user"):
+            # Ended meanwhile by another request (which tells of it): as a repeat would
+            # find, no such session. Its revocation was written again all the same.
+            raise SessionNotFound()
         self.audit.client_event(
             "session_revoked",
             "success",
