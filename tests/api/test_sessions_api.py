@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from flask import Flask
@@ -187,9 +187,18 @@ def kept_alive_to_its_end(client: FlaskClient, clock: FrozenClock, body: dict[st
     return token
 
 
-def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_ended_ones(
-    make_app: Any, clock: FrozenClock
-) -> None:
+class Outlived(NamedTuple):
+    app: Flask
+    client: FlaskClient
+    username: str
+    long_ended: dict[str, Any]  # ended by inactivity at +600, long before the others
+    outliving: dict[str, Any]  # kept alive to 10 s before its lifetime ends
+    last_token: str  # the outliving session's last access token, good 300 s
+
+
+def a_token_about_to_outlive_its_session(make_app: Any, clock: FrozenClock) -> Outlived:
+    """One user's sessions (lifetime 1800 s, idle 600 s, tokens 300 s): one that went
+    idle long ago, and one refreshed to 10 s before its lifetime ends."""
     app = make_app(
         session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
     )
@@ -199,6 +208,15 @@ def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_en
     clock.advance(4000)
     outliving = signed_in(client, username)
     last_token = kept_alive_to_its_end(client, clock, outliving)
+    return Outlived(app, client, username, long_ended, outliving, last_token)
+
+
+def test_logout_all_revokes_a_token_that_outlived_its_session_and_leaves_long_ended_ones(
+    make_app: Any, clock: FrozenClock
+) -> None:
+    app, client, username, long_ended, outliving, last_token = a_token_about_to_outlive_its_session(
+        make_app, clock
+    )
     clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
     assert private(client, last_token).status_code == 200
     current = signed_in(client, username)
@@ -465,15 +483,9 @@ def test_delete_of_a_session_whose_time_ran_out_a_moment_ago_refuses_its_last_to
     """Listed while active, its lifetime ends before the person presses delete: its last
     access token outlives it, so it is ended (204) and that token refused; one ended
     longer ago than any token lives is 404, as is ending it twice."""
-    app = make_app(
-        session_idle_seconds=600, session_lifetime_seconds=1800, access_token_ttl_seconds=300
+    app, client, username, long_ended, outliving, last_token = a_token_about_to_outlive_its_session(
+        make_app, clock
     )
-    client = app.test_client()
-    username = register(client)
-    long_ended = signed_in(client, username)  # idle from here: ended at +600
-    clock.advance(4000)
-    outliving = signed_in(client, username)
-    last_token = kept_alive_to_its_end(client, clock, outliving)
     current = signed_in(client, username)
     assert sid(outliving) in [s["id"] for s in sessions_of(client, current["access_token"])]
     clock.advance(20)  # the session's lifetime has ended; its last token has 290 s left
@@ -485,7 +497,7 @@ def test_delete_of_a_session_whose_time_ran_out_a_moment_ago_refuses_its_last_to
     assert_access_refused(client, last_token)
     assert private(client, current["access_token"]).status_code == 200
     problem(client.delete(f"/auth/sessions/{sid(outliving)}", headers=me), 404)
-    # Ended by inactivity 5,230 s ago, more than the longest token lifetime: 404, and
+    # Ended by inactivity 5,210 s ago, more than the longest token lifetime: 404, and
     # its end (so its retention) is left as it was.
     problem(client.delete(f"/auth/sessions/{sid(long_ended)}", headers=me), 404)
     rows = query(app, "SELECT revoked_at FROM sessions WHERE id = :id", id=sid(long_ended))
