@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +27,24 @@ LABELS = {
 
 @dataclass(frozen=True)
 class Ceilings:
-    """argon2 alone on this machine, with as many threads as login clients: each the
-    mean of its runs (``*_runs``), one right before and one right after what it is
-    the ceiling of (logins; whole sign-ins), so that the machine's drift over the
-    run falls on both sides of the ratio alike."""
+    """argon2 alone on this machine, with as many threads as login clients: each
+    ceiling the mean of its runs, one right before and one right after what it is the
+    ceiling of (logins; whole sign-ins), so that the machine's drift over the run falls
+    on both sides of the ratio alike."""
 
-    verify: float  # verifications a second
-    hash_and_verify: float  # hash + verify pairs a second
-    verify_runs: tuple[float, ...] = ()
-    hash_and_verify_runs: tuple[float, ...] = ()
+    verify_runs: tuple[float, ...]  # verifications a second
+    hash_and_verify_runs: tuple[float, ...]  # hash + verify pairs a second
+
+    @property
+    def verify(self) -> float:
+        return statistics.mean(self.verify_runs)
+
+    @property
+    def hash_and_verify(self) -> float:
+        return statistics.mean(self.hash_and_verify_runs)
+
+    def as_json(self) -> dict[str, object]:
+        return {"verify": self.verify, "hash_and_verify": self.hash_and_verify, **vars(self)}
 
 
 @dataclass(frozen=True)
