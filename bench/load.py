@@ -1,4 +1,9 @@
-"""A small HTTP/1.1 load generator: stdlib only, run as its own process.
+"""A small HTTP/1.1 load generator, run as its own process: the standard library's
+asyncio (on uvloop when it is installed, as it is with the service) and a protocol
+that parses the answers as their bytes arrive. It shares the machine's cores with
+the server it measures, so each microsecond it spends on a request is one the server
+does not get: ``wrk`` is lighter still, but has no open loop, and ``make bench``
+needs nothing beyond the project's own dependencies.
 
 Usage: ``python -m bench.load < spec.json``; prints one JSON result on stdout.
 
@@ -9,7 +14,7 @@ The spec names the server, the raw requests to send and how to send them::
      "warmup": 2.0, "duration": 10.0, "expect": 200}
 
 ``connections`` keep-alive connections are spread over ``processes`` processes
-(asyncio in each). Every connection sends its next request as soon as the previous
+(an event loop in each). Every connection sends its next request as soon as the previous
 answer is in (closed loop), or, with ``"rate"``, at fixed times that do not wait for
 the server (open loop: each latency counts from the time its request was due, or,
 when its connection was free at that time, from when it was sent, so that the
@@ -28,14 +33,18 @@ import asyncio
 import json
 import math
 import multiprocessing
+import re
 import statistics
 import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
+T = TypeVar("T")
 _HEADER_LIMIT = 64 * 1024
 LATE_SECONDS = 10.0
+ANSWER_SECONDS = 30.0  # an answer not whole by then is an error (a hung connection)
 
 
 class Spec(TypedDict):
@@ -111,45 +120,164 @@ class _Response:
         self.close = close
 
 
-async def _read_response(reader: asyncio.StreamReader) -> _Response:
-    head = await reader.readuntil(b"\r\n\r\n")
-    if len(head) > _HEADER_LIMIT:
-        raise ValueError("response header too large")
-    lines = head.decode("latin-1").split("\r\n")
-    status_line = lines[0].split(" ", 2)
-    status = int(status_line[1])
-    length: int | None = None
-    chunked = False
-    close = status_line[0] == "HTTP/1.0"
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        value = value.strip().lower()
-        if name == "content-length":
-            length = int(value)
-        elif name == "transfer-encoding":
-            chunked = "chunked" in value
-        elif name == "connection":
-            close = value == "close" or (close and value != "keep-alive")
-    if chunked:
-        while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    elif length is not None:
-        await reader.readexactly(length)
-    elif status not in (204, 304):
-        await reader.read()  # body until the server closes
-        close = True
-    return _Response(status, close)
+# The three headers the generator needs, in a lower-cased head (optional white space
+# around the colon, as lenient parsers allow).
+_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection)[ \t]*:[ \t]*([^\r]*)")
+
+
+def _framing(lower_head: bytes) -> dict[bytes, bytes]:
+    """Each framing header's first value."""
+    found: dict[bytes, bytes] = {}
+    for name, value in _FRAMING.findall(lower_head):
+        found.setdefault(name, value.strip())
+    return found
+
+
+class _Client(asyncio.Protocol):
+    """One keep-alive connection: sends a request and parses its answer as bytes arrive.
+
+    A protocol instead of asyncio's streams: a request costs the generator one future
+    and a parse of the bytes it got, not a ``readuntil`` and a ``readexactly`` each
+    with its own wake-ups. The generator shares the machine's cores with the server
+    it measures, so what it spends on a request is taken from the server."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[_Response] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.lost = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self.status = 0
+        self.close_after = False
+        self.length: int | None = None  # body bytes still to come
+        self.chunked = False
+        self.until_eof = False
+        self.head_done = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.waiter is not None and not self.waiter.done():
+            if self.until_eof and exc is None:  # closed, not reset: the body is whole
+                self._finish()
+            else:
+                self._fail(ConnectionResetError("connection closed mid-answer"))
+
+    def send(self, request: bytes) -> asyncio.Future[_Response]:
+        if self.lost or self.transport is None:
+            raise ConnectionResetError("connection closed")
+        if self.buffer:  # more than the last answer's framing said, or sent unasked
+            raise ValueError("bytes beyond the previous answer")
+        loop = asyncio.get_running_loop()
+        self.waiter = loop.create_future()
+        self._reset()
+        self.timer = loop.call_later(ANSWER_SECONDS, self._too_late)
+        self.transport.write(request)
+        return self.waiter
+
+    def _too_late(self) -> None:
+        """No whole answer in ANSWER_SECONDS: an error, never a wait without end."""
+        if self.waiter is not None and not self.waiter.done():
+            self._fail(TimeoutError("no whole answer in time"))
+            self.close()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            return
+        try:
+            self._parse()
+        except (ValueError, IndexError) as exc:
+            self._fail(ValueError(f"bad answer: {exc}"))
+
+    def _parse(self) -> None:
+        buffer = self.buffer
+        if not self.head_done:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > _HEADER_LIMIT:
+                    raise ValueError("response header too large")
+                return
+            if end + 4 > _HEADER_LIMIT:
+                raise ValueError("response header too large")
+            self._head(bytes(buffer[: end + 4]))
+            del buffer[: end + 4]
+        if self.until_eof:
+            buffer.clear()
+            return
+        if self.chunked:
+            while True:
+                line_end = buffer.find(b"\r\n")
+                if line_end < 0:
+                    return
+                size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
+                if size == 0:  # the last chunk: trailer lines, if any, then an empty one
+                    end = buffer.find(b"\r\n\r\n", line_end)
+                    if end < 0:
+                        return
+                    del buffer[: end + 4]
+                    self._finish()
+                    return
+                if len(buffer) < line_end + 2 + size + 2:
+                    return
+                del buffer[: line_end + 2 + size + 2]
+        assert self.length is not None
+        if len(buffer) >= self.length:
+            del buffer[: self.length]
+            self._finish()
+
+    def _head(self, head: bytes) -> None:
+        # Only three headers matter here: found by one pattern in the lower-cased head,
+        # not by splitting every line (a protected answer carries a dozen security
+        # headers).
+        self.head_done = True
+        version, status = head[: head.index(b"\r\n")].split(b" ", 2)[:2]
+        self.status = int(status)
+        self.close_after = version == b"HTTP/1.0"
+        headers = _framing(head.lower())
+        if (value := headers.get(b"connection")) is not None:
+            self.close_after = value == b"close" or (self.close_after and value != b"keep-alive")
+        self.chunked = b"chunked" in headers.get(b"transfer-encoding", b"")
+        length = headers.get(b"content-length")
+        if self.status in (204, 304) or self.status < 200:
+            self.length = 0  # never a body, whatever the head says
+        elif self.chunked:
+            self.length = None
+        elif length is not None:
+            self.length = int(length)
+            if self.length < 0:
+                raise ValueError("negative Content-Length")
+        else:  # the body runs until the server closes
+            self.until_eof = True
+            self.close_after = True
+
+    def _fail(self, exc: Exception) -> None:
+        assert self.waiter is not None
+        if self.timer is not None:
+            self.timer.cancel()
+        self.waiter.set_exception(exc)
+
+    def _finish(self) -> None:
+        assert self.waiter is not None
+        if self.timer is not None:
+            self.timer.cancel()
+        self.waiter.set_result(_Response(self.status, self.close_after))
 
 
 async def _connection(
     spec: Spec, source: _Source, connection: int, start: float, end: float, samples: list[_Sample]
 ) -> None:
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
+    loop = asyncio.get_running_loop()
+    client: _Client | None = None
     count = 0
     rate = spec.get("rate") or 0.0
     interval = spec["connections"] / rate if rate else 0.0
@@ -175,9 +303,8 @@ async def _connection(
             break
         count += 1
         try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
-            assert reader is not None
+            if client is None:
+                _, client = await loop.create_connection(_Client, spec["host"], spec["port"])
             if interval:
                 if (delay := next_at - time.monotonic()) > 0:
                     await asyncio.sleep(delay)
@@ -185,29 +312,31 @@ async def _connection(
                 # time (the wait the server caused). One whose connection was free when
                 # it fell due counts from when it left: this process's own lateness
                 # (its timer wakes up to a millisecond late, and it shares the cores
-                # with the server) is not the server's.
-                started = next_at if free_at > next_at else max(next_at, time.monotonic())
+                # with the server) is not the server's. uvloop's timers count whole
+                # milliseconds and may also wake up to one early: such a request counts
+                # from when it left too, never from a due time still to come (sleeping
+                # again for the rest would spin the loop through timers of 0 ms).
+                started = next_at if free_at > next_at else time.monotonic()
                 sent += 1
             else:
                 started = time.monotonic()
-            writer.write(request)
-            response = await _read_response(reader)
+            response = await client.send(request)
             now = free_at = time.monotonic()
             samples.append((started, now, response.status))
             source.answered(now)
             if response.close:
-                writer.close()
-                writer = None
-        except (OSError, ValueError, asyncio.IncompleteReadError):
+                client.close()
+                client = None
+        except (OSError, ValueError):
             now = time.monotonic()
             samples.append((now, now, 0))
-            if writer is not None:
-                writer.close()
-            writer = None
+            if client is not None:
+                client.close()
+            client = None
             await asyncio.sleep(0.01)
             now = time.monotonic()
-    if writer is not None:
-        writer.close()
+    if client is not None:
+        client.close()
 
 
 _ERRORS = {0: "connection error", _NOT_SENT: "not sent: the server fell behind"}
@@ -225,10 +354,20 @@ async def _run_process(
     return samples, source.warm_at, source.ran_out_at
 
 
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``main`` to its end on uvloop, the service's own event loop, or on asyncio's
+    where uvloop is not installed (Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def _process_main(
     spec: Spec, requests: list[bytes], connections: range, start: float, out: Any
 ) -> None:  # runs in a child process
-    out.put(asyncio.run(_run_process(spec, requests, connections, start)))
+    out.put(run_loop(_run_process(spec, requests, connections, start)))
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:

@@ -1,10 +1,16 @@
-"""The open loop of ``bench/load.py``: every request due inside the window is sent
-and counted from the time it was due, however late a slow server makes it; the
-generator's own lateness, with the connection free, is not charged to the server."""
+"""``bench/load.py``. Its open loop: every request due inside the window is sent and
+counted from the time it was due, however late a slow server makes it; the
+generator's own lateness, with the connection free, is not charged to the server.
+Its reading of answers: every framing, whole or a byte at a time, read to its end;
+an answer cut short or longer than it says is an error."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import socketserver
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -116,3 +122,138 @@ def test_the_generators_own_lateness_is_not_charged_to_a_server_that_kept_up(
     latencies = [answered - started for started, answered, status in samples if status == 200]
     assert len(latencies) >= 5
     assert max(latencies) < oversleep, latencies
+
+
+# The answers the generator parses as their bytes arrive: each framing a server may
+# use, sent whole or a byte at a time.
+_ANSWERS = {
+    "content-length": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n",
+    "chunked with trailers": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"2\r\nok\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n",
+    "no reason phrase": b"HTTP/1.1 200\r\ncontent-length: 2\r\n\r\nok",
+    "no content": b"HTTP/1.1 204 No Content\r\n\r\n",
+    "not modified, with the length it would have": b"HTTP/1.1 304 Not Modified\r\n"
+    b"Content-Length: 5\r\n\r\n",
+    "until the server closes": b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe whole body",
+    "HTTP/1.0": b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "white space around the colon": b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",
+}
+_CLOSES = {"until the server closes", "HTTP/1.0"}
+
+
+@contextlib.contextmanager
+def _raw_server(answer: bytes, trickle: bool, close: bool, reset: bool = False) -> Iterator[int]:
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            pending = b""
+            while True:
+                while b"\r\n\r\n" not in pending:
+                    data = self.request.recv(4096)
+                    if not data:
+                        return
+                    pending += data
+                pending = pending.split(b"\r\n\r\n", 1)[1]
+                if trickle:
+                    for i in range(len(answer)):
+                        self.request.sendall(answer[i : i + 1])
+                        time.sleep(0.0005)
+                else:
+                    self.request.sendall(answer)
+                if reset:  # RST instead of FIN: the answer did not end
+                    self.request.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.request.close()
+                    return
+                if close:
+                    return
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def _closed_loop(port: int, expect: int) -> load.Result:
+    """Two connections for 0.5 s, in this process, on the generator's event loop."""
+    request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    closed = Spec(
+        host="127.0.0.1",
+        port=port,
+        requests=[request],
+        consume=False,
+        connections=2,
+        processes=1,
+        warmup=0.0,
+        duration=0.5,
+        expect=expect,
+    )
+    start = time.monotonic()
+    log = load.run_loop(load._run_process(closed, [request.encode()], range(2), start))
+    return load.summarise([log], start, closed)
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["whole", "a byte at a time"])
+@pytest.mark.parametrize("framing", list(_ANSWERS))
+def test_every_framing_of_an_answer_is_read_to_its_end(framing: str, trickle: bool) -> None:
+    answer = _ANSWERS[framing]
+    expect = {"no content": 204, "not modified, with the length it would have": 304}.get(
+        framing, 200
+    )
+    with _raw_server(answer, trickle, close=framing in _CLOSES) as port:
+        result = _closed_loop(port, expect)
+        assert result["errors"] == {}, result
+        # More answers than connections: one was read to its end and the next followed.
+        assert result["requests"] >= 3, result
+
+
+def test_an_answer_cut_short_is_a_connection_error_not_an_answer() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this much"
+    with _raw_server(cut, trickle=False, close=True) as port:
+        result = _closed_loop(port, 200)
+        assert result["requests"] == 0, result
+        assert result["errors"].get("connection error", 0) >= 1, result
+
+
+def test_an_answer_longer_than_its_framing_is_an_error() -> None:
+    long = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok, and more"
+    with _raw_server(long, trickle=False, close=False) as port:
+        result = _closed_loop(port, 200)
+        assert result["errors"].get("connection error", 0) >= 1, result
+
+
+def test_a_body_read_until_close_that_is_reset_instead_is_an_error() -> None:
+    no_length = b"HTTP/1.1 200 OK\r\n\r\npart of a body"
+    with _raw_server(no_length, trickle=False, close=True, reset=True) as port:
+        result = _closed_loop(port, 200)
+        assert result["requests"] == 0, result
+        assert result["errors"].get("connection error", 0) >= 1, result
+
+
+def test_a_negative_length_is_an_error() -> None:
+    negative = b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"
+    with _raw_server(negative, trickle=False, close=False) as port:
+        result = _closed_loop(port, 200)
+        assert result["requests"] == 0, result
+        assert result["errors"].get("connection error", 0) >= 1, result
+
+
+def test_the_open_loop_counts_a_request_sent_early_from_when_it_left(fast_port: int) -> None:
+    """On the generator's own event loop (uvloop where installed, whose timers count
+    whole milliseconds and may wake up early): a request that leaves before it is due
+    counts from when it left, never from its due time still to come, so no latency
+    comes out below zero or shorter than the request took."""
+    quick = spec(fast_port)
+    quick["rate"], quick["connections"] = 300.0, 2
+    start = time.monotonic() + 0.05
+    samples, _, _ = load.run_loop(
+        load._run_process(quick, [quick["requests"][0].encode()], range(2), start)
+    )
+    latencies = [answered - started for started, answered, status in samples if status == 200]
+    assert len(latencies) >= 200
+    assert min(latencies) > 0, sorted(latencies)[:5]
