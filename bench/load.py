@@ -181,10 +181,10 @@ class _Client(asyncio.Protocol):
         return self.waiter
 
     def _too_late(self) -> None:
-        """No whole answer in ANSWER_SECONDS: an error, never a wait without end."""
+        """No whole answer in ANSWER_SECONDS: an error, never a wait without end (the
+        connection's coroutine then closes the connection, as for every error)."""
         if self.waiter is not None and not self.waiter.done():
             self._fail(TimeoutError("no whole answer in time"))
-            self.close()
 
     def close(self) -> None:
         if self.transport is not None:

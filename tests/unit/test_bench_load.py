@@ -2,7 +2,8 @@
 counted from the time it was due, however late a slow server makes it; the
 generator's own lateness, with the connection free, is not charged to the server.
 Its reading of answers: every framing, whole or a byte at a time, read to its end;
-an answer cut short or longer than it says is an error."""
+an answer cut short, reset, longer than it says or with a negative length is an
+error."""
 
 from __future__ import annotations
 
@@ -212,9 +213,19 @@ def test_every_framing_of_an_answer_is_read_to_its_end(framing: str, trickle: bo
         assert result["requests"] >= 3, result
 
 
-def test_an_answer_cut_short_is_a_connection_error_not_an_answer() -> None:
-    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this much"
-    with _raw_server(cut, trickle=False, close=True) as port:
+# Answers that are not whole answers: (the answer, whether the server then closes,
+# whether it resets instead of closing).
+_BROKEN = {
+    "cut short": (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly this much", True, False),
+    "reset while read until close": (b"HTTP/1.1 200 OK\r\n\r\npart of a body", True, True),
+    "a negative length": (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", False, False),
+}
+
+
+@pytest.mark.parametrize("broken", list(_BROKEN))
+def test_an_answer_that_is_not_whole_is_a_connection_error_not_an_answer(broken: str) -> None:
+    answer, close, reset = _BROKEN[broken]
+    with _raw_server(answer, trickle=False, close=close, reset=reset) as port:
         result = _closed_loop(port, 200)
         assert result["requests"] == 0, result
         assert result["errors"].get("connection error", 0) >= 1, result
@@ -224,22 +235,6 @@ def test_an_answer_longer_than_its_framing_is_an_error() -> None:
     long = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok, and more"
     with _raw_server(long, trickle=False, close=False) as port:
         result = _closed_loop(port, 200)
-        assert result["errors"].get("connection error", 0) >= 1, result
-
-
-def test_a_body_read_until_close_that_is_reset_instead_is_an_error() -> None:
-    no_length = b"HTTP/1.1 200 OK\r\n\r\npart of a body"
-    with _raw_server(no_length, trickle=False, close=True, reset=True) as port:
-        result = _closed_loop(port, 200)
-        assert result["requests"] == 0, result
-        assert result["errors"].get("connection error", 0) >= 1, result
-
-
-def test_a_negative_length_is_an_error() -> None:
-    negative = b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"
-    with _raw_server(negative, trickle=False, close=False) as port:
-        result = _closed_loop(port, 200)
-        assert result["requests"] == 0, result
         assert result["errors"].get("connection error", 0) >= 1, result
 
 
